@@ -1,0 +1,68 @@
+# Developer shortcuts for logel. `make test` and `make book` create .venv and
+# install everything they need (Python 3.11, pip and make are the prerequisites).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PY ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
+VENV = .venv
+BIN = $(VENV)/bin
+
+# Budget used when nbval executes the book's notebooks.
+NB_BUDGET ?= book
+
+# Source folders that exist (benchmarks/ may not exist yet).
+LINT_DIRS = $(wildcard logel tests benchmarks)
+
+.PHONY: help install notebooks lint unit nbval test book clean benchmark
+
+help:
+	@echo "make install    create $(VENV) and pip install -e '.[test,book]'"
+	@echo "make test       install, lint, unit tests, nbval on the book notebooks"
+	@echo "make book       build the Jupyter Book into _build/html (execution forced)"
+	@echo "make notebooks  generate book/**/*.ipynb from the MyST .md sources"
+	@echo "make benchmark  run benchmarks/*.py"
+	@echo "make clean      remove _build and generated notebooks"
+
+$(VENV)/.installed: pyproject.toml
+	@if [ ! -x "$(BIN)/python" ]; then $(PY) -m venv $(VENV); fi
+	$(BIN)/pip install -e ".[test,book]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Convert every jupytext MyST notebook under book/ into an .ipynb next to it.
+notebooks: $(VENV)/.installed
+	@files=$$(grep -l -r '^jupytext:' book --include='*.md' || true); \
+	if [ -z "$$files" ]; then echo "no jupytext notebooks under book/"; exit 0; fi; \
+	for f in $$files; do $(BIN)/jupytext --to ipynb "$$f"; done
+
+lint: $(VENV)/.installed
+	@if [ -z "$(LINT_DIRS)" ]; then echo "nothing to lint"; exit 0; fi
+	$(BIN)/ruff check $(LINT_DIRS)
+
+unit: $(VENV)/.installed
+	PYTHONHASHSEED=0 $(BIN)/pytest tests -q
+
+# nbval only collects .ipynb under book/ (never _build/); --timeout lifts the
+# 600 s pytest-timeout default above the per-cell nbval timeout.
+nbval: notebooks
+	LOGEL_BUDGET=$(NB_BUDGET) $(BIN)/pytest --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 --timeout=960 -p no:python -p no:cacheprovider book/ -q
+
+test: install lint unit nbval
+
+# _config.yml sets execute_notebooks: force, so every build re-executes every
+# notebook; the cache is removed as well so that a stale one is never reused.
+book: $(VENV)/.installed
+	rm -rf _build/.jupyter_cache
+	LOGEL_BUDGET=$${LOGEL_BUDGET:-book} $(BIN)/jupyter-book build . -W -n --keep-going
+
+clean:
+	rm -rf _build
+	find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -delete
+
+benchmark: $(VENV)/.installed
+	@shopt -s nullglob; files=(benchmarks/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks/*.py to run"; exit 0; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done

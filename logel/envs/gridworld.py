@@ -1,0 +1,244 @@
+"""The 5x5 colour gridworld of the paper's Sec. 5.1, as tabular models and a gymnasium env.
+
+Layout (row ``x`` from the top, column ``y`` from the left; state id ``5 x + y``; start (0, 0))::
+
+    N N N R R
+    N N N N R
+    N N V N N
+    P N N N N
+    P P N N G
+
+Features are the one-hot colours ``[R, V, N, P, G]``; the learner's true weights are
+``[0, -5, -1, -3, 7]``. Actions 0..3 move down, up, left, right (clipped at the walls); any action
+in G returns to the start. With ``slip > 0`` a uniformly random direction replaces the chosen one
+with probability ``slip`` (the paper's stochastic option uses 0.3).
+
+Two dynamics *variants* (every result says which one it used):
+
+``"paper"`` -- faithful to the official code: the sampler resets only from G, returns the
+    features of the *next* state, and the ``n`` segments of a batch are one continuous run (only
+    the first starts at s0). The planning/evaluation model additionally teleports from the centre
+    V cell to s0 and uses the *current* state's reward.
+``"consistent"`` -- one model for sampling and planning (resets only from G, next-state
+    features), and every trajectory starts at s0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from logel.policies.boltzmann import sample_actions
+from logel.tabular import TabularMDP
+
+Variant = Literal["paper", "consistent"]
+
+COLOUR_NAMES: tuple[str, ...] = ("R", "V", "N", "P", "G")
+LAYOUT: tuple[str, ...] = ("NNNRR", "NNNNR", "NNVNN", "PNNNN", "PPNNG")
+TRUE_WEIGHTS = np.array([0.0, -5.0, -1.0, -3.0, 7.0])
+SIZE = 5
+N_STATES = SIZE * SIZE
+N_ACTIONS = 4
+START_STATE = 0
+GOAL_STATE = N_STATES - 1
+CENTRE_STATE = 2 * SIZE + 2
+MOVES = ((1, 0), (-1, 0), (0, -1), (0, 1))  # down, up, left, right
+ACTION_NAMES = ("down", "up", "left", "right")
+
+
+def colour_features() -> np.ndarray:
+    """One-hot colour features of every state, shape ``(25, 5)`` in the order R, V, N, P, G."""
+    phi = np.zeros((N_STATES, len(COLOUR_NAMES)))
+    for x, row in enumerate(LAYOUT):
+        for y, colour in enumerate(row):
+            phi[SIZE * x + y, COLOUR_NAMES.index(colour)] = 1.0
+    return phi
+
+
+def _move(state: int, action: int) -> int:
+    x, y = divmod(state, SIZE)
+    dx, dy = MOVES[action]
+    return SIZE * min(max(x + dx, 0), SIZE - 1) + min(max(y + dy, 0), SIZE - 1)
+
+
+def grid_transitions(slip: float = 0.0, teleport_states: tuple[int, ...] = (GOAL_STATE,)
+                     ) -> np.ndarray:
+    """Transition tensor ``(S, A, S)``; every action in a ``teleport_states`` cell goes to s0."""
+    if not 0.0 <= slip <= 1.0:
+        raise ValueError(f"slip must lie in [0, 1], got {slip}")
+    move = np.zeros((N_STATES, N_ACTIONS, N_STATES))
+    for s in range(N_STATES):
+        for a in range(N_ACTIONS):
+            move[s, a, _move(s, a)] = 1.0
+    P = (1.0 - slip) * move + slip * move.mean(axis=1, keepdims=True)
+    for s in teleport_states:
+        P[s] = 0.0
+        P[s, :, START_STATE] = 1.0
+    return P
+
+
+@dataclass(frozen=True)
+class Gridworld:
+    """The colour gridworld in one dynamics variant.
+
+    Attributes:
+        variant: ``"paper"`` or ``"consistent"`` (see the module docstring).
+        slip: probability that a random direction replaces the chosen action.
+        gamma: discount factor (paper: 0.96).
+        horizon: trajectory length ``T`` (paper: 20).
+        true_weights: ``(5,)`` the learner's reward weights :math:`\\omega^L`.
+        sampling_model: the MDP trajectories are drawn from (next-state features).
+        planning_model: the MDP used for planning and evaluation.
+        chain_segments: if True the ``n`` trajectories of a batch are one continuous run.
+    """
+
+    variant: Variant = "paper"
+    slip: float = 0.0
+    gamma: float = 0.96
+    horizon: int = 20
+    true_weights: np.ndarray = field(default_factory=lambda: TRUE_WEIGHTS.copy())
+    sampling_model: TabularMDP = field(init=False)
+    planning_model: TabularMDP = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("paper", "consistent"):
+            raise ValueError(f"variant must be 'paper' or 'consistent', got {self.variant!r}")
+        if self.horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {self.horizon}")
+        phi = colour_features()
+        start = np.eye(N_STATES)[START_STATE]
+        sampler = TabularMDP(grid_transitions(self.slip), phi, start, self.gamma, "next")
+        if self.variant == "paper":
+            planner = TabularMDP(grid_transitions(self.slip, (GOAL_STATE, CENTRE_STATE)), phi,
+                                 start, self.gamma, "current")
+        else:
+            planner = sampler
+        object.__setattr__(self, "true_weights", np.asarray(self.true_weights, dtype=float))
+        object.__setattr__(self, "sampling_model", sampler)
+        object.__setattr__(self, "planning_model", planner)
+
+    @property
+    def chain_segments(self) -> bool:
+        return self.variant == "paper"
+
+    @property
+    def n_states(self) -> int:
+        return N_STATES
+
+    @property
+    def n_actions(self) -> int:
+        return N_ACTIONS
+
+    @property
+    def n_features(self) -> int:
+        return len(COLOUR_NAMES)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description, recorded by everything that reports a result."""
+        return {"env": "logel/ColourGrid-v0", "variant": self.variant, "slip": self.slip,
+                "gamma": self.gamma, "horizon": self.horizon,
+                "true_weights": self.true_weights.tolist()}
+
+
+@dataclass(frozen=True)
+class TrajectoryBatch:
+    """``N`` trajectories of length ``T`` from one policy.
+
+    Attributes:
+        states: ``(N, T)`` int, :math:`s_t`.
+        actions: ``(N, T)`` int, :math:`a_t`.
+        features: ``(N, T, q)`` float, the per-step features the sampler returns
+            (next-state features on the gridworld).
+        final_states: ``(N,)`` int, the state after the last step of each trajectory.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    features: np.ndarray
+    final_states: np.ndarray
+
+
+def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
+                 rng: np.random.Generator) -> TrajectoryBatch:
+    """Sample ``n_trajectories`` trajectories of length ``grid.horizon`` from a policy table.
+
+    Args:
+        grid: the gridworld (its variant decides whether segments chain).
+        policy: ``(S, A)`` action probabilities.
+        n_trajectories: ``N``.
+        rng: the only source of randomness.
+    """
+    policy = np.asarray(policy, dtype=float)
+    if policy.shape != (N_STATES, N_ACTIONS):
+        raise ValueError(f"policy must have shape ({N_STATES}, {N_ACTIONS}), got {policy.shape}")
+    if n_trajectories < 1:
+        raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
+    model = grid.sampling_model
+    cdf_next = np.cumsum(model.transitions, axis=2)
+    T = grid.horizon
+    if grid.chain_segments:  # one run of N*T steps cut into N segments
+        lanes, steps = 1, n_trajectories * T
+    else:
+        lanes, steps = n_trajectories, T
+    states = np.empty((lanes, steps), dtype=np.int64)
+    actions = np.empty((lanes, steps), dtype=np.int64)
+    s = np.full(lanes, START_STATE, dtype=np.int64)
+    for t in range(steps):
+        a = sample_actions(policy, s, rng)
+        states[:, t], actions[:, t] = s, a
+        u = rng.random(lanes)[:, None]
+        s = np.minimum((u > cdf_next[s, a]).sum(axis=1), N_STATES - 1)
+    next_states = np.concatenate([states[:, 1:], s[:, None]], axis=1)
+    states = states.reshape(n_trajectories, T)
+    actions = actions.reshape(n_trajectories, T)
+    next_states = next_states.reshape(n_trajectories, T)
+    return TrajectoryBatch(states, actions, model.state_features[next_states],
+                           next_states[:, -1].copy())
+
+
+class ColourGridEnv(gym.Env[int, int]):
+    """Gymnasium view of the colour gridworld (id ``logel/ColourGrid-v0``).
+
+    Observations are state ids 0..24, actions 0..3 (down, up, left, right). ``step`` returns the
+    reward :math:`\\omega^\\top\\phi(s_{t+1})` of the *next* state and its features in
+    ``info["features"]``; the episode is truncated after ``horizon`` steps and never terminates
+    (G sends the agent back to the start). ``reset`` always starts at s0 -- the ``"paper"``
+    variant's continuous batches are reproduced by :func:`sample_batch`, not by this env.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, variant: Variant = "paper", slip: float = 0.0, horizon: int = 20,
+                 reward_weights: np.ndarray | None = None, render_mode: str | None = None):
+        self.grid = Gridworld(variant=variant, slip=slip, horizon=horizon)
+        self.reward_weights = (self.grid.true_weights if reward_weights is None
+                               else np.asarray(reward_weights, dtype=float))
+        self.observation_space = gym.spaces.Discrete(N_STATES)
+        self.action_space = gym.spaces.Discrete(N_ACTIONS)
+        self.render_mode = render_mode
+        self._state = START_STATE
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[int, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._state, self._t = START_STATE, 0
+        return self._state, {}
+
+    def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be in 0..{N_ACTIONS - 1}, got {action!r}")
+        row = self.grid.sampling_model.transitions[self._state, int(action)]
+        self._state = int(self.np_random.choice(N_STATES, p=row))
+        self._t += 1
+        phi = self.grid.sampling_model.state_features[self._state]
+        reward = float(phi @ self.reward_weights)
+        return self._state, reward, False, self._t >= self.grid.horizon, {"features": phi.copy()}
+
+    def render(self) -> str:
+        x0, y0 = divmod(self._state, SIZE)
+        return "\n".join("".join("@" if (x, y) == (x0, y0) else c for y, c in enumerate(row))
+                         for x, row in enumerate(LAYOUT))

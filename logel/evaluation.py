@@ -1,0 +1,60 @@
+"""How good is a recovered reward? Return of its greedy policy, and weight errors (paper Sec. 5.3).
+
+The paper's gridworld metric: plan greedily for :math:`\\hat\\omega` (value iteration on the
+planning model) and report that policy's value :math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the *true*
+weights. It is invariant to a positive scale and (on the gridworld) an additive constant of
+:math:`\\hat\\omega`, the two directions the data cannot determine. Weight errors are therefore
+reported after centring and normalising (spec Sec. 8, q6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from logel.envs.gridworld import START_STATE, Gridworld
+from logel.tabular import deterministic_policy, policy_evaluation, value_iteration
+
+
+def greedy_policy(grid: Gridworld, omega: np.ndarray) -> np.ndarray:
+    """Deterministic optimal policy ``(S,)`` for reward weights ``omega`` on the planning model."""
+    _, _, greedy = value_iteration(grid.planning_model, np.asarray(omega, dtype=float))
+    return greedy
+
+
+def greedy_value(grid: Gridworld, omega: np.ndarray) -> float:
+    """:math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights (exact policy evaluation)."""
+    policy = deterministic_policy(greedy_policy(grid, omega), grid.n_actions)
+    return float(policy_evaluation(grid.planning_model, policy, grid.true_weights)[START_STATE])
+
+
+def optimal_value(grid: Gridworld) -> float:
+    """:math:`V^*(s_0)` under the true weights (2.0618 for the paper variant)."""
+    V, _, _ = value_iteration(grid.planning_model, grid.true_weights)
+    return float(V[START_STATE])
+
+
+def is_optimal(grid: Gridworld, omega: np.ndarray, atol: float = 1e-6) -> bool:
+    """True if the greedy policy of ``omega`` attains the optimal value from s0."""
+    return bool(greedy_value(grid, omega) >= optimal_value(grid) - atol)
+
+
+def _normalise(v: np.ndarray, centre: bool) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    if centre:
+        v = v - v.mean()
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 0 else v
+
+
+def weight_error(omega_hat: np.ndarray, omega_true: np.ndarray, centre: bool = True) -> float:
+    """:math:`\\|\\bar{\\hat\\omega}-\\bar\\omega\\|_2` of the (centred, then) normalised vectors.
+
+    With ``centre=True`` this ignores the unidentifiable scale and additive constant; it lies in
+    ``[0, 2]`` (0: same direction, 2: opposite).
+    """
+    return float(np.linalg.norm(_normalise(omega_hat, centre) - _normalise(omega_true, centre)))
+
+
+def cosine_similarity(omega_hat: np.ndarray, omega_true: np.ndarray, centre: bool = True) -> float:
+    """Cosine between the (centred) weight vectors."""
+    return float(_normalise(omega_hat, centre) @ _normalise(omega_true, centre))
