@@ -72,7 +72,7 @@ class LearnerTrace:
             if value is None:
                 continue
             arr = np.asarray(value, dtype=float)
-            if arr.ndim != len(shape) or any(s not in (-1, n) for s, n in zip(shape, arr.shape)):
+            if arr.ndim != len(shape) or any(s not in (-1, n) for s, n in zip(shape, arr.shape, strict=False)):
                 raise ValueError(f"{name} must have shape {doc}, got {arr.shape}")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name} contains NaN or infinite values")

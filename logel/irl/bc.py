@@ -9,6 +9,12 @@ estimates :math:`\\hat\\theta_t` by maximum likelihood, warm-started at :math:`\
     +\\frac\\lambda2\\|\\theta-\\hat\\theta_{t-1}\\|^2`. The proximal term makes the warm start an
     explicit regulariser, so states never visited at step ``t`` keep their previous logits
     instead of drifting, and the problem is strongly convex for ``c_ent = 0``.
+``method="smoothed"``
+    one joint maximum-likelihood problem over all ``K`` policies with the smoothness penalty
+    :math:`\frac{\\lambda_s}2\\sum_t\\|\theta_{t+1}-\theta_t\\|^2` (plus
+    :math:`\frac{\\lambda}2\\|\theta_1-\theta_{init}\\|^2`): every estimate sees the data of its
+    neighbours, which denoises the differences :math:`\\hat\\Delta_t` that LOGEL inverts. It uses
+    data from later steps, so it suits an observer that analyses a finished run.
 ``method="adam"`` (the official code)
     a fresh Adam optimiser per step, ``adam_steps`` full-batch steps of size ``adam_lr`` on the
     same loss without the proximal term (official: 3 steps, lr 0.5, ``c_ent = 0.01``).
@@ -32,11 +38,14 @@ from logel.policies.boltzmann import BoltzmannPolicy
 class BCConfig:
     """Behavioural-cloning options."""
 
-    method: Literal["proximal", "adam"] = "proximal"
-    """``"proximal"``: exact proximal MLE (ours); ``"adam"``: the official few-step Adam."""
+    method: Literal["proximal", "smoothed", "adam"] = "proximal"
+    """``"proximal"``: exact per-step proximal MLE; ``"smoothed"``: joint MLE with a smoothness
+    penalty; ``"adam"``: the official few-step Adam."""
     proximal_weight: float = 1.0
     """:math:`\\lambda` of the proximal term :math:`\\frac\\lambda2\\|\\theta-\\hat\\theta_{t-1}\\|^2`
     (``"proximal"`` only); the loss sums over all ``N T`` samples of a step."""
+    smoothness_weight: float = 3.0
+    r""":math:`\lambda_s` of the joint smoothness penalty (``"smoothed"`` only)."""
     entropy_coef: float = 0.0
     """:math:`c_{ent}`, weight of the per-sample policy entropy bonus (official: 0.01)."""
     adam_lr: float = 0.5
@@ -123,12 +132,40 @@ def clone_policies(policy: BoltzmannPolicy, states: np.ndarray, actions: np.ndar
                          f"and {actions.shape}")
     theta = (np.zeros(policy.n_params) if theta_init is None
              else np.asarray(theta_init, dtype=float).copy())
-    step = _proximal_step if config.method == "proximal" else _adam_step
-    if config.method not in ("proximal", "adam"):
+    if config.method not in ("proximal", "smoothed", "adam"):
         raise ValueError(f"unknown BC method {config.method!r}")
+    counts = np.stack([visit_counts(s, a, policy.n_states, policy.n_actions)
+                       for s, a in zip(states, actions, strict=True)])
+    if config.method == "smoothed":
+        return _smoothed(policy, counts, theta, config)
+    step = _proximal_step if config.method == "proximal" else _adam_step
     out = np.empty((states.shape[0], policy.n_params))
     for k in range(states.shape[0]):
-        counts = visit_counts(states[k], actions[k], policy.n_states, policy.n_actions)
-        theta = step(policy, counts, theta, config)
+        theta = step(policy, counts[k], theta, config)
         out[k] = theta
     return out
+
+
+def _smoothed(policy: BoltzmannPolicy, counts: np.ndarray, anchor: np.ndarray,
+              config: BCConfig) -> np.ndarray:
+    K, d = counts.shape[0], policy.n_params
+    lam, lam_s = config.proximal_weight, config.smoothness_weight
+
+    def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        thetas = flat.reshape(K, d)
+        total, grad = 0.0, np.empty_like(thetas)
+        for k in range(K):
+            loss_k, grad[k] = bc_loss_and_grad(policy, thetas[k], counts[k], config.entropy_coef)
+            total += loss_k
+        first = thetas[0] - anchor
+        total += 0.5 * lam * first @ first
+        grad[0] += lam * first
+        diffs = np.diff(thetas, axis=0)
+        total += 0.5 * lam_s * np.sum(diffs * diffs)
+        grad[1:] += lam_s * diffs
+        grad[:-1] -= lam_s * diffs
+        return total, grad.ravel()
+
+    res = minimize(fun, np.tile(anchor, K), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 20 * config.max_iter, "gtol": 1e-9, "ftol": 1e-15})
+    return res.x.reshape(K, d)

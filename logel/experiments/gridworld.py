@@ -1,0 +1,266 @@
+"""Reward recovery on the colour gridworld in the three settings (paper Secs. 2-4, 5.4a).
+
+``run(config, seed)`` runs one G(PO)MDP learner and one observer and returns a
+:class:`RecoveryResult`; ``sweep(config, seeds)`` repeats it over seeds (joblib, deterministic per
+seed whatever ``n_jobs``); :func:`summarise` turns a sweep into per-``m`` statistics.
+
+Settings:
+
+``exact``
+    the learner follows the exact gradient :math:`\\nabla\\psi(\\theta_t)\\omega^L`; the observer
+    knows :math:`\\theta_t`, :math:`\\alpha_t` and the exact Jacobians: closed form.
+``approximate``
+    the (sampling) G(PO)MDP learner; the observer knows :math:`\\theta_t` and :math:`\\alpha_t`
+    and estimates the Jacobians from ``n`` trajectories per step: closed form. With
+    ``observer_samples="learner"`` it reuses the learner's own trajectories, which makes
+    recovery exact by the estimator's linearity (the official default); ``"independent"``
+    draws fresh trajectories from each :math:`\\pi_{\\theta_t}`.
+``realistic``
+    LOGEL: the observer sees only the learner's trajectories (the first ``n`` of each step),
+    recovers :math:`\\hat\\theta_t` by behavioural cloning, estimates the Jacobians at
+    :math:`\\hat\\theta_t` and runs block-coordinate descent for unknown learning rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from logel.envs.gridworld import Gridworld, Variant, sample_batch
+from logel.estimators import gpomdp_jacobian
+from logel.evaluation import greedy_value, optimal_value, weight_error
+from logel.irl.bc import BCConfig, clone_policies
+from logel.irl.logel import fit, identifiability, solve_weights
+from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
+from logel.policies.boltzmann import BoltzmannPolicy
+from logel.tabular import feature_expectations_jacobian
+
+Setting = Literal["exact", "approximate", "realistic"]
+
+DEFAULT_BC = BCConfig(method="smoothed", smoothness_weight=10.0, proximal_weight=0.01)
+"""Our BC default, chosen on :data:`logel.experiments.budgets.TUNING_SEEDS` (see the book)."""
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """One gridworld recovery experiment (learner + observer)."""
+
+    setting: Setting = "realistic"
+    """``"exact"``, ``"approximate"`` or ``"realistic"`` (see the module docstring)."""
+    variant: Variant = "paper"
+    """Gridworld dynamics variant, ``"paper"`` (official code) or ``"consistent"``."""
+    slip: float = 0.0
+    """Probability of a random move (the paper's stochastic option: 0.3)."""
+    learner: GPOMDPLearnerConfig = field(default_factory=lambda: GPOMDPLearnerConfig(n_updates=15))
+    """The G(PO)MDP learner (official observer default: 16 policies, i.e. 15 updates)."""
+    observed_steps: tuple[int, ...] = (5, 10, 15)
+    """Numbers ``m`` of observed learning steps (transitions ``t = 1..m``, from the start)."""
+    observer_trajectories: int = 50
+    """``n``: trajectories per step the observer uses (at most the learner's batch size when
+    they are the learner's own)."""
+    observer_samples: Literal["independent", "learner"] = "independent"
+    """Approximate setting only: fresh trajectories, or the learner's own (official default)."""
+    bc: BCConfig = DEFAULT_BC
+    """Behavioural cloning (realistic setting only)."""
+    alpha_init: float = 0.1
+    """Initial learning rates of block-coordinate descent (official: 0.1)."""
+    alpha_min: float = 0.01
+    """Lower bound on the learning rates (official: 0.01)."""
+    tol: float = 1e-6
+    """Relative tolerance on the change of omega in block-coordinate descent."""
+    max_iter: int = 1000
+    """Iteration cap of block-coordinate descent."""
+    fix_constant_direction: bool = True
+    """Fix the all-ones direction of omega to zero: the colour features partition the states,
+    so :math:`\\nabla\\psi\\,\\mathbf 1=0` and that direction is unidentifiable (spec Sec. 2)."""
+    baseline_eps: float = 1e-3
+    """:math:`\\epsilon_b` of the observer's G(PO)MDP estimator."""
+
+    def __post_init__(self) -> None:
+        if self.setting not in ("exact", "approximate", "realistic"):
+            raise ValueError(f"unknown setting {self.setting!r}")
+        if not self.observed_steps or min(self.observed_steps) < 1 \
+                or max(self.observed_steps) > self.learner.n_updates:
+            raise ValueError(f"observed_steps must lie in 1..{self.learner.n_updates} "
+                             f"(the learner's n_updates), got {self.observed_steps}")
+        if self.observer_trajectories < 1:
+            raise ValueError("observer_trajectories must be >= 1")
+        uses_learner_data = self.setting == "realistic" or self.observer_samples == "learner"
+        if uses_learner_data and self.observer_trajectories > self.learner.n_trajectories:
+            raise ValueError("observer_trajectories cannot exceed the learner's n_trajectories "
+                             "when the observer uses the learner's own trajectories")
+
+
+@dataclass(frozen=True)
+class StepsOutcome:
+    """The observer's result after ``m`` observed learning steps."""
+
+    m: int
+    """Number of observed learning steps."""
+    weights: np.ndarray
+    """``(q,)`` recovered weights."""
+    learning_rates: np.ndarray
+    """``(m,)`` learning rates used (true ones when known, recovered otherwise)."""
+    value: float
+    """:math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights."""
+    optimal: bool
+    """Whether that value equals the optimum."""
+    weight_error: float
+    """Centred, normalised weight error (in [0, 2])."""
+    weight_error_uncentred: float
+    """Normalised weight error without centring (for comparability with the official code)."""
+    n_iter: int
+    """BCD iterations (0 for the closed form)."""
+    converged: bool
+    """BCD convergence flag (True for the closed form)."""
+    rank: int
+    """Numerical rank of the stacked Jacobians (over the free directions)."""
+    condition_number: float
+    """Condition number of the stacked Jacobians (over the free directions)."""
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """One learner run observed at several ``m``."""
+
+    config: RecoveryConfig
+    seed: int
+    environment: dict[str, Any]
+    """The gridworld description (variant, slip, gamma, horizon, true weights)."""
+    optimal_value: float
+    """:math:`V^*(s_0)` of the planning model."""
+    outcomes: tuple[StepsOutcome, ...]
+    learner_returns: np.ndarray
+    """``(K,)`` mean discounted return of each of the learner's policies."""
+    bc_parameter_error: np.ndarray | None
+    """``(K,)`` :math:`\\|\\hat\\theta_t-\\theta_t\\|_2` (realistic setting), else None."""
+
+    def outcome(self, m: int) -> StepsOutcome:
+        """The outcome for ``m`` observed steps."""
+        for o in self.outcomes:
+            if o.m == m:
+                return o
+        raise KeyError(f"m={m} was not observed; observed {[o.m for o in self.outcomes]}")
+
+
+def _jacobians(grid: Gridworld, policy: BoltzmannPolicy, thetas: np.ndarray,
+               states: np.ndarray, actions: np.ndarray, features: np.ndarray,
+               baseline_eps: float) -> np.ndarray:
+    return np.stack([
+        gpomdp_jacobian(policy.scores(theta, s, a), f, grid.gamma, baseline_eps)
+        for theta, s, a, f in zip(thetas, states, actions, features, strict=True)])
+
+
+def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
+    """Run one learner and its observer; everything random flows from ``seed``."""
+    learner_rng, observer_rng = (np.random.default_rng(s)
+                                 for s in np.random.SeedSequence(seed).spawn(2))
+    grid = Gridworld(variant=config.variant, slip=config.slip, gamma=0.96, horizon=20)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    learner_cfg = config.learner
+    if config.setting == "exact" and learner_cfg.gradient != "exact":
+        learner_cfg = GPOMDPLearnerConfig(**{**asdict(learner_cfg), "gradient": "exact"})
+    trace = run_gpomdp_learner(grid, learner_cfg, learner_rng)
+    m_max = max(config.observed_steps)
+    n = config.observer_trajectories
+    true_thetas = trace.thetas[: m_max + 1]
+    bc_error = None
+
+    if config.setting == "exact":
+        thetas = true_thetas
+        jacobians = np.stack([
+            feature_expectations_jacobian(grid.sampling_model, policy.probabilities(th),
+                                          policy.probability_jacobian(th), grid.horizon)
+            for th in thetas[:m_max]])
+    elif config.setting == "approximate":
+        thetas = true_thetas
+        if config.observer_samples == "learner":
+            s, a, f = (x[:m_max, :n] for x in (trace.states, trace.actions, trace.features))
+        else:
+            batches = [sample_batch(grid, policy.probabilities(th), n, observer_rng)
+                       for th in thetas[:m_max]]
+            s, a, f = (np.stack([getattr(b, k) for b in batches])
+                       for k in ("states", "actions", "features"))
+        jacobians = _jacobians(grid, policy, thetas[:m_max], s, a, f, config.baseline_eps)
+    else:
+        s, a, f = (x[: m_max + 1, :n] for x in (trace.states, trace.actions, trace.features))
+        thetas = clone_policies(policy, s, a, config.bc)
+        bc_error = np.linalg.norm(thetas - true_thetas, axis=1)
+        jacobians = _jacobians(grid, policy, thetas[:m_max], s[:m_max], a[:m_max], f[:m_max],
+                               config.baseline_eps)
+
+    null = np.ones(grid.n_features) if config.fix_constant_direction else None
+    deltas = np.diff(thetas, axis=0)
+    v_star = optimal_value(grid)
+    outcomes = []
+    for m in config.observed_steps:
+        D, J = deltas[:m], jacobians[:m]
+        if config.setting == "realistic":
+            res = fit(D, J, alpha_init=config.alpha_init, alpha_min=config.alpha_min,
+                      tol=config.tol, max_iter=config.max_iter, null_directions=null)
+            omega, alpha, n_iter, conv = res.weights, res.learning_rates, res.n_iter, res.converged
+            diag = res.identifiability
+        else:
+            alpha = trace.learning_rates[:m]
+            omega = solve_weights(D, J, alpha, null_directions=null)
+            n_iter, conv = 0, True
+            diag = identifiability(J, null_directions=null)
+        value = greedy_value(grid, omega)
+        outcomes.append(StepsOutcome(
+            m=m, weights=omega, learning_rates=np.asarray(alpha), value=value,
+            optimal=bool(value >= v_star - 1e-6),
+            weight_error=weight_error(omega, grid.true_weights, centre=True),
+            weight_error_uncentred=weight_error(omega, grid.true_weights, centre=False),
+            n_iter=n_iter, converged=conv, rank=diag.rank,
+            condition_number=diag.condition_number))
+    return RecoveryResult(config, seed, grid.describe(), v_star, tuple(outcomes),
+                          trace.returns.mean(axis=1), bc_error)
+
+
+def sweep(config: RecoveryConfig, seeds: Any, n_jobs: int = 1) -> list[RecoveryResult]:
+    """:func:`run` over ``seeds`` with joblib; results are identical for any ``n_jobs``."""
+    seeds = list(seeds)
+    if n_jobs == 1:
+        return [run(config, s) for s in seeds]
+    return list(Parallel(n_jobs=n_jobs)(delayed(run)(config, s) for s in seeds))
+
+
+@dataclass(frozen=True)
+class StepsSummary:
+    """Statistics over seeds for one ``m``."""
+
+    m: int
+    n_seeds: int
+    optimal_fraction: float
+    """Fraction of seeds whose greedy policy is optimal."""
+    value_mean: float
+    value_ci: float
+    """Half-width of the t-based 95% confidence interval of the mean value."""
+    weight_error_mean: float
+    weight_error_ci: float
+
+
+def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the t-based confidence interval (0 for a single value)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return float(x.mean()), 0.0
+    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean()), float(half)
+
+
+def summarise(results: list[RecoveryResult]) -> list[StepsSummary]:
+    """Per-``m`` statistics of a sweep."""
+    out = []
+    for m in results[0].config.observed_steps:
+        outs = [r.outcome(m) for r in results]
+        v_mean, v_ci = mean_ci([o.value for o in outs])
+        e_mean, e_ci = mean_ci([o.weight_error for o in outs])
+        out.append(StepsSummary(m, len(outs), float(np.mean([o.optimal for o in outs])),
+                                v_mean, v_ci, e_mean, e_ci))
+    return out
