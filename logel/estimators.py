@@ -61,8 +61,10 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
     G = np.cumsum(g, axis=1)  # (N, T, d)
     F = phi * (gamma ** np.arange(T))[None, :, None]  # (N, T, q)
     G2 = G * G
-    baseline = np.einsum("ntk,ntj->tkj", G2, F) / (G2.sum(axis=0)[:, :, None] + N * baseline_eps)
-    raw = np.einsum("ntk,ntj->kj", G, F)
+    # numerator of b_t: one (d, N) @ (N, q) product per time step, (T, d, q) in all
+    numerator = np.matmul(G2.transpose(1, 2, 0), F.transpose(1, 0, 2))
+    baseline = numerator / (G2.sum(axis=0)[:, :, None] + N * baseline_eps)
+    raw = G.reshape(N * T, -1).T @ F.reshape(N * T, -1)  # sum_{n,t} G F^T
     correction = np.einsum("tk,tkj->kj", G.sum(axis=0), baseline)
     return (raw - correction) / N
 

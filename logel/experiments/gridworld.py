@@ -264,3 +264,63 @@ def summarise(results: list[RecoveryResult]) -> list[StepsSummary]:
         out.append(StepsSummary(m, len(outs), float(np.mean([o.optimal for o in outs])),
                                 v_mean, v_ci, e_mean, e_ci))
     return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-19"`` -> 0..19, ``"1,5,7"`` -> [1, 5, 7]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    return seeds
+
+
+def format_summary(results: list[RecoveryResult]) -> str:
+    """A plain-text table of :func:`summarise` (one row per ``m``)."""
+    cfg = results[0].config
+    lines = [f"setting={cfg.setting} variant={cfg.variant} slip={cfg.slip} "
+             f"n={cfg.observer_trajectories} seeds={len(results)} "
+             f"V*(s0)={results[0].optimal_value:.4f}",
+             f"{'m':>3s} {'optimal':>9s} {'V(s0) mean ± 95% CI':>22s} "
+             f"{'weight error ± 95% CI':>24s}"]
+    for s in summarise(results):
+        lines.append(f"{s.m:3d} {round(s.optimal_fraction * s.n_seeds):4d}/{s.n_seeds:<4d} "
+                     f"{s.value_mean:12.3f} ± {s.value_ci:6.3f} "
+                     f"{s.weight_error_mean:13.3f} ± {s.weight_error_ci:6.3f}")
+    bc = [r.bc_parameter_error.mean() for r in results if r.bc_parameter_error is not None]
+    if bc:
+        lines.append(f"mean BC parameter error ||theta_hat - theta||: {np.mean(bc):.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m logel.experiments.gridworld --setting realistic --seeds 0-19``."""
+    import argparse
+    import warnings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=["exact", "approximate", "realistic"],
+                        default="realistic")
+    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
+    parser.add_argument("--slip", type=float, default=0.0)
+    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
+    parser.add_argument("--n", type=int, default=50, help="observer trajectories per step")
+    parser.add_argument("--observer-samples", choices=["independent", "learner"],
+                        default="independent")
+    parser.add_argument("--bc", choices=["smoothed", "proximal", "adam"], default="smoothed",
+                        help="'adam' is the official 3-step BC")
+    parser.add_argument("--n-jobs", type=int, default=1)
+    args = parser.parse_args(argv)
+    bc = (DEFAULT_BC if args.bc == "smoothed" else
+          BCConfig(method="adam", entropy_coef=0.01) if args.bc == "adam" else BCConfig())
+    cfg = RecoveryConfig(setting=args.setting, variant=args.variant, slip=args.slip,
+                         observer_trajectories=args.n, observer_samples=args.observer_samples,
+                         bc=bc)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = sweep(cfg, args.seeds, n_jobs=args.n_jobs)
+    print(format_summary(results))
+
+
+if __name__ == "__main__":
+    main()
