@@ -31,7 +31,7 @@ from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld, Variant, sample_batch
 from logel.estimators import gpomdp_jacobian
-from logel.evaluation import greedy_value, optimal_value, weight_error
+from logel.evaluation import greedy_value, mean_ci, optimal_value, weight_error
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.logel import fit, identifiability, solve_weights
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
@@ -241,17 +241,6 @@ class StepsSummary:
     """Half-width of the t-based 95% confidence interval of the mean value."""
     weight_error_mean: float
     weight_error_ci: float
-
-
-def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the t-based confidence interval (0 for a single value)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), 0.0
-    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return float(x.mean()), float(half)
 
 
 def summarise(results: list[RecoveryResult]) -> list[StepsSummary]:
