@@ -35,5 +35,8 @@ def make_random_mdp(rng: np.random.Generator, feature_timing: str = "current", *
 
 @pytest.fixture(scope="session")
 def random_mdp():
-    """Factory fixture (session-scoped, stateless, so usable inside hypothesis tests): ``random_mdp(rng, feature_timing)`` builds a small random MDP."""
+    """Factory ``random_mdp(rng, feature_timing)`` building a small random MDP.
+
+    Session-scoped (it is stateless), so hypothesis tests may use it.
+    """
     return make_random_mdp

@@ -82,11 +82,12 @@ def test_independent_samples_recover_good_but_inexact_weights(independent_recove
       gives -2.8816, the sub-optimal route the spec reports for small n (Sec. 5.4 fact 2),
       against V* = 2.0618 and -28.58 for the uniform policy. The cause is the noise in
       J_hat (errors in variables): least squares attenuates omega, the G weight most, so the
-      R detour along the top row stops paying. With n = 200 it was 1/10 optimal, with
+      R detour along the top row stops paying. With n = 200 it was 1-2/10 optimal, with
       n = 1000 7/10 (too slow for the unit tests).
 
     Thresholds: all errors strictly positive (> 0.05, not exact), below 0.6; cosine > 0.85;
-    every greedy value >= -2.9 (within the two good routes), the mean far above uniform."""
+    every greedy value >= -2.9 (one of the two good routes, far above uniform), and the order
+    of the four costly colours V < P < N < G right for every seed (measured 10/10)."""
     errors = np.array([weight_error(w, GRID.true_weights) for w in independent_recovery.values()])
     cosines = np.array([cosine_similarity(w, GRID.true_weights)
                         for w in independent_recovery.values()])
@@ -95,15 +96,14 @@ def test_independent_samples_recover_good_but_inexact_weights(independent_recove
     assert np.all(errors < 0.6), errors
     assert np.all(cosines > 0.85), cosines
     assert np.all(values >= -2.9), values
-    # the ordering of the colours is right for the costly ones: V < P < N < G
     for w in independent_recovery.values():
         assert w[1] < w[3] < w[2] < w[4], w
 
 
 def test_more_independent_data_helps(traces, independent_recovery):
-    """Quadrupling n (50 -> 200) must shrink the mean weight error over 3 seeds (measured mean
-    0.31 -> 0.17 over 10 seeds; 4 of the seeds here)."""
-    seeds = [0, 1, 2, 3]
+    """Quadrupling n (50 -> 200) must shrink the mean weight error. Measured over 10 seeds: mean
+    0.31 -> 0.13; on the 3 seeds used here (for speed) 0.29 -> 0.12. Require a 20% reduction."""
+    seeds = [0, 1, 2]
     errors_200 = []
     for seed in seeds:
         trace = traces[seed]
