@@ -48,7 +48,7 @@ class LearnerTrace:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        states, actions, features = (np.asarray(x) for x in (self.states, self.actions,
+        states, actions, features = (np.array(x, copy=True) for x in (self.states, self.actions,
                                                               self.features))
         if features.ndim != 4:
             raise ValueError(f"features must have shape (K, N, T, q), got {features.shape}")
@@ -71,13 +71,16 @@ class LearnerTrace:
             value = getattr(self, name)
             if value is None:
                 continue
-            arr = np.asarray(value, dtype=float)
+            arr = np.array(value, dtype=float, copy=True)
             if arr.ndim != len(shape) or any(s not in (-1, n) for s, n in zip(shape, arr.shape, strict=False)):
                 raise ValueError(f"{name} must have shape {doc}, got {arr.shape}")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name} contains NaN or infinite values")
             checked[name] = arr
-        json.dumps(self.metadata)  # must be JSON-serialisable
+        try:
+            json.dumps(self.metadata)
+        except TypeError as err:
+            raise ValueError(f"metadata must be JSON-serialisable: {err}") from None
         for name, arr in checked.items():
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
