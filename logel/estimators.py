@@ -58,14 +58,15 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
     """
     g, phi = _prepare(scores, features, gamma, baseline_eps)
     N, T, _ = g.shape
-    G = np.cumsum(g, axis=1)  # (N, T, d)
-    F = phi * (gamma ** np.arange(T))[None, :, None]  # (N, T, q)
+    # time-major (T, N, .) layout keeps every per-step product a contiguous BLAS call
+    G = np.cumsum(g.transpose(1, 0, 2), axis=0)  # (T, N, d) cumulative scores
+    F = phi.transpose(1, 0, 2) * (gamma ** np.arange(T))[:, None, None]  # (T, N, q)
     G2 = G * G
-    # numerator of b_t: one (d, N) @ (N, q) product per time step, (T, d, q) in all
-    numerator = np.matmul(G2.transpose(1, 2, 0), F.transpose(1, 0, 2))
-    baseline = numerator / (G2.sum(axis=0)[:, :, None] + N * baseline_eps)
-    raw = G.reshape(N * T, -1).T @ F.reshape(N * T, -1)  # sum_{n,t} G F^T
-    correction = np.einsum("tk,tkj->kj", G.sum(axis=0), baseline)
+    # baseline numerator: one (d, N) @ (N, q) product per time step, (T, d, q) in all
+    numerator = np.matmul(G2.transpose(0, 2, 1), F)
+    baseline = numerator / (G2.sum(axis=1)[:, :, None] + N * baseline_eps)
+    raw = G.reshape(T * N, -1).T @ F.reshape(T * N, -1)  # sum_{t,n} G F^T
+    correction = np.einsum("tk,tkj->kj", G.sum(axis=1), baseline)
     return (raw - correction) / N
 
 
