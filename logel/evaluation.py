@@ -18,15 +18,19 @@ from logel.envs.gridworld import START_STATE, Gridworld
 from logel.tabular import deterministic_policy, policy_evaluation, value_iteration
 
 
-def greedy_policy(grid: Gridworld, omega: np.ndarray) -> np.ndarray:
-    """Deterministic optimal policy ``(S,)`` for reward weights ``omega`` on the planning model."""
-    _, _, greedy = value_iteration(grid.planning_model, np.asarray(omega, dtype=float))
+def greedy_policy(grid: Gridworld, omega: np.ndarray | None = None, *,
+                  reward: np.ndarray | None = None) -> np.ndarray:
+    """Deterministic optimal policy ``(S,)`` on the planning model for reward weights ``omega``
+    (or for an ``(S, A)`` reward table ``reward``)."""
+    _, _, greedy = value_iteration(grid.planning_model, omega, reward=reward)
     return greedy
 
 
-def greedy_value(grid: Gridworld, omega: np.ndarray) -> float:
-    """:math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights (exact policy evaluation)."""
-    policy = deterministic_policy(greedy_policy(grid, omega), grid.n_actions)
+def greedy_value(grid: Gridworld, omega: np.ndarray | None = None, *,
+                 reward: np.ndarray | None = None) -> float:
+    """:math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights (exact policy evaluation) of
+    the greedy policy for ``omega`` (or for a reward table ``reward``)."""
+    policy = deterministic_policy(greedy_policy(grid, omega, reward=reward), grid.n_actions)
     return float(policy_evaluation(grid.planning_model, policy, grid.true_weights)[START_STATE])
 
 

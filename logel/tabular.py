@@ -97,15 +97,31 @@ def policy_transition_matrix(mdp: TabularMDP, policy: np.ndarray) -> np.ndarray:
 
 
 def value_iteration(
-    mdp: TabularMDP, omega: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100_000
+    mdp: TabularMDP, omega: np.ndarray | None = None, *, reward: np.ndarray | None = None,
+    tol: float = 1e-10, max_iter: int = 100_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Infinite-horizon discounted value iteration for reward :math:`\\omega^\\top\\Phi`.
+    """Infinite-horizon discounted value iteration.
+
+    Args:
+        mdp: the MDP.
+        omega: ``(q,)`` reward weights (reward :math:`\\omega^\\top\\Phi(s,a)`), or None.
+        reward: ``(S, A)`` reward table, used instead of ``omega`` (e.g. LfL's reward).
+        tol: stopping tolerance on the sup-norm change of the values.
+        max_iter: iteration cap.
 
     Returns:
         ``(V, Q, greedy)``: optimal values ``(S,)``, action values ``(S, A)`` and a deterministic
         greedy policy ``(S,)`` (ties broken towards the lowest action index).
     """
-    r = reward_table(mdp, omega)
+    if (omega is None) == (reward is None):
+        raise ValueError("give exactly one of omega (q,) and reward (S, A)")
+    if reward is None:
+        r = reward_table(mdp, omega)
+    else:
+        r = np.asarray(reward, dtype=float)
+        if r.shape != mdp.transitions.shape[:2]:
+            raise ValueError(f"reward must have shape (S, A) = {mdp.transitions.shape[:2]}, "
+                             f"got {r.shape}")
     V = np.zeros(mdp.n_states)
     for _ in range(max_iter):
         Q = r + mdp.gamma * mdp.transitions @ V

@@ -37,6 +37,7 @@ from logel.irl.logel import fit, identifiability, solve_weights
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.tabular import feature_expectations_jacobian
+from logel.traces import LearnerTrace
 
 Setting = Literal["exact", "approximate", "realistic"]
 
@@ -159,28 +160,47 @@ def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
     learner_rng, observer_rng = (np.random.default_rng(s)
                                  for s in np.random.SeedSequence(seed).spawn(2))
     grid = Gridworld(variant=config.variant, slip=config.slip, gamma=0.96, horizon=20)
-    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     learner_cfg = config.learner
     if config.setting == "exact" and learner_cfg.gradient != "exact":
         learner_cfg = GPOMDPLearnerConfig(**{**asdict(learner_cfg), "gradient": "exact"})
     trace = run_gpomdp_learner(grid, learner_cfg, learner_rng)
+    outcomes, bc_error = observe(grid, trace, config, observer_rng)
+    return RecoveryResult(config, seed, grid.describe(), optimal_value(grid), tuple(outcomes),
+                          trace.returns.mean(axis=1), bc_error)
+
+
+def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
+            rng: np.random.Generator) -> tuple[list[StepsOutcome], np.ndarray | None]:
+    """The observer of ``config.setting`` on a learner's trace, for every observed ``m``.
+
+    The exact and approximate settings need the trace's true ``thetas`` and ``learning_rates``;
+    the realistic setting (LOGEL) uses only its states, actions and features, so it serves any
+    learner. Returns the outcomes and, when the trace has true parameters and BC was used, the
+    ``(m_max + 1,)`` BC parameter errors.
+    """
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max = max(config.observed_steps)
+    if m_max > trace.n_policies - 1:
+        raise ValueError(f"observed_steps go up to {m_max} but the trace has only "
+                         f"{trace.n_policies - 1} learning steps")
+    if config.setting != "realistic" and (trace.thetas is None or trace.learning_rates is None):
+        raise ValueError(f"the {config.setting} setting needs the learner's thetas and "
+                         "learning rates; use setting='realistic' for this trace")
     n = config.observer_trajectories
-    true_thetas = trace.thetas[: m_max + 1]
     bc_error = None
 
     if config.setting == "exact":
-        thetas = true_thetas
+        thetas = trace.thetas[: m_max + 1]
         jacobians = np.stack([
             feature_expectations_jacobian(grid.sampling_model, policy.probabilities(th),
                                           policy.probability_jacobian(th), grid.horizon)
             for th in thetas[:m_max]])
     elif config.setting == "approximate":
-        thetas = true_thetas
+        thetas = trace.thetas[: m_max + 1]
         if config.observer_samples == "learner":
             s, a, f = (x[:m_max, :n] for x in (trace.states, trace.actions, trace.features))
         else:
-            batches = [sample_batch(grid, policy.probabilities(th), n, observer_rng)
+            batches = [sample_batch(grid, policy.probabilities(th), n, rng)
                        for th in thetas[:m_max]]
             s, a, f = (np.stack([getattr(b, k) for b in batches])
                        for k in ("states", "actions", "features"))
@@ -188,7 +208,8 @@ def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
     else:
         s, a, f = (x[: m_max + 1, :n] for x in (trace.states, trace.actions, trace.features))
         thetas = clone_policies(policy, s, a, config.bc)
-        bc_error = np.linalg.norm(thetas - true_thetas, axis=1)
+        if trace.thetas is not None:
+            bc_error = np.linalg.norm(thetas - trace.thetas[: m_max + 1], axis=1)
         jacobians = _jacobians(grid, policy, thetas[:m_max], s[:m_max], a[:m_max], f[:m_max],
                                config.baseline_eps)
 
@@ -216,8 +237,7 @@ def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
             weight_error_uncentred=weight_error(omega, grid.true_weights, centre=False),
             n_iter=n_iter, converged=conv, rank=diag.rank,
             condition_number=diag.condition_number))
-    return RecoveryResult(config, seed, grid.describe(), v_star, tuple(outcomes),
-                          trace.returns.mean(axis=1), bc_error)
+    return outcomes, bc_error
 
 
 def sweep(config: RecoveryConfig, seeds: Any, n_jobs: int = 1) -> list[RecoveryResult]:

@@ -1,0 +1,347 @@
+"""Experiments of the background chapters: estimator bias and variance, learning curves, the grid.
+
+Three small studies that the book's background chapters run at the current budget:
+
+* :func:`estimator_study` -- at a fixed random :math:`\\theta`, many independent batch estimates of
+  the Jacobian :math:`\\nabla_\\theta\\psi(\\theta)` (G(PO)MDP and REINFORCE, with and without the
+  in-sample baseline) compared with the exact Jacobian of the ``"consistent"`` gridworld, whose
+  trajectories all start at s0 so that the exact Jacobian of ``grid.sampling_model`` is the
+  estimators' target;
+* :func:`learning_curves` -- the G(PO)MDP learner's mean sampled discounted return per learning
+  step (the official code's learning-curve metric) and the exact finite-horizon return from s0 of
+  each :math:`\\theta_t`, over seeds;
+* :func:`optimal_route` and :func:`plot_colour_grid` -- the 5x5 colour grid with the optimal route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from logel.envs.gridworld import (
+    COLOUR_NAMES,
+    GOAL_STATE,
+    LAYOUT,
+    MOVES,
+    SIZE,
+    START_STATE,
+    Gridworld,
+    Variant,
+    sample_batch,
+)
+from logel.estimators import gpomdp_jacobian, reinforce_jacobian
+from logel.evaluation import greedy_policy
+from logel.experiments.budgets import Budget
+from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
+from logel.policies.boltzmann import BoltzmannPolicy
+from logel.tabular import feature_expectations, feature_expectations_jacobian
+
+ESTIMATORS = {"gpomdp": gpomdp_jacobian, "reinforce": reinforce_jacobian}
+"""The two vector-valued estimators compared by :func:`estimator_study`."""
+
+BASELINE_OFF = float("inf")
+"""``baseline_eps`` that switches the baseline off: :math:`b=\\text{num}/\\infty=0` exactly."""
+
+
+# --------------------------------------------------------------------------------------------
+# Estimator bias and variance
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EstimatorStudyConfig:
+    """Monte-Carlo study of the Jacobian estimators at one fixed policy."""
+
+    batch_sizes: tuple[int, ...] = (10, 20, 50, 100, 200)
+    """Trajectories per batch estimate, ``n``."""
+    total_trajectories: int = 20_000
+    """Trajectories per batch size; ``total_trajectories / n`` independent batch estimates."""
+    baseline_eps: tuple[float, ...] = (1e-3, BASELINE_OFF)
+    """:math:`\\epsilon_b` values compared (default 1e-3, and the baseline switched off)."""
+    theta_seed: int = 0
+    """Seed of the fixed random policy parameters :math:`\\theta\\sim\\mathcal N(0, s^2 I)`."""
+    theta_scale: float = 1.0
+    """Standard deviation ``s`` of the random :math:`\\theta`."""
+    sample_seed: int = 1
+    """Seed of the trajectories."""
+    chunk: int = 2000
+    """Trajectories sampled and scored at once (must be a multiple of every batch size)."""
+    slip: float = 0.0
+    """Slip probability of the gridworld (deterministic moves by default)."""
+
+    def __post_init__(self) -> None:
+        if not self.batch_sizes or min(self.batch_sizes) < 2:
+            raise ValueError("batch_sizes must be a non-empty tuple of sizes >= 2")
+        if any(self.chunk % n for n in self.batch_sizes):
+            raise ValueError(f"chunk={self.chunk} must be a multiple of every batch size "
+                             f"{self.batch_sizes}")
+        if self.total_trajectories % self.chunk:
+            raise ValueError("total_trajectories must be a multiple of chunk")
+        if self.total_trajectories // max(self.batch_sizes) < 2:
+            raise ValueError("need at least two batch estimates for the largest batch size")
+
+
+@dataclass(frozen=True)
+class EstimatorStats:
+    """Statistics of ``n_batches`` independent batch estimates :math:`\\hat J_b` of :math:`J`.
+
+    All errors are relative to :math:`\\|J\\|_F`. With :math:`\\bar J` the mean of the estimates
+    and :math:`\\hat\\sigma^2_{kj}` the sample variance of entry ``(k, j)`` over the batches:
+    """
+
+    estimator: str
+    """``"gpomdp"`` or ``"reinforce"``."""
+    baseline_eps: float
+    """:math:`\\epsilon_b` (``inf``: no baseline)."""
+    n: int
+    """Trajectories per batch estimate."""
+    n_batches: int
+    """Number of independent batch estimates."""
+    error_of_mean: float
+    """:math:`\\|\\bar J-J\\|_F/\\|J\\|_F`: bias plus Monte-Carlo noise."""
+    noise_floor: float
+    """:math:`\\sqrt{\\sum_{kj}\\hat\\sigma^2_{kj}/B}/\\|J\\|_F`: the expected ``error_of_mean`` of
+    an *unbiased* estimator with the same variance and ``B`` batches."""
+    bias: float
+    """:math:`\\sqrt{\\max(0,\\|\\bar J-J\\|_F^2-\\sum_{kj}\\hat\\sigma^2_{kj}/B)}/\\|J\\|_F`, the
+    relative bias with the Monte-Carlo noise subtracted."""
+    entry_variance: float
+    """Mean over entries of :math:`\\hat\\sigma^2_{kj}`: the variance of one batch estimate."""
+    rmse: float
+    """:math:`\\sqrt{\\frac1B\\sum_b\\|\\hat J_b-J\\|_F^2}/\\|J\\|_F`: the error of one batch
+    estimate (bias and variance together)."""
+    mean_z2: float
+    """Mean over entries of :math:`z_{kj}^2`, :math:`z_{kj}=(\\bar J_{kj}-J_{kj})/(\\hat\\sigma_{kj}/\\sqrt B)`:
+    about 1 for an unbiased estimator, larger when the bias exceeds the Monte-Carlo noise."""
+    max_abs_z: float
+    """Largest :math:`|z_{kj}|` over the entries."""
+
+
+@dataclass(frozen=True)
+class EstimatorStudy:
+    """Result of :func:`estimator_study`."""
+
+    config: EstimatorStudyConfig
+    theta: np.ndarray
+    """``(d,)`` the fixed policy parameters."""
+    exact_jacobian: np.ndarray
+    """``(d, q)`` the exact :math:`\\nabla_\\theta\\psi(\\theta)` of the sampling model."""
+    stats: tuple[EstimatorStats, ...] = field(default_factory=tuple)
+
+    def get(self, estimator: str, baseline_eps: float, n: int) -> EstimatorStats:
+        """The statistics of one (estimator, :math:`\\epsilon_b`, ``n``) cell."""
+        for s in self.stats:
+            if s.estimator == estimator and s.baseline_eps == baseline_eps and s.n == n:
+                return s
+        raise KeyError(f"no statistics for {(estimator, baseline_eps, n)}")
+
+    def series(self, estimator: str, baseline_eps: float, attribute: str) -> np.ndarray:
+        """``attribute`` of every batch size, in the order of ``config.batch_sizes``."""
+        return np.array([getattr(self.get(estimator, baseline_eps, n), attribute)
+                         for n in self.config.batch_sizes])
+
+
+def exact_jacobian(grid: Gridworld, theta: np.ndarray) -> np.ndarray:
+    """Exact :math:`\\nabla_\\theta\\psi(\\theta)` ``(d, q)`` of the Boltzmann policy on the sampler."""
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    return feature_expectations_jacobian(grid.sampling_model, policy.probabilities(theta),
+                                         policy.probability_jacobian(theta), grid.horizon)
+
+
+def estimator_study(config: EstimatorStudyConfig = EstimatorStudyConfig()) -> EstimatorStudy:
+    """Bias, variance and error of the batch Jacobian estimators at one random :math:`\\theta`.
+
+    For each batch size ``n`` the same pool of ``total_trajectories`` independent trajectories
+    (all starting at s0, ``"consistent"`` gridworld) is cut into ``total_trajectories / n``
+    batches; every estimator and :math:`\\epsilon_b` sees the same batches (common random
+    numbers), so differences between them are not sampling luck.
+    """
+    grid = Gridworld(variant="consistent", slip=config.slip)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    theta = config.theta_scale * np.random.default_rng(config.theta_seed).standard_normal(
+        policy.n_params)
+    probs = policy.probabilities(theta)
+    J = exact_jacobian(grid, theta)
+    rng = np.random.default_rng(config.sample_seed)
+    keys = [(e, eps, n) for e in ESTIMATORS for eps in config.baseline_eps
+            for n in config.batch_sizes]
+    sums = {k: np.zeros_like(J) for k in keys}
+    squares = {k: np.zeros_like(J) for k in keys}
+    for _ in range(config.total_trajectories // config.chunk):
+        batch = sample_batch(grid, probs, config.chunk, rng)
+        scores = policy.scores(theta, batch.states, batch.actions)
+        for n in config.batch_sizes:
+            for start in range(0, config.chunk, n):
+                g, f = scores[start:start + n], batch.features[start:start + n]
+                for name, fn in ESTIMATORS.items():
+                    for eps in config.baseline_eps:
+                        est = fn(g, f, grid.gamma, eps)
+                        sums[name, eps, n] += est
+                        squares[name, eps, n] += est * est
+    norm = float(np.linalg.norm(J))
+    stats = []
+    for name, eps, n in keys:
+        B = config.total_trajectories // n
+        mean = sums[name, eps, n] / B
+        var = (squares[name, eps, n] - B * mean * mean) / (B - 1)
+        var = np.maximum(var, 0.0)
+        err2 = float(np.sum((mean - J) ** 2))
+        noise2 = float(var.sum() / B)
+        mse = float(np.sum(squares[name, eps, n] / B - 2 * J * mean + J * J))
+        se = np.sqrt(var / B)
+        varying = se > 1e-12 * norm
+        z = (mean - J)[varying] / se[varying]
+        stats.append(EstimatorStats(
+            estimator=name, baseline_eps=eps, n=n, n_batches=B,
+            error_of_mean=np.sqrt(err2) / norm, noise_floor=np.sqrt(noise2) / norm,
+            bias=np.sqrt(max(0.0, err2 - noise2)) / norm, entry_variance=float(var.mean()),
+            rmse=np.sqrt(max(mse, 0.0)) / norm, mean_z2=float(np.mean(z * z)),
+            max_abs_z=float(np.abs(z).max())))
+    return EstimatorStudy(config, theta, J, tuple(stats))
+
+
+ESTIMATOR_STUDY_BUDGETS: dict[Budget, EstimatorStudyConfig] = {
+    "smoke": EstimatorStudyConfig(batch_sizes=(10, 50, 200), total_trajectories=4000),
+    "book": EstimatorStudyConfig(),
+    "paper": EstimatorStudyConfig(total_trajectories=200_000),
+}
+"""The estimator study at each budget."""
+
+
+# --------------------------------------------------------------------------------------------
+# Learning curves of the G(PO)MDP learner
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LearningCurveBudget:
+    """Seeds of the learning-curve figures at one budget."""
+
+    seeds: tuple[int, ...]
+    """Learner runs for the main curves (constant step size 0.1)."""
+    schedule_seeds: tuple[int, ...]
+    """Learner runs per step-size schedule (a second, cheaper figure)."""
+
+
+LEARNING_CURVE_BUDGETS: dict[Budget, LearningCurveBudget] = {
+    "smoke": LearningCurveBudget(seeds=(0, 1, 2), schedule_seeds=(0,)),
+    "book": LearningCurveBudget(seeds=tuple(range(20)), schedule_seeds=tuple(range(5))),
+    "paper": LearningCurveBudget(seeds=tuple(range(100)), schedule_seeds=tuple(range(20))),
+}
+
+
+@dataclass(frozen=True)
+class LearningCurves:
+    """Per-step returns of several runs of the G(PO)MDP learner.
+
+    ``K = config.n_updates + 1`` policies per run; step ``t`` is the policy after ``t`` updates.
+    """
+
+    variant: Variant
+    config: GPOMDPLearnerConfig
+    seeds: tuple[int, ...]
+    sampled: np.ndarray
+    """``(n_seeds, K)`` mean discounted return of the ``n`` sampled trajectories of each policy
+    (the official code's learning-curve metric)."""
+    exact: np.ndarray
+    """``(n_seeds, K)`` exact finite-horizon return :math:`\\omega^\\top\\psi(\\theta_t)` from s0 on
+    the sampling model."""
+
+
+def _one_curve(variant: Variant, config: GPOMDPLearnerConfig, seed: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    grid = Gridworld(variant=variant)
+    trace = run_gpomdp_learner(grid, config, np.random.default_rng(seed))
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    assert trace.thetas is not None and trace.returns is not None
+    exact = np.array([feature_expectations(grid.sampling_model, policy.probabilities(th),
+                                           grid.horizon) @ grid.true_weights
+                      for th in trace.thetas])
+    return trace.returns.mean(axis=1), exact
+
+
+def learning_curves(variant: Variant, seeds: Any,
+                    config: GPOMDPLearnerConfig | None = None,
+                    n_jobs: int = 1) -> LearningCurves:
+    """Run the G(PO)MDP learner once per seed (``np.random.default_rng(seed)``).
+
+    ``config`` defaults to the official learner (30 updates, 50 trajectories, step size 0.1).
+    Results do not depend on ``n_jobs``.
+    """
+    config = GPOMDPLearnerConfig() if config is None else config
+    seeds = tuple(int(s) for s in seeds)
+    if n_jobs == 1:
+        runs = [_one_curve(variant, config, s) for s in seeds]
+    else:
+        runs = list(Parallel(n_jobs=n_jobs)(delayed(_one_curve)(variant, config, s)
+                                            for s in seeds))
+    return LearningCurves(variant, config, seeds, np.stack([r[0] for r in runs]),
+                          np.stack([r[1] for r in runs]))
+
+
+# --------------------------------------------------------------------------------------------
+# The colour grid and its optimal route
+# --------------------------------------------------------------------------------------------
+
+def optimal_route(grid: Gridworld, omega: np.ndarray | None = None,
+                  max_steps: int = 100) -> list[int]:
+    """States visited by the greedy policy of ``omega`` from s0 until G (both included).
+
+    Follows the deterministic moves of :data:`logel.envs.gridworld.MOVES` (no slip).
+
+    Raises:
+        RuntimeError: if G is not reached within ``max_steps`` (the greedy policy loops).
+    """
+    actions = greedy_policy(grid, grid.true_weights if omega is None else omega)
+    route = [START_STATE]
+    while route[-1] != GOAL_STATE:
+        if len(route) > max_steps:
+            raise RuntimeError("the greedy policy does not reach G from s0")
+        x, y = divmod(route[-1], SIZE)
+        dx, dy = MOVES[int(actions[route[-1]])]
+        route.append(SIZE * min(max(x + dx, 0), SIZE - 1) + min(max(y + dy, 0), SIZE - 1))
+    return route
+
+
+COLOUR_FILLS: dict[str, str] = {"R": "#e45756", "V": "#b279a2", "N": "#e6e6e6",
+                                "P": "#ff9da6", "G": "#54a24b"}
+"""Fill colour of each cell colour in :func:`plot_colour_grid`."""
+
+
+def plot_colour_grid(ax: Any, route: list[int] | None = None,
+                     weights: np.ndarray | None = None) -> None:
+    """Draw the 5x5 colour grid (row 0 at the top), its start and goal, and a route as arrows.
+
+    Args:
+        ax: a matplotlib axes.
+        route: states to connect with arrows (e.g. :func:`optimal_route`), or None.
+        weights: ``(5,)`` weights printed under each colour letter, or None.
+    """
+    from matplotlib.patches import Rectangle
+
+    for x, row in enumerate(LAYOUT):
+        for y, colour in enumerate(row):
+            ax.add_patch(Rectangle((y, SIZE - 1 - x), 1, 1, facecolor=COLOUR_FILLS[colour],
+                                   edgecolor="white", linewidth=2))
+            label = colour
+            if weights is not None:
+                label += f"\n{weights[COLOUR_NAMES.index(colour)]:+g}"
+            ax.text(y + 0.5, SIZE - 1 - x + 0.5, label, ha="center", va="center", fontsize=9,
+                    color="0.15")
+    ax.text(0.08, SIZE - 0.1, "start", ha="left", va="top", fontsize=7, color="0.1")
+    ax.text(SIZE - 0.08, 0.1, "goal", ha="right", va="bottom", fontsize=7, color="0.1")
+    if route is not None:
+        for s, s_next in zip(route[:-1], route[1:], strict=True):
+            (x0, y0), (x1, y1) = divmod(s, SIZE), divmod(s_next, SIZE)
+            ax.annotate("", xy=(y1 + 0.5, SIZE - 0.5 - x1), xytext=(y0 + 0.5, SIZE - 0.5 - x0),
+                        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.6,
+                                    "shrinkA": 9, "shrinkB": 9})
+    ax.set_xlim(0, SIZE)
+    ax.set_ylim(0, SIZE)
+    ax.set_aspect("equal")
+    ax.set_xticks(np.arange(SIZE) + 0.5, [f"y={y}" for y in range(SIZE)], fontsize=7)
+    ax.set_yticks(np.arange(SIZE) + 0.5, [f"x={SIZE - 1 - x}" for x in range(SIZE)], fontsize=7)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
