@@ -37,7 +37,7 @@ from logel.evaluation import greedy_policy
 from logel.experiments.budgets import Budget
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
-from logel.tabular import feature_expectations, feature_expectations_jacobian
+from logel.tabular import feature_expectations, feature_expectations_jacobian, reward_table
 
 ESTIMATORS = {"gpomdp": gpomdp_jacobian, "reinforce": reinforce_jacobian}
 """The two vector-valued estimators compared by :func:`estimator_study`."""
@@ -249,6 +249,21 @@ class LearningCurves:
     the sampling model."""
 
 
+def finite_horizon_optimum(grid: Gridworld) -> float:
+    """Best expected ``T``-step return from s0 on the sampling model, by backward induction.
+
+    :math:`\\max_\\pi\\E\\big[\\sum_{l<T}\\gamma^l\\omega^{L\\top}\\phi_l\\mid s_0\\big]`
+    with :math:`V_0=0`, :math:`V_k=\\max_a\\big(r(\\cdot,a)+\\gamma PV_{k-1}\\big)`: the ceiling of
+    the exact learning curve of :func:`learning_curves`.
+    """
+    mdp = grid.sampling_model
+    r = reward_table(mdp, grid.true_weights)
+    V = np.zeros(mdp.n_states)
+    for _ in range(grid.horizon):
+        V = (r + mdp.gamma * mdp.transitions @ V).max(axis=1)
+    return float(mdp.start @ V)
+
+
 def _one_curve(variant: Variant, config: GPOMDPLearnerConfig, seed: int
                ) -> tuple[np.ndarray, np.ndarray]:
     grid = Gridworld(variant=variant)
@@ -345,3 +360,58 @@ def plot_colour_grid(ax: Any, route: list[int] | None = None,
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+def format_estimator_study(study: EstimatorStudy) -> str:
+    """A plain-text table of :func:`estimator_study` (one row per estimator, baseline, ``n``)."""
+    lines = [f"{'estimator':>9s} {'eps_b':>6s} {'n':>4s} {'batches':>7s} {'err(mean)':>9s} "
+             f"{'floor':>6s} {'mean z^2':>8s} {'var/entry':>9s} {'rmse':>6s}"]
+    for s in study.stats:
+        lines.append(f"{s.estimator:>9s} {s.baseline_eps:6.0e} {s.n:4d} {s.n_batches:7d} "
+                     f"{s.error_of_mean:9.3f} {s.noise_floor:6.3f} {s.mean_z2:8.2f} "
+                     f"{s.entry_variance:9.5f} {s.rmse:6.3f}")
+    return "\n".join(lines)
+
+
+def format_learning_curves(curves: LearningCurves, steps: tuple[int, ...] = (0, 1, 5, 10, 29)
+                           ) -> str:
+    """Mean ± 95% CI of the sampled and exact returns at a few learning steps."""
+    from logel.evaluation import mean_ci
+
+    lines = [f"variant={curves.variant} learning_rate={curves.config.learning_rate} "
+             f"seeds={len(curves.seeds)}",
+             f"{'step':>4s} {'sampled return':>20s} {'exact return from s0':>22s}"]
+    for t in steps:
+        if t >= curves.sampled.shape[1]:
+            continue
+        (ms, hs), (me, he) = mean_ci(curves.sampled[:, t]), mean_ci(curves.exact[:, t])
+        lines.append(f"{t:4d} {ms:11.2f} ± {hs:5.2f} {me:13.2f} ± {he:5.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m logel.experiments.background {estimators,curves}`` at ``LOGEL_BUDGET``."""
+    import argparse
+
+    from logel.experiments.budgets import current_budget
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=["estimators", "curves"])
+    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper",
+                        help="gridworld variant of the learning curves")
+    parser.add_argument("--n-jobs", type=int, default=1)
+    args = parser.parse_args(argv)
+    budget = current_budget()
+    if args.study == "estimators":
+        print(format_estimator_study(estimator_study(ESTIMATOR_STUDY_BUDGETS[budget])))
+    else:
+        seeds = LEARNING_CURVE_BUDGETS[budget].seeds
+        print(format_learning_curves(learning_curves(args.variant, seeds, n_jobs=args.n_jobs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -118,6 +118,8 @@ def observe(config: RecoveryConfig, grid: Gridworld, trace: LearnerTrace,
     """
     if config.setting == "exact":
         raise ValueError("the exact setting is not supported; use gridworld.run")
+    if trace.thetas is None or trace.learning_rates is None or trace.returns is None:
+        raise ValueError("the trace must record thetas, learning_rates and returns")
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max, n = max(config.observed_steps), config.observer_trajectories
     true_thetas = trace.thetas[: m_max + 1]

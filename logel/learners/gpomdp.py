@@ -35,6 +35,13 @@ class GPOMDPLearnerConfig:
     (:math:`1/(1+t)`), ``"square"`` (:math:`1/(1+t)^2`), with ``t = 0, 1, ...``."""
     baseline_eps: float = 1e-3
     """:math:`\\epsilon_b` of the G(PO)MDP baseline."""
+    update_noise: float = 0.0
+    """Break the gradient assumption: add isotropic Gaussian noise to every update, with standard
+    deviation ``update_noise * ||alpha_t g_t|| / sqrt(d)`` per coordinate (0: the paper's
+    learner)."""
+    skip_probability: float = 0.0
+    """Break the gradient assumption: skip each update with this probability (its recorded step
+    size is then 0)."""
     gradient: Literal["estimated", "exact"] = "estimated"
     """``"estimated"``: G(PO)MDP on the sampled batch (the paper's learner); ``"exact"``: the exact
     gradient of the finite-horizon return from s0 (trajectories are still sampled and recorded)."""
@@ -78,8 +85,14 @@ def run_gpomdp_learner(grid: Gridworld, config: GPOMDPLearnerConfig,
             rewards = (batch.features @ omega)[..., None]
             grad = gpomdp_jacobian(scores, rewards, gamma, config.baseline_eps)[:, 0]
         alpha = step_size(config.learning_rate, t, grad)
+        update = alpha * grad
+        if config.update_noise > 0:
+            scale = config.update_noise * np.linalg.norm(update) / np.sqrt(update.size)
+            update = update + scale * rng.standard_normal(update.size)
+        if config.skip_probability > 0 and rng.random() < config.skip_probability:
+            alpha, update = 0.0, np.zeros_like(update)
         alphas.append(alpha)
-        theta = theta + alpha * grad
+        theta = theta + update
     discounts = gamma ** np.arange(grid.horizon)
     features = np.stack([b.features for b in batches])
     return LearnerTrace(

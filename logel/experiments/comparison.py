@@ -1,0 +1,193 @@
+"""LOGEL against LfL on the gridworld, for four learners (paper Sec. 5.4b).
+
+Each learner -- G(PO)MDP, Q-learning, soft value iteration (SVI), soft policy iteration (SPI) --
+runs once per seed; both observers then watch the *same* trajectories for every number of
+observed learning steps ``m``: LOGEL in the realistic setting (behavioural cloning + block-
+coordinate descent, :func:`logel.experiments.gridworld.observe`) and LfL
+(:func:`logel.irl.lfl.lfl_reward`). Both are scored by the paper's metric, the value
+:math:`V^{\\pi}(s_0)` under the true reward of the greedy policy for the recovered reward.
+
+Sweeps run over seeds with joblib; each seed's randomness comes from ``SeedSequence(seed)``, so
+results are identical for any ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from logel.envs.gridworld import Gridworld, Variant
+from logel.evaluation import greedy_value, mean_ci, optimal_value
+from logel.experiments.gridworld import RecoveryConfig, observe
+from logel.irl.lfl import LfLConfig, lfl_reward
+from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
+from logel.learners.tabular_learners import TabularLearnerConfig, run_tabular_learner
+from logel.traces import LearnerTrace
+
+LearnerKind = Literal["gpomdp", "qlearning", "svi", "spi"]
+Method = Literal["logel", "lfl"]
+LEARNERS: tuple[LearnerKind, ...] = ("gpomdp", "qlearning", "svi", "spi")
+
+
+@dataclass(frozen=True)
+class ComparisonConfig:
+    """One learner watched by LOGEL and LfL."""
+
+    learner: LearnerKind = "gpomdp"
+    """The learner: ``"gpomdp"``, ``"qlearning"``, ``"svi"`` or ``"spi"``."""
+    variant: Variant = "paper"
+    """Gridworld dynamics variant."""
+    slip: float = 0.0
+    """Probability of a random move (paper's stochastic option: 0.3)."""
+    observed_steps: tuple[int, ...] = tuple(range(2, 16))
+    """Numbers ``m`` of observed learning steps (``m + 1`` policies)."""
+    n_trajectories: int = 50
+    """Trajectories per learning step (learner and observers)."""
+    gpomdp: GPOMDPLearnerConfig = field(default_factory=GPOMDPLearnerConfig)
+    """G(PO)MDP learner options (learning-rate schedule, broken-assumption knobs); its
+    ``n_updates`` and ``n_trajectories`` are overridden."""
+    tabular: TabularLearnerConfig = field(default_factory=TabularLearnerConfig)
+    """Q-learning / SVI / SPI options; ``learner``, ``n_updates`` and ``n_trajectories`` are
+    overridden."""
+    logel: RecoveryConfig = field(default_factory=lambda: RecoveryConfig(setting="realistic"))
+    """LOGEL observer options (realistic setting); ``observed_steps`` is overridden."""
+    lfl: LfLConfig = field(default_factory=LfLConfig)
+    """LfL observer options."""
+    methods: tuple[Method, ...] = ("logel", "lfl")
+    """Which observers to run."""
+
+    def __post_init__(self) -> None:
+        if self.learner not in LEARNERS:
+            raise ValueError(f"learner must be one of {LEARNERS}, got {self.learner!r}")
+        if not self.observed_steps or min(self.observed_steps) < 1:
+            raise ValueError("observed_steps must be positive")
+        if not set(self.methods) <= {"logel", "lfl"} or not self.methods:
+            raise ValueError(f"methods must be a non-empty subset of ('logel', 'lfl'), "
+                             f"got {self.methods}")
+
+
+@dataclass(frozen=True)
+class MethodOutcome:
+    """One observer's result after ``m`` observed learning steps."""
+
+    method: Method
+    m: int
+    value: float
+    """:math:`V^{\\pi}(s_0)` under the true reward of the greedy policy for the recovered reward."""
+    optimal: bool
+    weight_error: float | None
+    """Centred normalised weight error (LOGEL only: LfL recovers a table, not weights)."""
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Both observers on one learner run."""
+
+    config: ComparisonConfig
+    seed: int
+    environment: dict[str, Any]
+    optimal_value: float
+    outcomes: tuple[MethodOutcome, ...]
+    learner_returns: np.ndarray
+    """``(K,)`` mean discounted return of each of the learner's policies."""
+
+    def outcome(self, method: Method, m: int) -> MethodOutcome:
+        for o in self.outcomes:
+            if o.method == method and o.m == m:
+                return o
+        raise KeyError((method, m))
+
+
+def run_learner(config: ComparisonConfig, grid: Gridworld,
+                rng: np.random.Generator) -> LearnerTrace:
+    """Run the configured learner for ``max(observed_steps)`` updates."""
+    n_updates = max(config.observed_steps)
+    if config.learner == "gpomdp":
+        cfg = replace(config.gpomdp, n_updates=n_updates, n_trajectories=config.n_trajectories)
+        return run_gpomdp_learner(grid, cfg, rng)
+    cfg_t = replace(config.tabular, learner=config.learner, n_updates=n_updates,
+                    n_trajectories=config.n_trajectories)
+    trace, _ = run_tabular_learner(grid, cfg_t, rng)
+    return trace
+
+
+def run_comparison(config: ComparisonConfig, seed: int) -> ComparisonResult:
+    """One learner run, observed by LOGEL and LfL at every ``m``."""
+    learner_rng, logel_rng, lfl_rng = (np.random.default_rng(s)
+                                       for s in np.random.SeedSequence(seed).spawn(3))
+    grid = Gridworld(variant=config.variant, slip=config.slip)
+    trace = run_learner(config, grid, learner_rng)
+    v_star = optimal_value(grid)
+    outcomes: list[MethodOutcome] = []
+    if "logel" in config.methods:
+        logel_cfg = replace(config.logel, setting="realistic",
+                            observed_steps=tuple(config.observed_steps),
+                            learner=replace(config.logel.learner,
+                                            n_updates=max(config.observed_steps)),
+                            observer_trajectories=min(config.logel.observer_trajectories,
+                                                      config.n_trajectories))
+        for o in observe(grid, trace, logel_cfg, logel_rng)[0]:
+            outcomes.append(MethodOutcome("logel", o.m, o.value, o.optimal, o.weight_error))
+    if "lfl" in config.methods:
+        for m in config.observed_steps:
+            res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl, lfl_rng)
+            value = greedy_value(grid, reward=res.reward)
+            outcomes.append(MethodOutcome("lfl", m, value, bool(value >= v_star - 1e-6), None))
+    return ComparisonResult(config, seed, {**grid.describe(), "learner": config.learner},
+                            v_star, tuple(outcomes), trace.returns.mean(axis=1))
+
+
+def sweep_comparison(config: ComparisonConfig, seeds: Any, n_jobs: int = 1,
+                     progress: bool = False) -> list[ComparisonResult]:
+    """:func:`run_comparison` over seeds (joblib); ``progress`` shows an opt-in tqdm bar."""
+    seeds = list(seeds)
+    if n_jobs == 1:
+        iterator: Any = (run_comparison(config, s) for s in seeds)
+    else:
+        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(run_comparison)(config, s) for s in seeds)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=len(seeds), desc=f"{config.learner}")
+    return list(iterator)
+
+
+@dataclass(frozen=True)
+class ComparisonSummary:
+    """Statistics over seeds for one method and ``m``."""
+
+    learner: LearnerKind
+    method: Method
+    m: int
+    n_seeds: int
+    optimal_fraction: float
+    value_mean: float
+    value_ci: float
+    """Half-width of the t-based 95% CI of the mean value."""
+    weight_error_mean: float | None
+    weight_error_ci: float | None
+
+
+def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSummary]:
+    """Per (method, m) statistics of a sweep."""
+    cfg = results[0].config
+    rows = []
+    for method in cfg.methods:
+        for m in cfg.observed_steps:
+            outs = [r.outcome(method, m) for r in results]
+            v_mean, v_ci = mean_ci([o.value for o in outs])
+            errors = [o.weight_error for o in outs if o.weight_error is not None]
+            e_mean, e_ci = mean_ci(errors) if errors else (None, None)
+            rows.append(ComparisonSummary(cfg.learner, method, m, len(outs),
+                                          float(np.mean([o.optimal for o in outs])),
+                                          v_mean, v_ci, e_mean, e_ci))
+    return rows
+
+
+__all__ = ["LEARNERS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
+           "MethodOutcome", "run_comparison", "run_learner", "summarise_comparison",
+           "sweep_comparison"]
