@@ -28,10 +28,15 @@ import numpy as np
 from logel._validation import as_array
 
 
-def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
+             mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     g = as_array(scores, "scores", ndim=3, shape_doc="(N, T, d)")
     phi = as_array(features, "features", ndim=3, shape_doc="(N, T, q)")
+    valid = None
+    if mask is not None:
+        valid = np.asarray(mask, dtype=bool)
+        if valid.shape != g.shape[:2]:
+            raise ValueError(f"mask must have shape (N, T) = {g.shape[:2]}, got {valid.shape}")
     if phi.shape[:2] != g.shape[:2]:
         raise ValueError(f"features must have shape (N, T, q) = ({g.shape[0]}, {g.shape[1]}, q) "
                          f"to match scores {g.shape}, got {phi.shape}")
@@ -39,11 +44,11 @@ def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float
         raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
     if baseline_eps < 0:
         raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
-    return g, phi
+    return g, phi, valid
 
 
 def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
-                    baseline_eps: float = 1e-3) -> np.ndarray:
+                    baseline_eps: float = 1e-3, mask: Any = None) -> np.ndarray:
     """G(PO)MDP estimate of the feature-expectation Jacobian, with baseline (paper Sec. 3.1).
 
     Args:
@@ -52,14 +57,18 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
         gamma: discount factor; step ``t`` of each trajectory is weighted by ``gamma**t``.
         baseline_eps: :math:`\\epsilon_b` in the baseline's denominator (official: 1e-3 on the
             gridworld, 1e-4 on MuJoCo).
+        mask: optional ``(N, T)`` booleans, False on the padding after a trajectory ended
+            (trajectories of unequal length, left-aligned); padded steps contribute nothing.
 
     Returns:
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
     """
-    g, phi = _prepare(scores, features, gamma, baseline_eps)
+    g, phi, valid = _prepare(scores, features, gamma, baseline_eps, mask)
     N, T, _ = g.shape
     # time-major (T, N, .) layout keeps every per-step product a contiguous BLAS call
     G = np.cumsum(g.transpose(1, 0, 2), axis=0)  # (T, N, d) cumulative scores
+    if valid is not None:
+        G *= valid.T[:, :, None]
     F = phi.transpose(1, 0, 2) * (gamma ** np.arange(T))[:, None, None]  # (T, N, q)
     G2 = G * G
     # baseline numerator: one (d, N) @ (N, q) product per time step, (T, d, q) in all
@@ -88,7 +97,7 @@ def reinforce_jacobian(scores: Any, features: Any, gamma: float,
     Returns:
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
     """
-    g, phi = _prepare(scores, features, gamma, baseline_eps)
+    g, phi, _ = _prepare(scores, features, gamma, baseline_eps)
     N, T, _ = g.shape
     G = g.sum(axis=1)  # (N, d)
     R = np.einsum("ntj,t->nj", phi, gamma ** np.arange(T))  # (N, q)
