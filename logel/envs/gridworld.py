@@ -209,7 +209,7 @@ class ColourGridEnv(gym.Env[int, int]):
     variant's continuous batches are reproduced by :func:`sample_batch`, not by this env.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, variant: Variant = "paper", slip: float = 0.0, horizon: int = 20,
                  reward_weights: np.ndarray | None = None, render_mode: str | None = None):

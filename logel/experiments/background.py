@@ -87,8 +87,8 @@ class EstimatorStudyConfig:
 class EstimatorStats:
     """Statistics of ``n_batches`` independent batch estimates :math:`\\hat J_b` of :math:`J`.
 
-    All errors are relative to :math:`\\|J\\|_F`. With :math:`\\bar J` the mean of the estimates
-    and :math:`\\hat\\sigma^2_{kj}` the sample variance of entry ``(k, j)`` over the batches:
+    All errors are relative to :math:`\\|J\\|_F`; :math:`\\bar J` is the mean of the ``B``
+    estimates and :math:`\\hat\\sigma^2_{kj}` the sample variance of entry ``(k, j)`` over them.
     """
 
     estimator: str
@@ -195,9 +195,9 @@ def estimator_study(config: EstimatorStudyConfig = EstimatorStudyConfig()) -> Es
         z = (mean - J)[varying] / se[varying]
         stats.append(EstimatorStats(
             estimator=name, baseline_eps=eps, n=n, n_batches=B,
-            error_of_mean=np.sqrt(err2) / norm, noise_floor=np.sqrt(noise2) / norm,
-            bias=np.sqrt(max(0.0, err2 - noise2)) / norm, entry_variance=float(var.mean()),
-            rmse=np.sqrt(max(mse, 0.0)) / norm, mean_z2=float(np.mean(z * z)),
+            error_of_mean=float(np.sqrt(err2) / norm), noise_floor=float(np.sqrt(noise2) / norm),
+            bias=float(np.sqrt(max(0.0, err2 - noise2)) / norm), entry_variance=float(var.mean()),
+            rmse=float(np.sqrt(max(mse, 0.0)) / norm), mean_z2=float(np.mean(z * z)),
             max_abs_z=float(np.abs(z).max())))
     return EstimatorStudy(config, theta, J, tuple(stats))
 
@@ -252,7 +252,7 @@ class LearningCurves:
 def finite_horizon_optimum(grid: Gridworld) -> float:
     """Best expected ``T``-step return from s0 on the sampling model, by backward induction.
 
-    :math:`\\max_\\pi\\E\\big[\\sum_{l<T}\\gamma^l\\omega^{L\\top}\\phi_l\\mid s_0\\big]`
+    :math:`\\max_\\pi\\mathbb E\\big[\\sum_{l<T}\\gamma^l\\omega^{L\\top}\\phi_l\\mid s_0\\big]`
     with :math:`V_0=0`, :math:`V_k=\\max_a\\big(r(\\cdot,a)+\\gamma PV_{k-1}\\big)`: the ceiling of
     the exact learning curve of :func:`learning_curves`.
     """
