@@ -20,6 +20,7 @@ help:
 	@echo "make install    create $(VENV) and pip install -e '.[test,book]'"
 	@echo "make test       install, lint, unit tests, nbval on the book notebooks"
 	@echo "make book       build the Jupyter Book into _build/html (execution forced)"
+	@echo "make check-pages  check the built pages in headless Chromium (math, images, links)"
 	@echo "make notebooks  generate book/**/*.ipynb from the MyST .md sources"
 	@echo "make benchmark  run benchmarks/*.py"
 	@echo "make clean      remove _build and generated notebooks"
@@ -57,6 +58,23 @@ test: install lint unit nbval
 book: $(VENV)/.installed
 	rm -rf _build/.jupyter_cache
 	LOGEL_BUDGET=$${LOGEL_BUDGET:-book} $(BIN)/jupyter-book build . -W -n --keep-going
+
+# Open every page of the built book in headless Chromium and check that MathJax typeset the
+# math without errors, that images and internal links (and their #anchors) resolve; saves a
+# screenshot of every book page in _build/screenshots. MathJax comes from a pinned PyPI wheel
+# and is served locally, so the check needs no CDN. Run `make book` first.
+MATHJAX_WHEEL = django-static-mathjax==3.2.2.1
+
+.PHONY: check-pages
+check-pages: $(VENV)/.installed
+	@if [ ! -f _build/html/index.html ]; then echo "no _build/html: run 'make book' first"; exit 1; fi
+	@shopt -s nullglob; whl=(_build/mathjax/django_static_mathjax-*.whl); \
+	if [ $${#whl[@]} -eq 0 ]; then \
+		$(BIN)/pip download --no-deps --quiet -d _build/mathjax "$(MATHJAX_WHEEL)"; \
+		whl=(_build/mathjax/django_static_mathjax-*.whl); \
+	fi; \
+	$(BIN)/python scripts/check_book_pages.py _build/html --mathjax "$${whl[0]}" \
+		--screenshots _build/screenshots
 
 clean:
 	rm -rf _build

@@ -11,8 +11,8 @@ estimates :math:`\\hat\\theta_t` by maximum likelihood, warm-started at :math:`\
     instead of drifting, and the problem is strongly convex for ``c_ent = 0``.
 ``method="smoothed"``
     one joint maximum-likelihood problem over all ``K`` policies with the smoothness penalty
-    :math:`\frac{\\lambda_s}2\\sum_t\\|\theta_{t+1}-\theta_t\\|^2` (plus
-    :math:`\frac{\\lambda}2\\|\theta_1-\theta_{init}\\|^2`): every estimate sees the data of its
+    :math:`\\frac{\\lambda_s}2\\sum_t\\|\\theta_{t+1}-\\theta_t\\|^2` (plus
+    :math:`\\frac{\\lambda}2\\|\\theta_1-\\theta_{init}\\|^2`): every estimate sees the data of its
     neighbours, which denoises the differences :math:`\\hat\\Delta_t` that LOGEL inverts. It uses
     data from later steps, so it suits an observer that analyses a finished run.
 ``method="adam"`` (the official code)
