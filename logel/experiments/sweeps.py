@@ -12,6 +12,9 @@ One G(PO)MDP learner run per seed is observed by several observers that all know
 ``expected``
     the exact expectation of the baseline-free G(PO)MDP estimate on a batch of the learner's
     size (:func:`expected_jacobian`): the ``n -> infinity`` reference, free of observer noise.
+    For ``"consistent"`` it is the exact Jacobian from s0, the large-``n`` limit of every
+    observer. For ``"paper"`` the segments of a batch start where the continuous run happens to
+    be, so the target depends weakly on the batch size; we use the learner's.
 ``learner``
     G(PO)MDP estimates on the learner's *own* trajectories (the official default).
 
@@ -23,12 +26,16 @@ several policies (one batch per learning step at once), which makes the ``"paper
 continuous runs affordable; with one policy it consumes the generator exactly like
 ``sample_batch`` and returns the same trajectories.
 
-Command line: ``python -m logel.experiments.sweeps --variant paper --seeds 0-19``.
+:func:`monte_carlo_jacobians` measures the bias of the estimator at one :math:`\\theta` against
+:func:`expected_jacobian`; :func:`sweep_many` runs several configurations in one joblib call.
+
+Command line: ``python -m logel.experiments.sweeps --variant paper --learner gpomdp --seeds 0-19``.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +51,14 @@ from logel.policies.boltzmann import BoltzmannPolicy
 from logel.tabular import TabularMDP, feature_expectations_jacobian, state_distributions
 
 Metric = Literal["weight_error", "value", "optimal"]
+
+LEARNERS: dict[str, GPOMDPLearnerConfig] = {
+    "gpomdp": GPOMDPLearnerConfig(n_updates=15),
+    "no-baseline": GPOMDPLearnerConfig(n_updates=15, baseline_eps=1e9),
+    "exact": GPOMDPLearnerConfig(n_updates=15, gradient="exact"),
+}
+"""The three learners the book compares: the paper's G(PO)MDP learner (with its in-sample
+baseline), the same without baseline (:math:`\\epsilon_b=10^9`), and the exact-gradient learner."""
 
 
 def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
@@ -141,6 +156,11 @@ class SampleSizeConfig:
     """:math:`\\epsilon_b` of the observers' G(PO)MDP estimator."""
     fix_constant_direction: bool = True
     """Fix the unidentifiable all-ones direction of omega to zero (as ``RecoveryConfig``)."""
+    values_at_every_m: tuple[int, ...] = (50,)
+    """Independent observers whose greedy-policy values are computed at every ``m``; the
+    others, and the learner-samples observer, are evaluated at the largest ``m`` only (value
+    iteration dominates the cost). The expected-Jacobian observer is evaluated at every ``m``.
+    Weights and weight errors are always computed at every ``m``."""
 
     def __post_init__(self) -> None:
         if not self.trajectories or min(self.trajectories) < 1:
@@ -160,9 +180,10 @@ class ObserverRecord:
     weight_error: np.ndarray
     """``(len(m),)`` centred, normalised weight error (:func:`logel.evaluation.weight_error`)."""
     value: np.ndarray
-    """``(len(m),)`` :math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights."""
+    """``(len(m),)`` :math:`V^{\\pi_{\\hat\\omega}}(s_0)` under the true weights (NaN where not
+    evaluated, see :attr:`SampleSizeConfig.values_at_every_m`)."""
     optimal: np.ndarray
-    """``(len(m),)`` whether that value is the optimum."""
+    """``(len(m),)`` 1.0 if that value is the optimum, else 0.0 (NaN where not evaluated)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +207,8 @@ class SampleSizeResult:
 
 
 def _record(grid: Gridworld, v_star: float, deltas: np.ndarray, jacobians: np.ndarray,
-            alphas: np.ndarray, steps: tuple[int, ...], null: np.ndarray | None) -> ObserverRecord:
+            alphas: np.ndarray, steps: tuple[int, ...], null: np.ndarray | None,
+            every_m: bool) -> ObserverRecord:
     weights, errors, values = [], [], []
     for m in steps:
         with warnings.catch_warnings():  # noisy estimates are sometimes ill-conditioned
@@ -194,10 +216,11 @@ def _record(grid: Gridworld, v_star: float, deltas: np.ndarray, jacobians: np.nd
             omega = solve_weights(deltas[:m], jacobians[:m], alphas[:m], null_directions=null)
         weights.append(omega)
         errors.append(weight_error(omega, grid.true_weights, centre=True))
-        values.append(greedy_value(grid, omega))
+        evaluate = every_m or m == max(steps)
+        values.append(greedy_value(grid, omega) if evaluate else np.nan)
     values_arr = np.asarray(values)
-    return ObserverRecord(np.asarray(weights), np.asarray(errors), values_arr,
-                          values_arr >= v_star - 1e-6)
+    optimal = np.where(np.isnan(values_arr), np.nan, (values_arr >= v_star - 1e-6) * 1.0)
+    return ObserverRecord(np.asarray(weights), np.asarray(errors), values_arr, optimal)
 
 
 def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
@@ -207,6 +230,7 @@ def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     grid = Gridworld(variant=config.variant, gamma=0.96, horizon=20)
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     trace = run_gpomdp_learner(grid, config.learner, learner_rng)
+    assert trace.thetas is not None and trace.learning_rates is not None  # a G(PO)MDP trace
     m_max = max(config.observed_steps)
     thetas = trace.thetas[:m_max]
     deltas = np.diff(trace.thetas[: m_max + 1], axis=0)
@@ -215,37 +239,55 @@ def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     v_star = optimal_value(grid)
     steps = config.observed_steps
 
-    def estimate(states: np.ndarray, actions: np.ndarray, features: np.ndarray) -> np.ndarray:
-        return np.stack([gpomdp_jacobian(policy.scores(th, s, a), f, grid.gamma,
-                                         config.baseline_eps)
-                         for th, s, a, f in zip(thetas, states, actions, features, strict=True)])
+    def estimate(scores: list[np.ndarray], features: np.ndarray, n: int) -> np.ndarray:
+        return np.stack([gpomdp_jacobian(g[:n], f[:n], grid.gamma, config.baseline_eps)
+                         for g, f in zip(scores, features, strict=True)])
+
+    def scores_of(states: np.ndarray, actions: np.ndarray) -> list[np.ndarray]:
+        return [policy.scores(th, s, a) for th, s, a in zip(thetas, states, actions, strict=True)]
 
     n_learner = trace.states.shape[1]
-    own = estimate(trace.states[:m_max], trace.actions[:m_max], trace.features[:m_max])
+    own = estimate(scores_of(trace.states[:m_max], trace.actions[:m_max]),
+                   trace.features[:m_max], n_learner)
     expected = np.stack([expected_jacobian(grid, policy, th, n_learner) for th in thetas])
     fresh = sample_batches(grid, np.stack([policy.probabilities(th) for th in thetas]),
                            max(config.trajectories), observer_rng)
+    fresh_scores = scores_of(fresh.states, fresh.actions)  # nested: the first n of each batch
     independent = tuple(
-        _record(grid, v_star, deltas,
-                estimate(fresh.states[:, :n], fresh.actions[:, :n], fresh.features[:, :n]),
-                alphas, steps, null)
+        _record(grid, v_star, deltas, estimate(fresh_scores, fresh.features, n), alphas, steps,
+                null, every_m=n in config.values_at_every_m)
         for n in config.trajectories)
     target = np.einsum("mdq,q->md", expected, grid.true_weights)
     gradient_error = (np.linalg.norm(deltas / alphas[:, None] - target, axis=1)
                       / np.linalg.norm(target, axis=1))
-    return SampleSizeResult(config, seed, v_star, independent,
-                            _record(grid, v_star, deltas, expected, alphas, steps, null),
-                            _record(grid, v_star, deltas, own, alphas, steps, null),
-                            gradient_error)
+    return SampleSizeResult(
+        config, seed, v_star, independent,
+        _record(grid, v_star, deltas, expected, alphas, steps, null, every_m=True),
+        _record(grid, v_star, deltas, own, alphas, steps, null, every_m=False),
+        gradient_error)
 
 
 def sweep_sample_sizes(config: SampleSizeConfig, seeds: Any,
                        n_jobs: int = 1) -> list[SampleSizeResult]:
     """:func:`run_sample_sizes` over ``seeds`` (joblib; identical results for any ``n_jobs``)."""
+    return sweep_many({"_": config}, seeds, n_jobs)["_"]
+
+
+def sweep_many(configs: Mapping[str, SampleSizeConfig], seeds: Any,
+               n_jobs: int = 1) -> dict[str, list[SampleSizeResult]]:
+    """Several configurations over the same ``seeds``, in one joblib call (better load balance).
+
+    Returns:
+        ``{name: [result per seed]}`` in the order of ``seeds``.
+    """
     seeds = list(seeds)
+    jobs = [(name, s) for name in configs for s in seeds]
     if n_jobs == 1:
-        return [run_sample_sizes(config, s) for s in seeds]
-    return list(Parallel(n_jobs=n_jobs)(delayed(run_sample_sizes)(config, s) for s in seeds))
+        flat = [run_sample_sizes(configs[name], s) for name, s in jobs]
+    else:
+        flat = list(Parallel(n_jobs=n_jobs)(delayed(run_sample_sizes)(configs[name], s)
+                                            for name, s in jobs))
+    return {name: flat[i * len(seeds):(i + 1) * len(seeds)] for i, name in enumerate(configs)}
 
 
 def by_sample_size(results: list[SampleSizeResult], metric: Metric, m: int) -> np.ndarray:
@@ -269,24 +311,60 @@ def by_steps(results: list[SampleSizeResult], metric: Metric, n: int | str) -> n
     return np.array([getattr(record(r), metric) for r in results], dtype=float)
 
 
-def estimator_mean(grid: Gridworld, theta: np.ndarray, n_trajectories: int, replications: int,
-                   baseline_eps: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo mean and standard error of the G(PO)MDP Jacobian on batches of ``n``.
+@dataclass(frozen=True)
+class MonteCarloJacobians:
+    """Many independent G(PO)MDP estimates at one :math:`\\theta`, against their exact target."""
 
-    Draws ``replications`` independent batches of ``n_trajectories`` from
-    :math:`\\pi_\\theta` and applies :func:`logel.estimators.gpomdp_jacobian` to each.
+    expected: np.ndarray
+    """``(d, q)`` :func:`expected_jacobian`: the exact mean of the baseline-free estimate."""
+    baseline_eps: tuple[float, ...]
+    """The :math:`\\epsilon_b` values compared (``1e9`` switches the baseline off)."""
+    means: np.ndarray
+    """``(len(baseline_eps), d, q)`` mean of the batch estimates."""
+    standard_errors: np.ndarray
+    """``(len(baseline_eps), d, q)`` standard errors of those means."""
+    feature_visit_rate: np.ndarray
+    """``(q,)`` fraction of trajectories in which feature ``j`` is non-zero at least once."""
 
-    Returns:
-        ``(mean, standard_error)``, both ``(d, q)``.
+    def attenuation(self) -> np.ndarray:
+        """``(len(baseline_eps), q)`` :math:`\\langle\\bar{\\hat J}_{:j},\\bar J_{:j}\\rangle/
+        \\|\\bar J_{:j}\\|^2`, the factor by which the mean estimate scales feature ``j``'s
+        column (1: unbiased along the true column)."""
+        J = self.expected
+        return np.einsum("edq,dq->eq", self.means, J) / np.einsum("dq,dq->q", J, J)
+
+    def mean_z2(self) -> np.ndarray:
+        """``(len(baseline_eps),)`` mean squared z-score of the entries (about 1 if unbiased)."""
+        ok = self.standard_errors > 0
+        z = (self.means - self.expected) / np.where(ok, self.standard_errors, 1.0)
+        return np.array([np.mean(z[e][ok[e]] ** 2) for e in range(z.shape[0])])
+
+
+def monte_carlo_jacobians(grid: Gridworld, theta: np.ndarray, n_trajectories: int,
+                          replications: int, baseline_eps: tuple[float, ...],
+                          rng: np.random.Generator) -> MonteCarloJacobians:
+    """Mean of ``replications`` independent G(PO)MDP estimates on batches of ``n_trajectories``.
+
+    Every :math:`\\epsilon_b` in ``baseline_eps`` sees the same batches. The target is
+    :func:`expected_jacobian` for the same batch size.
     """
+    if replications < 2:
+        raise ValueError(f"replications must be >= 2, got {replications}")
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     probs = policy.probabilities(theta)
     batch = sample_batches(grid, np.broadcast_to(probs, (replications, *probs.shape)),
                            n_trajectories, rng)
-    estimates = np.stack([gpomdp_jacobian(policy.scores(theta, s, a), f, grid.gamma, baseline_eps)
-                          for s, a, f in zip(batch.states, batch.actions, batch.features,
-                                             strict=True)])
-    return estimates.mean(axis=0), estimates.std(axis=0, ddof=1) / np.sqrt(replications)
+    scores = [policy.scores(theta, s, a) for s, a in zip(batch.states, batch.actions,
+                                                         strict=True)]
+    means, errors = [], []
+    for eps in baseline_eps:
+        est = np.stack([gpomdp_jacobian(g, f, grid.gamma, eps)
+                        for g, f in zip(scores, batch.features, strict=True)])
+        means.append(est.mean(axis=0))
+        errors.append(est.std(axis=0, ddof=1) / np.sqrt(replications))
+    visits = (batch.features != 0).any(axis=2).mean(axis=(0, 1))
+    return MonteCarloJacobians(expected_jacobian(grid, policy, theta, n_trajectories),
+                               tuple(baseline_eps), np.stack(means), np.stack(errors), visits)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -301,17 +379,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
     parser.add_argument("--n", type=lambda s: tuple(int(x) for x in s.split(",")),
                         default=(5, 10, 20, 50, 100, 200), help="observer sizes, e.g. 5,50,200")
-    parser.add_argument("--learner-baseline-eps", type=float, default=1e-3,
-                        help="1e9 switches the learner's baseline off")
+    parser.add_argument("--learner", choices=list(LEARNERS), default="gpomdp",
+                        help="gpomdp: the paper's learner; no-baseline: G(PO)MDP without "
+                             "baseline; exact: follows the exact gradient")
     parser.add_argument("--n-jobs", type=int, default=1)
     args = parser.parse_args(argv)
     cfg = SampleSizeConfig(variant=args.variant, trajectories=args.n,
-                           learner=GPOMDPLearnerConfig(n_updates=15,
-                                                       baseline_eps=args.learner_baseline_eps))
+                           learner=LEARNERS[args.learner])
     results = sweep_sample_sizes(cfg, args.seeds, n_jobs=args.n_jobs)
     m = max(cfg.observed_steps)
-    print(f"variant={cfg.variant} m={m} seeds={len(results)} "
-          f"learner baseline_eps={cfg.learner.baseline_eps:g}")
+    print(f"variant={cfg.variant} learner={args.learner} m={m} seeds={len(results)}")
     rows = [(f"n={n}", by_steps(results, "weight_error", n)[:, -1],
              by_steps(results, "optimal", n)[:, -1]) for n in cfg.trajectories]
     rows += [(name, by_steps(results, "weight_error", name)[:, -1],
