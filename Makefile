@@ -27,7 +27,7 @@ help:
 
 $(VENV)/.installed: pyproject.toml
 	@if [ ! -x "$(BIN)/python" ]; then $(PY) -m venv $(VENV); fi
-	$(BIN)/pip install -e ".[test,book]"
+	$(BIN)/pip install -e ".[test,book,mujoco]"
 	touch $@
 
 install: $(VENV)/.installed

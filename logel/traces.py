@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-_ARRAY_FIELDS = ("states", "actions", "features", "thetas", "learning_rates", "returns")
+_ARRAY_FIELDS = ("states", "actions", "features", "thetas", "learning_rates", "returns",
+                 "episode_starts", "rewards")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class LearnerTrace:
         learning_rates: ``(K - 1,)`` the learner's step sizes :math:`\\alpha_t`, or None.
         returns: ``(K, N)`` discounted returns under the learner's true reward, or None.
         metadata: JSON-serialisable description (learner, environment, variant, seed, ...).
+        episode_starts: ``(K, N, T)`` bool, True where :math:`s_t` is the first state of an
+            episode (a row ``n`` is then a stream of consecutive steps of one environment, cut
+            into episodes at these flags, as a PPO rollout of fixed length), or None when every
+            row is one trajectory starting at ``t = 0``.
+        rewards: ``(K, N, T)`` per-step rewards under the learner's true reward, or None.
     """
 
     states: np.ndarray
@@ -46,6 +52,8 @@ class LearnerTrace:
     learning_rates: np.ndarray | None = None
     returns: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    episode_starts: np.ndarray | None = None
+    rewards: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         states, actions, features = (np.array(x, copy=True) for x in (self.states, self.actions,
@@ -77,6 +85,24 @@ class LearnerTrace:
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name} contains NaN or infinite values")
             checked[name] = arr
+        if self.rewards is not None:
+            rew = np.array(self.rewards, dtype=float, copy=True)
+            if rew.shape != (K, N, T):
+                raise ValueError(f"rewards must have shape (K, N, T) = {(K, N, T)}, "
+                                 f"got {rew.shape}")
+            if not np.all(np.isfinite(rew)):
+                raise ValueError("rewards contains NaN or infinite values")
+            checked["rewards"] = rew
+        if self.episode_starts is not None:
+            starts = np.array(self.episode_starts, copy=True)
+            if starts.shape != (K, N, T):
+                raise ValueError(f"episode_starts must have shape (K, N, T) = {(K, N, T)}, "
+                                 f"got {starts.shape}")
+            if starts.dtype != bool:
+                if not np.isin(starts, (0, 1)).all():
+                    raise ValueError("episode_starts must be boolean (or 0/1)")
+                starts = starts.astype(bool)
+            checked["episode_starts"] = starts
         try:
             json.dumps(self.metadata)
         except TypeError as err:
@@ -126,7 +152,9 @@ class LearnerTrace:
         return LearnerTrace(self.states[sl], self.actions[sl], self.features[sl], self.gamma,
                             None if self.thetas is None else self.thetas[sl],
                             None if self.learning_rates is None else self.learning_rates[:m],
-                            None if self.returns is None else self.returns[sl], self.metadata)
+                            None if self.returns is None else self.returns[sl], self.metadata,
+                            None if self.episode_starts is None else self.episode_starts[sl],
+                            None if self.rewards is None else self.rewards[sl])
 
 
 def atomic_savez(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:

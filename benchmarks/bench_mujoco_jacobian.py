@@ -1,0 +1,161 @@
+"""Benchmark: one MuJoCo learning step's Jacobian, ours against the official approach.
+
+Ours: per-sample scores with ``torch.func`` (``vmap(grad(log_prob))`` over ``functional_call``,
+:func:`logel.policies.gaussian_mlp.per_sample_scores`) followed by :func:`logel.gpomdp_jacobian`.
+Baseline (the official ``mujoco/logel.py`` approach, re-written from its description in
+``reference-code-notes.md`` Sec. 3.6): per sample, a deep copy of the policy, a forward pass of
+``log pi(a|s)`` and ``backward()``; then G(PO)MDP with explicit ``(N, T, d, q)`` outer products,
+in float64 (the official block silently promotes to float64).
+
+Cases: 40 x 50 samples (one official step: environment 0, 40 windows of 50), actor trunk
+``d = 4928`` (11-dimensional observation), ``q = 3`` (Hopper) and ``q = 26`` (Reacher); and the
+whole PPO batch (16 x 2000 samples in 640 windows of 50) for ours only: the baseline's float64
+``(N, T, d, q)`` temporaries would need ``32000 * 4928 * q * 8`` bytes each (33 GB at q = 26).
+
+Each measurement runs in a fresh subprocess; peak memory is the rise of the process's resident
+set (``VmHWM`` after resetting it through ``/proc/self/clear_refs``) above the level once the
+data are built. Both methods use the same data and must agree.
+
+Run: ``.venv/bin/python benchmarks/bench_mujoco_jacobian.py [--quick]`` (``--quick`` skips the
+baseline's Reacher case, which needs about 5 GB).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OBS_DIM, ACT_DIM, GAMMA, EPS = 11, 3, 0.99, 1e-4
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _data(n_traj: int, horizon: int, q: int):
+    from logel.policies.gaussian_mlp import GaussianMLPPolicy
+
+    rng = np.random.default_rng(0)
+    policy = GaussianMLPPolicy(OBS_DIM, ACT_DIM, seed=0)
+    with torch.no_grad():
+        policy.mean.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(1))
+    obs = rng.normal(size=(n_traj * horizon, OBS_DIM)).astype(np.float32)
+    with torch.no_grad():
+        mean = policy.mean_action(torch.from_numpy(obs)).numpy()
+    actions = (mean + rng.normal(size=mean.shape)).astype(np.float32)
+    features = rng.random((n_traj * horizon, q))
+    return policy, obs, actions, features
+
+
+def ours(policy, obs, actions, features, n_traj, horizon):
+    from logel import gpomdp_jacobian
+    from logel.policies.gaussian_mlp import per_sample_scores
+
+    scores = per_sample_scores(policy, obs, actions, chunk_size=2000)
+    return gpomdp_jacobian(scores.reshape(n_traj, horizon, -1),
+                           features.reshape(n_traj, horizon, -1), GAMMA, EPS)
+
+
+def ours_blocked(policy, obs, actions, features, n_traj, horizon):
+    """The whole-batch path of :func:`logel.irl.neural.neural_logel` (coordinate blocks)."""
+    from logel.irl.neural import jacobian_from_scores
+    from logel.policies.gaussian_mlp import per_sample_scores
+
+    scores = per_sample_scores(policy, obs, actions, chunk_size=2000)
+    index = np.arange(n_traj * horizon).reshape(n_traj, horizon)
+    return jacobian_from_scores(scores, features, index, np.ones_like(index, dtype=bool),
+                                GAMMA, EPS)
+
+
+def baseline(policy, obs, actions, features, n_traj, horizon):
+    names = policy.theta_names()
+    rows = []
+    for i in range(len(obs)):
+        clone = copy.deepcopy(policy)
+        clone.zero_grad()
+        clone(torch.from_numpy(obs[i:i + 1]), torch.from_numpy(actions[i:i + 1])).sum().backward()
+        params = dict(clone.named_parameters())
+        rows.append(torch.cat([params[n].grad.reshape(-1) for n in names]))
+    scores = torch.stack(rows).reshape(n_traj, horizon, -1).numpy()
+    G = np.cumsum(scores, axis=1).astype(np.float64)
+    F = features.reshape(n_traj, horizon, -1) * (GAMMA ** np.arange(horizon))[None, :, None]
+    outer = (G**2)[..., :, None] * F[..., None, :]  # (N, T, d, q)
+    b = outer.mean(axis=0) / ((G**2).mean(axis=0)[..., None] + EPS)
+    del outer
+    terms = G[..., :, None] * (F[..., None, :] - b[None])  # (N, T, d, q)
+    return terms.sum(axis=1).mean(axis=0)
+
+
+METHODS = {"ours": ours, "ours_blocked": ours_blocked, "baseline": baseline}
+
+
+def child(method: str, n_traj: int, horizon: int, q: int, out: str) -> None:
+    torch.set_num_threads(1)
+    policy, obs, actions, features = _data(n_traj, horizon, q)
+    METHODS["ours"](*_data(2, 5, q), 2, 5)  # warm up torch.func outside the measurement
+    _reset_peak()
+    base = _rss_kib("VmRSS")
+    t0 = time.perf_counter()
+    jac = METHODS[method](policy, obs, actions, features, n_traj, horizon)
+    seconds = time.perf_counter() - t0
+    peak = max(0, _rss_kib("VmHWM") - base) * 1024
+    np.save(out, jac)
+    print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
+
+
+def measure(method: str, n_traj: int, horizon: int, q: int) -> tuple[float, float, np.ndarray]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "jac.npy")
+        res = subprocess.run([sys.executable, __file__, "--child", method, str(n_traj),
+                              str(horizon), str(q), out], capture_output=True, text=True,
+                             check=True)
+        info = json.loads(res.stdout.strip().splitlines()[-1])
+        return info["seconds"], info["peak_bytes"], np.load(out)
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    print(f"{'case':44s} {'ours s':>8s} {'base s':>8s} {'speed-up':>8s} {'ours MB':>8s} "
+          f"{'base MB':>8s} {'mem ratio':>9s} {'max rel diff':>12s}")
+    for name, q in (("one step 40x50, d=4928, q=3 (Hopper)", 3),
+                    ("one step 40x50, d=4928, q=26 (Reacher)", 26)):
+        t_o, m_o, j_o = measure("ours", 40, 50, q)
+        if quick and q == 26:
+            print(f"{name:44s} {t_o:8.2f} {'-':>8s} {'-':>8s} {m_o / 1e6:8.0f}  (baseline skipped)")
+            continue
+        t_b, m_b, j_b = measure("baseline", 40, 50, q)
+        diff = np.abs(j_o - j_b).max() / np.abs(j_b).max()
+        assert diff < 1e-4, f"{name}: ours and the baseline disagree (relative {diff:.2e})"
+        print(f"{name:44s} {t_o:8.2f} {t_b:8.2f} {t_b / t_o:8.1f} {m_o / 1e6:8.0f} "
+              f"{m_b / 1e6:8.0f} {m_b / max(m_o, 1):9.1f} {diff:12.1e}")
+    for q in (3, 26):
+        t_o, m_o, _ = measure("ours_blocked", 640, 50, q)
+        need = 32000 * 4928 * q * 8 / 1e9
+        print(f"{'whole batch 16x2000 (640x50), q=' + str(q):44s} {t_o:8.2f} {'-':>8s} "
+              f"{'-':>8s} {m_o / 1e6:8.0f}   baseline: >= {need:.0f} GB per temporary")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+    else:
+        main()

@@ -1,0 +1,233 @@
+"""Reward features for the MuJoCo experiments (spec ``logel-method-and-experiments.md`` Sec. 5.5).
+
+The official code reads the simulator state through a custom baselines ``SubprocVecEnv`` that
+was never released (``reference-code-notes.md`` Sec. 3.1). Here a gymnasium wrapper computes the
+features *inside* ``step``, from the wrapped environment's own simulator, and puts them in
+``info["features"]``. Vector environments (SB3's ``DummyVecEnv``, gymnasium's vector envs) only
+reset an environment *after* its ``step`` has returned, so the features of a terminal step
+always describe that step, never the state after an automatic reset (official defect: at a
+Hopper terminal step its ``x_after`` was the reset position).
+
+Feature maps (the observer's hypothesis class):
+
+==============  ====  ===========================================================================
+environment     q     features
+==============  ====  ===========================================================================
+Hopper-v5       3     ``x_after - x_before`` (torso x displacement, ``data.qpos[0]``);
+                      alive indicator ``1`` if not terminated else ``0``; ``||a||^2``
+Reacher-v5      26    25 unnormalised Gaussian RBFs of the planar ``fingertip - target`` vector
+                      after the step (centres on the 5x5 grid over ``[-0.2, 0.2]^2``, index
+                      ``k = 5 i + j`` with ``x = lin[j]``, ``y = lin[i]``, per-dimension variance
+                      0.0025); ``||a||^2`` (positive sign, the official 16-process path)
+==============  ====  ===========================================================================
+
+``a`` is the action the environment receives. Under SB3 that is the Gaussian sample *clipped*
+to the action box, the same action the true reward's control cost charges; the official code
+used the unclipped sample (the observer's log-probabilities always use the unclipped sample).
+
+Gymnasium v5 against the paper's gym v2 (mujoco_py):
+
+==============================  ===================================  ============================
+item                            paper (gym ``*-v2``)                 here (gymnasium ``*-v5``)
+==============================  ===================================  ============================
+simulator                       mujoco_py (MuJoCo 1.50)              ``mujoco`` bindings (>= 3.1)
+Hopper observation              11                                   11 (actor trunk d = 4928)
+Hopper alive bonus              paid on every step, terminal too     paid only while healthy,
+                                                                     i.e. exactly ``phi_2``
+Hopper ``dt``                   0.008 (timestep 0.002 x 4)           0.008 (same)
+Reacher observation             11 (incl. the always-0 z of          10 (z dropped; actor trunk
+                                ``fingertip - target``)              d = 4864)
+Reacher distance reward         before the physics step              after the step (same as the
+                                                                     RBF features)
+Reacher ``dt``                  0.02                                 0.02 (timestep 0.01 x 2)
+==============================  ===================================  ============================
+
+True-reward directions in the features' own units (:func:`true_weights`):
+
+* Hopper-v5: :math:`r=w_f\\,(x_{after}-x_{before})/dt+h\\,\\mathbb 1[\\text{healthy}]-c\\|a\\|^2` with
+  gymnasium's defaults ``forward_reward_weight`` ``w_f = 1``, ``healthy_reward`` ``h = 1``,
+  ``ctrl_cost_weight`` ``c = 1e-3`` and ``dt = 0.008``, so
+  :math:`\\omega^\\star=(1/dt,\\,1,\\,-10^{-3})=(125,1,-0.001)` *exactly* (v5 pays the alive bonus
+  only when healthy, which is ``phi_2``).
+* Reacher-v5: :math:`r=-\\|d\\|-\\|a\\|^2` is not in the span of the RBFs (``-||d||`` is not a
+  combination of Gaussians), so there are no true weights; evaluate by the observer's return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+RBF_HALF_WIDTH = 0.2
+"""The RBF centres span ``[-0.2, 0.2]^2`` (official ``build_features_reacher2(0.2, 5, 2)``)."""
+RBF_GRID = 5
+"""Centres per axis."""
+RBF_VARIANCE = (RBF_HALF_WIDTH / 4) ** 2
+"""Per-dimension variance ``(0.2 / 4)^2 = 0.0025`` (sigma = 0.05)."""
+
+SUPPORTED = ("Hopper", "Reacher")
+
+
+def rbf_centres() -> np.ndarray:
+    """``(25, 2)`` RBF centres in meshgrid order: row ``k = 5 i + j`` is ``(lin[j], lin[i])``."""
+    lin = np.linspace(-RBF_HALF_WIDTH, RBF_HALF_WIDTH, RBF_GRID)
+    xs, ys = np.meshgrid(lin, lin)  # xs[i, j] = lin[j], ys[i, j] = lin[i]
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+_CENTRES = rbf_centres()
+
+
+def reacher_features(delta_xy: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """Reacher features ``(26,)``: 25 RBFs of ``delta_xy`` then ``||a||^2``.
+
+    Args:
+        delta_xy: ``(2,)`` planar ``fingertip - target`` vector after the step.
+        action: the action the environment received.
+
+    Returns:
+        :math:`\\phi_k=\\exp(-\\|c_k-d\\|^2/(2\\cdot0.0025))` for ``k < 25`` and
+        :math:`\\phi_{25}=\\|a\\|^2`.
+    """
+    d = np.asarray(delta_xy, dtype=float).reshape(2)
+    sq = np.sum((_CENTRES - d) ** 2, axis=1)
+    a = np.asarray(action, dtype=float).ravel()
+    return np.concatenate([np.exp(-sq / (2.0 * RBF_VARIANCE)), [a @ a]])
+
+
+def hopper_features(x_before: float, x_after: float, terminated: bool,
+                    action: np.ndarray) -> np.ndarray:
+    """Hopper features ``(3,)``: x displacement, alive indicator, ``||a||^2``."""
+    a = np.asarray(action, dtype=float).ravel()
+    return np.array([x_after - x_before, 0.0 if terminated else 1.0, a @ a])
+
+
+def env_family(env_id: str) -> str:
+    """``"Hopper"`` or ``"Reacher"`` from an id such as ``"Hopper-v5"``."""
+    family = env_id.split("-")[0].split("/")[-1]
+    if family not in SUPPORTED:
+        raise ValueError(f"no reward features for {env_id!r}; supported: {SUPPORTED}")
+    return family
+
+
+def n_features(env_id: str) -> int:
+    """``q``: 3 for Hopper, 26 for Reacher."""
+    return {"Hopper": 3, "Reacher": 26}[env_family(env_id)]
+
+
+def feature_names(env_id: str) -> list[str]:
+    """Human-readable names of the ``q`` features."""
+    if env_family(env_id) == "Hopper":
+        return ["x displacement", "alive", "|a|^2"]
+    return [f"rbf({x:+.1f},{y:+.1f})" for x, y in _CENTRES] + ["|a|^2"]
+
+
+def true_weights(env: gym.Env) -> np.ndarray | None:
+    """The true reward's weights in feature units, read from the environment's own settings.
+
+    Hopper: ``(forward_reward_weight / dt, healthy_reward, -ctrl_cost_weight)``, i.e.
+    ``(125, 1, -0.001)`` with gymnasium's v5 defaults. Reacher: ``None`` (not in the span).
+    """
+    u: Any = env.unwrapped
+    family = env_family(env.spec.id if env.spec is not None else type(u).__name__)
+    if family == "Reacher":
+        return None
+    return np.array([u._forward_reward_weight / u.dt, u._healthy_reward, -u._ctrl_cost_weight])
+
+
+class RewardFeatures(gym.Wrapper):
+    """Adds ``info["features"]`` (``(q,)`` float64) and ``info["true_reward"]`` to every step.
+
+    Wrap *outside* ``gym.make``'s wrappers (and any ``Monitor``): features are computed from the
+    simulator right before and right after the wrapped ``step``, which never resets by itself.
+    ``info["true_reward"]`` is the reward the wrapped environment returned, kept so that a
+    reward-replacing wrapper further out does not lose it.
+    """
+
+    def __init__(self, env: gym.Env, env_id: str | None = None) -> None:
+        super().__init__(env)
+        env_id = env_id or (env.spec.id if env.spec is not None else "")
+        self.family = env_family(env_id)
+        self.n_features = n_features(env_id)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        data = self.env.unwrapped.data  # type: ignore[attr-defined]
+        x_before = float(data.qpos[0])
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.family == "Hopper":
+            phi = hopper_features(x_before, float(data.qpos[0]), bool(terminated), action)
+        else:
+            u = self.env.unwrapped
+            delta = u.get_body_com("fingertip") - u.get_body_com("target")  # type: ignore[attr-defined]
+            phi = reacher_features(delta[:2], action)
+        info = dict(info)
+        info["features"] = phi
+        info["true_reward"] = float(reward)
+        return obs, reward, terminated, truncated, info
+
+
+class LinearFeatureReward(gym.Wrapper):
+    """Replaces the reward by :math:`\\hat\\omega^\\top\\phi` (the LOGEL observer's reward).
+
+    Must wrap a :class:`RewardFeatures` (it reads ``info["features"]``). The environment's own
+    reward stays in ``info["true_reward"]`` and in any ``Monitor`` further in.
+    """
+
+    def __init__(self, env: gym.Env, weights: np.ndarray) -> None:
+        super().__init__(env)
+        self.weights = np.asarray(weights, dtype=float).ravel()
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, _, terminated, truncated, info = self.env.step(action)
+        phi = info["features"]
+        if phi.shape != self.weights.shape:
+            raise ValueError(f"weights have shape {self.weights.shape}, features {phi.shape}")
+        return obs, float(self.weights @ phi), terminated, truncated, info
+
+
+class CallableReward(gym.Wrapper):
+    """Replaces the reward by ``reward_fn(obs_before, action)`` (e.g. the LfL reward network).
+
+    ``reward_fn`` receives the raw observation at which the action was taken and the action the
+    environment received; normalisation, if any, is the function's business.
+    """
+
+    def __init__(self, env: gym.Env, reward_fn: Callable[[np.ndarray, np.ndarray], float]) -> None:
+        super().__init__(env)
+        self.reward_fn = reward_fn
+        self._last_obs: np.ndarray | None = None
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._last_obs = np.asarray(obs)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._last_obs is None:
+            raise RuntimeError("call reset() before step()")
+        reward = float(self.reward_fn(self._last_obs, np.asarray(action)))
+        obs, _, terminated, truncated, info = self.env.step(action)
+        self._last_obs = np.asarray(obs)
+        return obs, reward, terminated, truncated, info
+
+
+def make_feature_env(env_id: str, *, monitor: bool = True,
+                     reward: Callable[[gym.Env], gym.Env] | None = None,
+                     **make_kwargs: Any) -> gym.Env:
+    """``gym.make(env_id)`` -> (SB3 ``Monitor``) -> :class:`RewardFeatures` -> ``reward(env)``.
+
+    The ``Monitor`` sits innermost, so it logs the *true* episode return even when ``reward``
+    replaces the reward (the official observers' metric).
+    """
+    env = gym.make(env_id, **make_kwargs)
+    if monitor:
+        from stable_baselines3.common.monitor import Monitor
+
+        env = Monitor(env)
+    env = RewardFeatures(env, env_id)
+    if reward is not None:
+        env = reward(env)
+    return env

@@ -1,0 +1,336 @@
+"""MuJoCo experiments (spec Sec. 5.5): PPO learner -> LOGEL and LfL -> PPO observers.
+
+For each seed:
+
+1. the learner (:func:`logel.learners.ppo.train_ppo`) trains PPO on the true reward and leaves a
+   :class:`~logel.traces.LearnerTrace` (kept in memory; never written to the artifacts);
+2. LOGEL (:func:`logel.irl.neural.neural_logel`) recovers :math:`\\hat\\omega` from the last
+   observed policies, and LfL (:func:`logel.irl.lfl_continuous.lfl_continuous`) a reward
+   network;
+3. two observers, fresh PPO agents with the learner's hyper-parameters, train for 30 updates
+   (paper budget) on :math:`\\hat\\omega^\\top\\phi` and on :math:`\\log\\pi_R(a|s)`; the ``Monitor``
+   logs the *true* episode return, and each curve is the mean of the last 10 finished true
+   returns after each update (the official metric).
+
+Run from the command line (the paper budget takes tens of minutes per seed on 2 cores)::
+
+    python -m logel.experiments.mujoco --env Hopper-v5 --seeds 0-4 --budget paper
+
+Results go to ``artifacts/mujoco/<env>/seed_<k>/`` (``paper``) or
+``artifacts/mujoco_<budget>/<env>/seed_<k>/``: small files only (curves, recovered weights and
+learning rates, BCD objective, LfL reward-network parameters, the config) and a
+``manifest.json`` with hashes (:mod:`logel.artifacts`). A seed whose manifest verifies and whose
+config matches is skipped, so an interrupted sweep resumes where it stopped.
+
+Choices that are ours, not the official code's: the observers' recovered reward goes through
+``VecNormalize``'s return normalisation (the official LOGEL observer trains on the raw
+:math:`\\hat\\omega^\\top\\phi`, whose scale is arbitrary since :math:`\\omega` is identified only
+up to scale); the LfL reward network sees observations normalised with the learner's frozen
+statistics of the last observed step (the official observer used its own running statistics,
+an input shift); observers use seed ``10_000 + seed`` (the official code used 42 everywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from logel import artifacts
+from logel.envs.mujoco_features import (
+    CallableReward,
+    LinearFeatureReward,
+    env_family,
+    feature_names,
+)
+from logel.experiments.budgets import BUDGETS
+from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
+from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
+from logel.learners.ppo import PPOConfig, normalise_observations, ppo_config, train_ppo
+from logel.policies.gaussian_mlp import GaussianBCConfig
+
+log = logging.getLogger(__name__)
+
+VERSION = "v1"
+"""Bump when a change alters results; stored in every manifest."""
+
+OBSERVER_UPDATES = 30
+"""Observer PPO updates at the paper budget (official: 30 x 16 x 2000 = 960k steps)."""
+
+TRUE_WEIGHTS = {"Hopper": [1 / 0.008, 1.0, -1e-3]}
+""":math:`\\omega^\\star` in feature units (gymnasium v5 defaults; Reacher has none)."""
+
+
+@dataclass(frozen=True)
+class MujocoConfig:
+    """One MuJoCo experiment at one budget (everything but the seed)."""
+
+    env_id: str = "Hopper-v5"
+    """Gymnasium id (Hopper-v5 or Reacher-v5)."""
+    budget: str = "paper"
+    """``smoke`` | ``book`` | ``paper``: sizes of every stage."""
+    learner: PPOConfig = field(default_factory=PPOConfig)
+    """The learner (its seed is replaced by the run's seed)."""
+    observer: PPOConfig = field(default_factory=lambda: replace(
+        PPOConfig(), n_updates=OBSERVER_UPDATES, record=False))
+    """The observers' PPO (fresh agents, learner hyper-parameters, 30 updates)."""
+    logel: NeuralLOGELConfig = field(default_factory=NeuralLOGELConfig)
+    """LOGEL options (its seed is replaced by the run's seed)."""
+    lfl: LfLContinuousConfig = field(default_factory=LfLContinuousConfig)
+    """LfL options (its seed is replaced by the run's seed)."""
+    run_lfl: bool = True
+    """Run the LfL baseline and its observer."""
+    version: str = VERSION
+    """Result version, recorded in the manifest."""
+
+
+def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overrides: Any
+                      ) -> MujocoConfig:
+    """The configuration of ``env_id`` at ``budget``.
+
+    ``paper``: the spec (learner 16 x 2000 x 20, observers 30 updates, official LfL epochs).
+    ``book``: learner 8 x 1000 x 20, observers 20 updates, LfL epochs / 5 (ours).
+    ``smoke``: learner 2 x 200 x 3, observers 3 updates, tiny cloning and LfL (tests only).
+    """
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    env_family(env_id)
+    learner = ppo_config(budget, env_id=env_id)
+    obs_updates = {"paper": OBSERVER_UPDATES, "book": 20, "smoke": 3}[budget]
+    observer = replace(learner, n_updates=obs_updates, record=False)
+    logel_cfg = NeuralLOGELConfig()
+    if budget == "smoke":
+        logel_cfg = replace(logel_cfg, bc=GaussianBCConfig(epochs=2, batch_size=100),
+                            max_iter=200)
+    lfl_cfg = LfLContinuousConfig().scaled(budget)
+    return replace(MujocoConfig(env_id=env_id, budget=budget, learner=learner,
+                                observer=observer, logel=logel_cfg, lfl=lfl_cfg), **overrides)
+
+
+def output_dir(config: MujocoConfig, seed: int, root: Path | None = None) -> Path:
+    """``<root>/mujoco[_<budget>]/<env>/seed_<seed>``."""
+    root = artifacts.artifact_root() if root is None else Path(root)
+    name = "mujoco" if config.budget == "paper" else f"mujoco_{config.budget}"
+    return root / name / config.env_id / f"seed_{seed}"
+
+
+def config_dict(config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """JSON form of the configuration of one seed."""
+    return {"experiment": "mujoco", "seed": seed, **asdict(config)}
+
+
+def _lfl_reward(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> Any:
+    net = result.reward_network()
+    net.requires_grad_(False)
+
+    def reward(obs: np.ndarray, action: np.ndarray) -> float:
+        s = normalise_observations(obs, mean, var, clip)[None]
+        with torch.no_grad():
+            return float(net(torch.from_numpy(s),
+                             torch.from_numpy(np.asarray(action, dtype=np.float32)[None]))[0])
+
+    return reward
+
+
+def run_seed(config: MujocoConfig, seed: int, out: Path | None = None) -> dict[str, Any]:
+    """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
+
+    Returns:
+        A summary dict (learner and observer curves, recovered weights, timings).
+    """
+    t_start = time.perf_counter()
+    family = env_family(config.env_id)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    learner = train_ppo(replace(config.learner, seed=seed, record=True))
+    trace = learner.trace
+    assert trace is not None
+    timings["learner"] = time.perf_counter() - t0
+    log.info("%s seed %d: learner %.1fs, curve %s", config.env_id, seed, timings["learner"],
+             np.round(learner.curve, 1))
+
+    t0 = time.perf_counter()
+    logel_result = neural_logel(trace, replace(config.logel, seed=seed))
+    timings["logel"] = time.perf_counter() - t0
+    weights = logel_result.weights
+    logel_summary = summary(logel_result)
+    logel_summary["feature_names"] = feature_names(config.env_id)
+    if family in TRUE_WEIGHTS:
+        w_star = np.asarray(TRUE_WEIGHTS[family])
+        logel_summary["true_weights"] = w_star.tolist()
+        logel_summary["cosine_to_true"] = float(
+            weights @ w_star / (np.linalg.norm(weights) * np.linalg.norm(w_star) + 1e-300))
+    log.info("%s seed %d: LOGEL %.1fs, weights %s", config.env_id, seed, timings["logel"],
+             np.array2string(weights, precision=4))
+
+    lfl_result = None
+    if config.run_lfl:
+        t0 = time.perf_counter()
+        lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed))
+        timings["lfl"] = time.perf_counter() - t0
+        log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, timings["lfl"],
+                 {k: round(v, 1) for k, v in lfl_result.seconds.items()})
+
+    observer_seed = 10_000 + seed
+    observer_cfg = replace(config.observer, seed=observer_seed, record=False)
+    t0 = time.perf_counter()
+    obs_logel = train_ppo(observer_cfg, reward=lambda env: LinearFeatureReward(env, weights))
+    timings["observer_logel"] = time.perf_counter() - t0
+    log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed,
+             timings["observer_logel"], np.round(obs_logel.curve, 1))
+    obs_lfl = None
+    if lfl_result is not None:
+        last = lfl_result.steps[-1]
+        mean = np.asarray(trace.metadata["obs_rms_mean"][last])
+        var = np.asarray(trace.metadata["obs_rms_var"][last])
+        fn = _lfl_reward(lfl_result, mean, var, config.learner.clip_obs)
+        t0 = time.perf_counter()
+        obs_lfl = train_ppo(observer_cfg, reward=lambda env: CallableReward(env, fn))
+        timings["observer_lfl"] = time.perf_counter() - t0
+        log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed,
+                 timings["observer_lfl"], np.round(obs_lfl.curve, 1))
+
+    steps_per_update = config.learner.n_envs * config.learner.n_steps
+    result = {
+        "learner_curve": learner.curve,
+        "learner_update_seconds": learner.update_seconds,
+        "logel": logel_summary,
+        "observer_logel_curve": obs_logel.curve,
+        "observer_lfl_curve": None if obs_lfl is None else obs_lfl.curve,
+        "timings": timings,
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        artifacts.save_json(out / "config.json", config_dict(config, seed))
+        artifacts.save_arrays(out / "learner.npz", curve=learner.curve,
+                              update_seconds=learner.update_seconds,
+                              env_steps=(np.arange(len(learner.curve)) + 1) * steps_per_update,
+                              learning_rates=np.asarray(trace.metadata["learning_rates_used"]))
+        artifacts.save_json(out / "logel.json", logel_summary)
+        obs_steps = (np.arange(observer_cfg.n_updates) + 1) * (observer_cfg.n_envs
+                                                               * observer_cfg.n_steps)
+        artifacts.save_arrays(out / "observer_logel.npz", curve=obs_logel.curve,
+                              env_steps=obs_steps, update_seconds=obs_logel.update_seconds)
+        if lfl_result is not None and obs_lfl is not None:
+            artifacts.save_arrays(out / "observer_lfl.npz", curve=obs_lfl.curve,
+                                  env_steps=obs_steps, update_seconds=obs_lfl.update_seconds)
+            artifacts.save_arrays(out / "lfl.npz", reward_parameters=lfl_result.reward_parameters,
+                                  obs_mean=mean, obs_var=var, kl_loss=lfl_result.kl_loss,
+                                  fit_loss=lfl_result.fit_loss,
+                                  kl_targets_mean=lfl_result.kl_targets_mean,
+                                  steps=np.asarray(lfl_result.steps))
+        artifacts.save_json(out / "timings.json", timings)
+        artifacts.write_manifest(out, config=config_dict(config, seed), seeds=[seed],
+                                 wall_time_seconds=time.perf_counter() - t_start,
+                                 extra={"experiment": "mujoco", "version": config.version})
+    return result
+
+
+def _same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
+    manifest = artifacts.read_manifest(directory)
+    stored = manifest.get("config")
+    return stored == artifacts._jsonable(config_dict(config, seed))
+
+
+README = """# MuJoCo results: {env_id}, budget `{budget}`
+
+Generated by `logel.experiments.mujoco` (result version {version}); regenerate with
+
+    python -m logel.experiments.mujoco --env {env_id} --seeds <seeds> --budget {budget}
+
+One folder per seed (`seed_<k>/`), each complete only if its `manifest.json` verifies
+(`logel.artifacts.verify`); load them with `logel.experiments.mujoco.load_results`.
+
+| file | content |
+|---|---|
+| `config.json` | the full configuration of the seed |
+| `learner.npz` | learner curve (mean of the last 10 true episode returns after each update), env steps, learning rates, seconds per update |
+| `logel.json` | LOGEL: recovered weights and learning rates, BCD objective, identifiability, cloning diagnostics |
+| `lfl.npz` | LfL: reward-network parameters, the observation statistics it uses, KL and fit losses |
+| `observer_logel.npz`, `observer_lfl.npz` | observers' true-return curves (fresh PPO on each recovered reward) |
+| `timings.json` | wall time of each stage |
+| `manifest.json` | config, seeds, versions, git SHA, hardware, wall time, SHA-256 of every file |
+
+No trajectories are stored.
+"""
+
+
+def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
+        force: bool = False) -> dict[int, str]:
+    """Run every seed not already complete; returns ``{seed: "done" | "skipped"}``."""
+    status = {}
+    if seeds:
+        base = output_dir(config, seeds[0], root).parent
+        artifacts.atomic_write_text(base / "README.md", README.format(
+            env_id=config.env_id, budget=config.budget, version=config.version))
+    for seed in seeds:
+        out = output_dir(config, seed, root)
+        if not force and artifacts.is_complete(out):
+            if _same_config(out, config, seed):
+                log.info("seed %d: %s verifies, skipped", seed, out)
+                status[seed] = "skipped"
+                continue
+            raise RuntimeError(f"{out} holds a different configuration; pass --force to "
+                               "overwrite it")
+        run_seed(config, seed, out)
+        status[seed] = "done"
+    return status
+
+
+def load_results(env_id: str, budget: str = "paper", root: Path | None = None
+                 ) -> dict[int, dict[str, Any]]:
+    """Every complete seed of ``env_id`` at ``budget``, each verified against its manifest.
+
+    Raises:
+        logel.artifacts.ArtifactError: if a seed directory fails verification.
+    """
+    base = output_dir(experiment_config(env_id, budget), 0, root).parent
+    out = {}
+    for directory in sorted(base.glob("seed_*")):
+        out[int(directory.name.split("_")[1])] = artifacts.load(directory)
+    return out
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"``; ``"2"``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-")
+            seeds.extend(range(int(lo), int(hi) + 1))
+        elif part:
+            seeds.append(int(part))
+    return seeds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
+    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
+    parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser.add_argument("--root", type=Path, default=None,
+                        help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
+    parser.add_argument("--no-lfl", action="store_true", help="skip LfL and its observer")
+    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    config = experiment_config(args.env, args.budget, run_lfl=not args.no_lfl)
+    status = run(config, args.seeds, args.root, args.force)
+    log.info("finished: %s", status)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,245 @@
+"""Learning from a Learner (LfL) for continuous actions: the MuJoCo baseline (spec Sec. 6).
+
+LfL (Jacq et al., 2019) assumes soft policy improvement, which inverts to
+(``reference-code-notes.md`` Secs. 1.2 and 1.4)
+
+.. math::
+    r(s,a)+f_k(s)-\\gamma f_k(s')\\approx
+    \\alpha\\big[\\log\\pi_{k+1}(a|s)+\\gamma\\,\\mathrm{KL}\\big(\\pi_k(\\cdot|s')\\,\\|\\,
+    \\pi_{k+1}(\\cdot|s')\\big)\\big],
+
+for every observed pair ``(k, k+1)``, with one shaping potential :math:`f_k` per pair. Stages,
+as in the official ``mujoco/lfl.py``:
+
+1. **Per-step policies** by behavioural cloning, warm-started step to step. Each snapshot is a
+   *real copy* (:class:`~logel.policies.gaussian_mlp.BCResult` stores flattened copies). The
+   official code appends the live ``state_dict()``, whose tensors alias the network's
+   parameters, so every "per-step" policy equals the last one and every KL target is 0
+   (``aliasing_bug=True`` reproduces that, for the comparison chapter).
+2. **KL network** ``obs -> 128 (tanh) -> m`` heads, regressing the single-sample estimate
+   :math:`\\log\\pi_k(a|s)-\\log\\pi_{k+1}(a|s)` on step ``k``'s samples (``a ~ pi_k``), whose
+   conditional mean is :math:`\\mathrm{KL}(\\pi_k\\|\\pi_{k+1})(s)`.
+3. **Reward network**: a :class:`~logel.policies.gaussian_mlp.GaussianMLPPolicy` whose
+   log-density is the reward, :math:`r(s,a)=\\log\\pi_R(a|s)`, initialised by cloning the last
+   observed step.
+4. **Shaping network** ``obs -> 128 (tanh) -> m`` heads :math:`f_k`, fitted jointly with the
+   reward network on the squared residual above (targets detached), :math:`\\alpha=0.7`,
+   :math:`\\gamma=0.99`.
+
+Transitions ``(s, a, s')`` are consecutive steps of one environment *within one episode* (the
+official code takes the next row of environment 0 even across episode ends). An "epoch" is one
+Adam step on a minibatch of ``batch_size`` samples per pair, as in the official loops.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from logel.policies.gaussian_mlp import (
+    GaussianBCConfig,
+    GaussianMLPPolicy,
+    clone_gaussian_policies,
+    get_flat_parameters,
+    set_flat_parameters,
+)
+from logel.traces import LearnerTrace
+
+
+@dataclass(frozen=True)
+class LfLContinuousConfig:
+    """Options of continuous LfL (defaults: the official MuJoCo values)."""
+
+    steps: tuple[int, ...] | None = None
+    """Observed policy indices; None = the last ``min(10, K)`` (official 10..19)."""
+    data: Literal["all", "env0"] = "all"
+    """Transitions from all environments (ours) or environment 0 only (official)."""
+    temperature: float = 0.7
+    """:math:`\\alpha` of the soft-improvement model (official 0.7)."""
+    gamma: float = 0.99
+    """Discount of the shaping term (official 0.99)."""
+    bc: GaussianBCConfig = field(default_factory=lambda: GaussianBCConfig(
+        method="adam", lr=1e-3, iterations=1000, batch_size=2000, first_step_factor=1,
+        shared_optimizer=True))
+    """Per-step cloning (official: 1000 epochs of 2000 samples, Adam 1e-3, entropy 0)."""
+    kl_epochs: int = 100
+    """KL-network epochs (official 100)."""
+    reward_init_epochs: int = 3000
+    """Cloning epochs of the reward network on the last step (official 3000)."""
+    shaping_epochs: int = 1000
+    """Joint reward + shaping epochs (official 1000)."""
+    batch_size: int = 2000
+    """Samples per pair per epoch (official ``n_demos_per_update`` 2000)."""
+    lr: float = 1e-3
+    """Adam step size of the KL, reward and shaping fits (official 1e-3)."""
+    hidden: int = 128
+    """Width of the KL and shaping networks (official 128)."""
+    aliasing_bug: bool = False
+    """Reproduce the official ``state_dict`` aliasing (every cloned policy = the last one)."""
+    seed: int = 0
+    """Seeds the networks and the minibatches."""
+
+    def scaled(self, budget: str) -> LfLContinuousConfig:
+        """Epoch counts for a compute budget: ``paper`` as is, ``book`` / 5, ``smoke`` tiny."""
+        if budget == "paper":
+            return self
+        if budget == "book":
+            return replace(self, bc=replace(self.bc, iterations=200), kl_epochs=50,
+                           reward_init_epochs=600, shaping_epochs=300)
+        if budget == "smoke":
+            return replace(self, bc=replace(self.bc, iterations=10, batch_size=200),
+                           kl_epochs=5, reward_init_epochs=10, shaping_epochs=10,
+                           batch_size=200)
+        raise ValueError(f"unknown budget {budget!r}")
+
+
+@dataclass(frozen=True)
+class LfLContinuousResult:
+    """Output of :func:`lfl_continuous`.
+
+    Attributes:
+        reward_parameters: flattened parameters of the reward network (``named_parameters``
+            order of a :class:`GaussianMLPPolicy` with ``obs_dim``, ``act_dim``, ``hidden``).
+        obs_dim, act_dim, hidden: the reward network's shape.
+        steps: observed policy indices.
+        kl_loss: ``(kl_epochs,)`` training loss of the KL network.
+        fit_loss: ``(shaping_epochs,)`` loss of the joint reward + shaping fit.
+        kl_targets_mean: ``(m,)`` mean single-sample KL target of each pair (about 0 under the
+            aliasing bug).
+        seconds: wall time per stage.
+    """
+
+    reward_parameters: np.ndarray
+    obs_dim: int
+    act_dim: int
+    hidden: tuple[int, ...]
+    steps: tuple[int, ...]
+    kl_loss: np.ndarray
+    fit_loss: np.ndarray
+    kl_targets_mean: np.ndarray
+    seconds: dict[str, float]
+
+    def reward_network(self) -> GaussianMLPPolicy:
+        """A fresh network holding the recovered reward."""
+        net = GaussianMLPPolicy(self.obs_dim, self.act_dim, self.hidden)
+        set_flat_parameters(net, self.reward_parameters)
+        return net
+
+
+def _heads(obs_dim: int, n_heads: int, hidden: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_heads))
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.require(x, dtype=np.float32, requirements=["C", "W"]))
+
+
+def transitions(trace: LearnerTrace, k: int, rows: slice = slice(None)
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, a, s')`` of step ``k``: consecutive steps of one environment and one episode."""
+    s, a = trace.states[k, rows], trace.actions[k, rows]
+    N, T = s.shape[:2]
+    valid = np.ones((N, T - 1), dtype=bool)
+    if trace.episode_starts is not None:
+        valid &= ~trace.episode_starts[k, rows][:, 1:]
+    return s[:, :-1][valid], a[:, :-1][valid], s[:, 1:][valid]
+
+
+def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinuousConfig()
+                   ) -> LfLContinuousResult:
+    """Fit the LfL reward network ``log pi_R(a|s)`` to a learner's trace."""
+    K = trace.n_policies
+    steps = (tuple(range(max(0, K - 10), K)) if config.steps is None
+             else tuple(int(s) for s in config.steps))
+    if len(steps) < 2:
+        raise ValueError("LfL needs at least two observed policies")
+    rows = slice(None) if config.data == "all" else slice(0, 1)
+    obs_dim, act_dim = trace.states.shape[-1], trace.actions.shape[-1]
+    hidden = tuple(trace.metadata.get("hidden", (64, 64)))
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed + 7)
+    seconds: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    bc = clone_gaussian_policies(
+        [trace.states[k, rows].reshape(-1, obs_dim) for k in steps],
+        [trace.actions[k, rows].reshape(-1, act_dim) for k in steps],
+        config.bc, seed=config.seed, hidden=hidden)
+    policies = [bc.policy(len(steps) - 1 if config.aliasing_bug else i, obs_dim, act_dim, hidden)
+                for i in range(len(steps))]
+    for p in policies:
+        p.requires_grad_(False)
+    seconds["bc"] = time.perf_counter() - t0
+
+    m = len(steps) - 1
+    data = []
+    for i, k in enumerate(steps[:-1]):
+        s, a, s2 = (_tensor(x) for x in transitions(trace, k, rows))
+        with torch.no_grad():
+            kl_target = policies[i](s, a) - policies[i + 1](s, a)
+            logp_next = policies[i + 1](s, a)
+        data.append((s, a, s2, kl_target, logp_next))
+
+    def batch(n: int) -> torch.Tensor:
+        return torch.randperm(n, generator=gen)[:min(config.batch_size, n)]
+
+    # --- KL regression
+    t0 = time.perf_counter()
+    kl_net = _heads(obs_dim, m, config.hidden)
+    opt = torch.optim.Adam(kl_net.parameters(), lr=config.lr)
+    kl_loss = []
+    for _ in range(config.kl_epochs):
+        opt.zero_grad()
+        loss = torch.zeros(())
+        for i, (s, _, _, target, _) in enumerate(data):
+            idx = batch(len(s))
+            loss = loss + ((kl_net(s[idx])[:, i] - target[idx]) ** 2).mean()
+        loss.backward()
+        opt.step()
+        kl_loss.append(float(loss.detach()))
+    kl_net.requires_grad_(False)
+    seconds["kl"] = time.perf_counter() - t0
+
+    # --- reward network: clone the last observed step
+    t0 = time.perf_counter()
+    reward_net = GaussianMLPPolicy(obs_dim, act_dim, hidden, seed=config.seed + 1)
+    s_last = _tensor(trace.states[steps[-1], rows].reshape(-1, obs_dim))
+    a_last = _tensor(trace.actions[steps[-1], rows].reshape(-1, act_dim))
+    opt = torch.optim.Adam(reward_net.parameters(), lr=config.lr)
+    for _ in range(config.reward_init_epochs):
+        idx = batch(len(s_last))
+        opt.zero_grad()
+        (-reward_net(s_last[idx], a_last[idx]).mean()).backward()
+        opt.step()
+    seconds["reward_init"] = time.perf_counter() - t0
+
+    # --- joint reward + shaping fit (targets detached)
+    t0 = time.perf_counter()
+    shaping = _heads(obs_dim, m, config.hidden)
+    targets = []
+    with torch.no_grad():
+        for i, (_, _, s2, _, logp_next) in enumerate(data):
+            targets.append(config.temperature * (logp_next + config.gamma * kl_net(s2)[:, i]))
+    opt = torch.optim.Adam([*reward_net.parameters(), *shaping.parameters()], lr=config.lr)
+    fit_loss = []
+    for _ in range(config.shaping_epochs):
+        opt.zero_grad()
+        loss = torch.zeros(())
+        for i, (s, a, s2, _, _) in enumerate(data):
+            idx = batch(len(s))
+            resid = (reward_net(s[idx], a[idx]) + shaping(s[idx])[:, i]
+                     - config.gamma * shaping(s2[idx])[:, i] - targets[i][idx])
+            loss = loss + (resid ** 2).mean()
+        loss.backward()
+        opt.step()
+        fit_loss.append(float(loss.detach()))
+    seconds["shaping"] = time.perf_counter() - t0
+
+    return LfLContinuousResult(
+        get_flat_parameters(reward_net), obs_dim, act_dim, hidden, steps, np.asarray(kl_loss),
+        np.asarray(fit_loss), np.array([float(d[3].mean()) for d in data]), seconds)

@@ -1,0 +1,337 @@
+"""LOGEL for neural (Gaussian MLP) policies: the MuJoCo observer (spec Secs. 4 and 5.5).
+
+Pipeline, for observed policies :math:`\\pi_{\\theta_1}..\\pi_{\\theta_{m+1}}` of a
+:class:`~logel.traces.LearnerTrace`:
+
+1. behavioural cloning, warm-started step to step (:func:`~logel.policies.gaussian_mlp.
+   clone_gaussian_policies`), gives :math:`\\hat\\theta_t` (the actor trunk);
+2. :math:`\\hat\\Delta_t=\\hat\\theta_{t+1}-\\hat\\theta_t`;
+3. per-step Jacobians :math:`\\widehat{\\nabla\\psi}_t` by :func:`logel.gpomdp_jacobian` (the
+   project's only estimator) on per-sample scores at :math:`\\hat\\theta_t`
+   (:func:`~logel.policies.gaussian_mlp.iter_scores`);
+4. :func:`logel.fit` (block-coordinate descent) with :math:`\\alpha^{(0)}\\sim\\mathcal U[0,1)`
+   drawn from the seeded generator, as the official code does unseeded.
+
+**Trajectories** (``segments``). By default (``"episodes"``) every environment row of every step
+is split at its real episode starts (``trace.episode_starts``) into left-aligned trajectories
+padded to the longest one, with a mask; each trajectory's discount restarts at its first step.
+All ``n_envs`` rows are used. ``"official"`` reproduces the official code: environment 0 only,
+its first ``40 x 50`` steps cut into 40 windows of 50 steps regardless of episode ends (for
+Reacher these coincide with episodes; for Hopper they do not).
+
+**Memory.** The G(PO)MDP estimate is separable across parameter coordinates: row ``k`` of the
+``(d, q)`` Jacobian and its baseline only involve score coordinate ``k``. We therefore keep the
+per-sample scores compactly (float32, ``n d`` values: 631 MB for a whole 16 x 2000 batch at
+``d = 4928``) and call :func:`logel.gpomdp_jacobian` on blocks of coordinates, each gathered into
+the padded ``(n_traj, T_max, d_block)`` layout, with ``d_block`` chosen so that the estimator's
+float64 temporaries stay within ``memory_bytes`` (default 256 MB). The result is exactly that
+of one call on the whole padded array, with a peak well under 2 GB.
+
+**Learning-rate bound.** The official MuJoCo BCD clips :math:`\\alpha_t` at 0; :func:`logel.fit`
+requires :math:`\\alpha_{min}>0`, so we use :math:`10^{-6}` (a step whose best :math:`\\alpha` is
+negative gets :math:`10^{-6}` instead of 0, a negligible difference at the scale of
+:math:`\\mathcal U[0,1)`). Initial draws below the bound are raised to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from logel.estimators import gpomdp_jacobian
+from logel.irl.logel import LOGELResult, fit
+from logel.policies.gaussian_mlp import (
+    GaussianBCConfig,
+    GaussianMLPPolicy,
+    clone_gaussian_policies,
+    get_theta,
+    iter_scores,
+    policy_from_theta,
+    set_flat_parameters,
+)
+from logel.traces import LearnerTrace
+
+
+@dataclass(frozen=True)
+class NeuralLOGELConfig:
+    """Options of the neural LOGEL observer (defaults: ours; see each field for the official)."""
+
+    steps: tuple[int, ...] | None = None
+    """Indices of the observed policies in the trace; None = the last ``min(10, K)`` (official:
+    learner policies 10..19, i.e. 10 policies and ``m = 9`` steps)."""
+    segments: Literal["episodes", "official"] = "episodes"
+    """``"episodes"``: all environments, split at real episode starts; ``"official"``:
+    environment 0, windows of ``segment_length``."""
+    segment_length: int = 50
+    """Window length of ``segments="official"`` (official 50, i.e. 40 windows of 2000 steps)."""
+    bc_data: Literal["all", "env0"] = "all"
+    """Samples used for cloning: all environments (ours) or environment 0 (official)."""
+    bc: GaussianBCConfig = field(default_factory=GaussianBCConfig)
+    """Behavioural-cloning schedule (:meth:`GaussianBCConfig.official` for the official one)."""
+    thetas: Literal["bc", "true"] = "bc"
+    """``"bc"``: the realistic setting; ``"true"``: the learner's recorded parameters (the
+    approximate-gradient setting; needs ``trace.thetas`` and the recorded actor heads)."""
+    baseline_eps: float = 1e-4
+    """:math:`\\epsilon_b` of the G(PO)MDP baseline (official MuJoCo: 1e-4)."""
+    alpha_min: float = 1e-6
+    """Lower bound on the learning rates (official: 0; :func:`logel.fit` needs > 0)."""
+    max_iter: int = 1000
+    """BCD iteration cap (the official loop runs at least 300 iterations)."""
+    tol: float = 1e-8
+    """Relative tolerance of BCD on :math:`\\omega`."""
+    chunk_size: int = 2000
+    """Samples per ``vmap`` call when computing scores."""
+    memory_bytes: float = 256e6
+    """Budget of the estimator's temporaries per coordinate block."""
+    include_mean_head: bool = False
+    """Include the Gaussian mean head in :math:`\\theta` (official: trunk only)."""
+    seed: int = 0
+    """Seeds the cloning and :math:`\\alpha^{(0)}`."""
+
+
+@dataclass(frozen=True)
+class NeuralLOGELResult:
+    """Output of :func:`neural_logel`.
+
+    Attributes:
+        weights: ``(q,)`` recovered :math:`\\hat\\omega`.
+        learning_rates: ``(m,)`` recovered :math:`\\hat\\alpha_t`.
+        fit: the full :class:`~logel.irl.logel.LOGELResult` (objective trace, diagnostics).
+        steps: the observed policy indices.
+        thetas: ``(m + 1, d)`` the parameters used (cloned or true).
+        jacobians: ``(m, d, q)`` estimated Jacobians.
+        alpha_init: ``(m,)`` initial learning rates.
+        bc_loss: ``(m + 1,)`` final cloning loss per step (NaN for ``thetas="true"``).
+        delta_cosine: ``(m,)`` cosine between :math:`\\hat\\Delta_t` and the learner's true
+            :math:`\\Delta_t` when the trace records :math:`\\theta` (else None).
+        seconds: wall time of each stage (``bc``, ``jacobians``, ``fit``).
+        n_trajectories: trajectories per step used by the estimator.
+    """
+
+    weights: np.ndarray
+    learning_rates: np.ndarray
+    fit: LOGELResult
+    steps: tuple[int, ...]
+    thetas: np.ndarray
+    jacobians: np.ndarray
+    alpha_init: np.ndarray
+    bc_loss: np.ndarray
+    delta_cosine: np.ndarray | None
+    seconds: dict[str, float]
+    n_trajectories: list[int]
+
+
+def trajectory_index(episode_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows of consecutive steps at episode starts into left-aligned trajectories.
+
+    Args:
+        episode_starts: ``(N, T)`` booleans, True where a step is the first of an episode; each
+            row also starts a trajectory at ``t = 0`` (an episode cut by the rollout start).
+
+    Returns:
+        ``index`` ``(n_traj, T_max)`` int64 into the row-major flattened ``(N * T)`` samples
+        (0 on padding) and ``mask`` ``(n_traj, T_max)`` bool, False on padding.
+    """
+    starts = np.asarray(episode_starts, dtype=bool)
+    if starts.ndim != 2:
+        raise ValueError(f"episode_starts must be (N, T), got {starts.shape}")
+    N, T = starts.shape
+    cut = starts.copy()
+    cut[:, 0] = True
+    rows, cols = np.nonzero(cut)
+    begins = rows * T + cols
+    ends = np.append(begins[1:], N * T)
+    ends = np.minimum(ends, (rows + 1) * T)  # a trajectory never crosses into the next row
+    lengths = ends - begins
+    t_max = int(lengths.max())
+    offsets = np.arange(t_max)
+    mask = offsets[None, :] < lengths[:, None]
+    index = np.where(mask, begins[:, None] + offsets[None, :], 0)
+    return index.astype(np.int64), mask
+
+
+def official_index(n_steps: int, segment_length: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of the official code: the first ``(n_steps // L) * L`` steps of one row."""
+    n_seg = n_steps // segment_length
+    if n_seg < 1:
+        raise ValueError(f"a row of {n_steps} steps has no window of {segment_length}")
+    index = np.arange(n_seg * segment_length).reshape(n_seg, segment_length)
+    return index, np.ones_like(index, dtype=bool)
+
+
+def jacobian_from_scores(scores: np.ndarray, features: np.ndarray, index: np.ndarray,
+                         mask: np.ndarray, gamma: float, baseline_eps: float, *,
+                         memory_bytes: float = 256e6) -> np.ndarray:
+    """:func:`logel.gpomdp_jacobian` of padded trajectories, block by block over coordinates.
+
+    Args:
+        scores: ``(n, d)`` per-sample scores (compact, any float dtype).
+        features: ``(n, q)`` per-sample features.
+        index: ``(n_traj, T_max)`` sample index of each trajectory step.
+        mask: ``(n_traj, T_max)`` validity of each step.
+        gamma: discount (restarting at each trajectory's first step).
+        baseline_eps: :math:`\\epsilon_b`.
+        memory_bytes: budget of the estimator's temporaries (about five float64 arrays of
+            ``n_traj * T_max * d_block``).
+
+    Returns:
+        ``(d, q)``: exactly ``gpomdp_jacobian(scores[index], features[index], gamma,
+        baseline_eps, mask)``.
+    """
+    n, d = scores.shape
+    padded = index.size
+    block = int(max(1, min(d, memory_bytes // (5 * 8 * padded))))
+    feats = np.asarray(features, dtype=np.float64)[index]
+    out = np.empty((d, feats.shape[-1]))
+    for start in range(0, d, block):
+        cols = slice(start, min(d, start + block))
+        g = np.ascontiguousarray(scores[:, cols])[index]
+        out[cols] = gpomdp_jacobian(g, feats, gamma, baseline_eps, mask)
+    return out
+
+
+def _observed_steps(trace: LearnerTrace, steps: Sequence[int] | None) -> tuple[int, ...]:
+    K = trace.n_policies
+    chosen = tuple(range(max(0, K - 10), K)) if steps is None else tuple(int(s) for s in steps)
+    if len(chosen) < 2 or any(not 0 <= s < K for s in chosen):
+        raise ValueError(f"need at least 2 observed policies among 0..{K - 1}, got {chosen}")
+    return chosen
+
+
+def _true_policies(trace: LearnerTrace, steps: tuple[int, ...]) -> list[GaussianMLPPolicy]:
+    meta = trace.metadata
+    if trace.thetas is None or "actor_heads" not in meta:
+        raise ValueError("thetas='true' needs a trace with thetas and metadata['actor_heads']")
+    obs_dim, act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
+    hidden = tuple(meta.get("hidden", (64, 64)))
+    out = []
+    for k in steps:
+        heads = np.asarray(meta["actor_heads"][k])
+        policy = policy_from_theta(obs_dim, act_dim, trace.thetas[k][: _trunk_size(
+            obs_dim, hidden)], hidden=hidden)
+        set_flat_parameters(policy, heads, ["mean.weight", "mean.bias", "log_std"])
+        out.append(policy)
+    return out
+
+
+def _trunk_size(obs_dim: int, hidden: Sequence[int]) -> int:
+    size, width = 0, obs_dim
+    for h in hidden:
+        size += width * h + h
+        width = h
+    return size
+
+
+def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELConfig(), *,
+                 bc_init: GaussianMLPPolicy | None = None) -> NeuralLOGELResult:
+    """Recover reward weights from a neural learner's trace (realistic setting by default).
+
+    Args:
+        trace: states ``(K, N, T, obs_dim)``, unclipped actions ``(K, N, T, act_dim)``,
+            features ``(K, N, T, q)`` and, for ``segments="episodes"``, ``episode_starts``.
+        config: the observer's options.
+        bc_init: start of the cloning (default: a fresh network seeded by ``config.seed``).
+            Starting from the learner's own first observed policy is an *oracle* diagnostic:
+            cloning then stays in the learner's parameterisation.
+
+    Returns:
+        A :class:`NeuralLOGELResult`.
+    """
+    steps = _observed_steps(trace, config.steps)
+    if trace.states.ndim != 4 or trace.actions.ndim != 4:
+        raise ValueError("neural LOGEL needs continuous states and actions (K, N, T, dim)")
+    T, obs_dim = trace.states.shape[2:]
+    act_dim = trace.actions.shape[-1]
+    hidden = tuple(trace.metadata.get("hidden", (64, 64)))
+    seconds: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    if config.thetas == "bc":
+        rows = slice(None) if config.bc_data == "all" else slice(0, 1)
+        bc = clone_gaussian_policies(
+            [trace.states[k, rows].reshape(-1, obs_dim) for k in steps],
+            [trace.actions[k, rows].reshape(-1, act_dim) for k in steps],
+            config.bc, seed=config.seed, hidden=hidden,
+            include_mean_head=config.include_mean_head, init=bc_init)
+        policies = [bc.policy(i, obs_dim, act_dim, hidden) for i in range(len(steps))]
+        thetas, bc_loss = bc.thetas, bc.final_loss
+    else:
+        policies = _true_policies(trace, steps)
+        thetas = np.stack([get_theta(p, config.include_mean_head) for p in policies])
+        bc_loss = np.full(len(steps), np.nan)
+    seconds["bc"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if config.segments == "episodes":
+        if trace.episode_starts is None:
+            raise ValueError("segments='episodes' needs trace.episode_starts")
+        rows_used = slice(None)
+    elif config.segments == "official":
+        rows_used = slice(0, 1)
+        index, mask = official_index(T, config.segment_length)
+    else:
+        raise ValueError(f"unknown segments {config.segments!r}")
+    jacobians, n_traj = [], []
+    for i, k in enumerate(steps[:-1]):
+        s = trace.states[k, rows_used].reshape(-1, obs_dim)
+        a = trace.actions[k, rows_used].reshape(-1, act_dim)
+        phi = trace.features[k, rows_used].reshape(len(s), -1)
+        if trace.episode_starts is not None and config.segments == "episodes":
+            index, mask = trajectory_index(trace.episode_starts[k])
+        scores = np.empty((len(s), thetas.shape[1]), dtype=np.float32)
+        for sl, g in iter_scores(policies[i], s, a, include_mean_head=config.include_mean_head,
+                                 chunk_size=config.chunk_size):
+            scores[sl] = g.numpy()
+        jacobians.append(jacobian_from_scores(scores, phi, index, mask, trace.gamma,
+                                              config.baseline_eps,
+                                              memory_bytes=config.memory_bytes))
+        n_traj.append(int(index.shape[0]))
+        del scores
+    J = np.stack(jacobians)
+    seconds["jacobians"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    deltas = np.diff(thetas, axis=0)
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x10CE1]))
+    alpha_init = np.maximum(rng.random(len(deltas)), config.alpha_min)
+    result = fit(deltas, J, alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
+                 max_iter=config.max_iter)
+    seconds["fit"] = time.perf_counter() - t0
+
+    cosine = None
+    if trace.thetas is not None and trace.thetas.shape[1] == thetas.shape[1]:
+        true_d = np.diff(trace.thetas[list(steps)], axis=0)
+        num = np.sum(true_d * deltas, axis=1)
+        den = np.linalg.norm(true_d, axis=1) * np.linalg.norm(deltas, axis=1)
+        cosine = num / np.where(den > 0, den, 1.0)
+    return NeuralLOGELResult(result.weights, result.learning_rates, result, steps, thetas, J,
+                             alpha_init, bc_loss, cosine, seconds, n_traj)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def summary(result: NeuralLOGELResult) -> dict[str, Any]:
+    """JSON-serialisable summary (weights, learning rates, objective, diagnostics)."""
+    fit_ = result.fit
+    return {
+        "weights": result.weights.tolist(),
+        "learning_rates": result.learning_rates.tolist(),
+        "alpha_init": result.alpha_init.tolist(),
+        "objective": fit_.objective.tolist(),
+        "n_iter": fit_.n_iter,
+        "converged": fit_.converged,
+        "identifiability": {"rank": fit_.identifiability.rank,
+                            "condition_number": _finite(fit_.identifiability.condition_number),
+                            "note": fit_.identifiability.note},
+        "steps": list(result.steps),
+        "bc_loss": [None if np.isnan(x) else float(x) for x in result.bc_loss],
+        "delta_cosine": None if result.delta_cosine is None else result.delta_cosine.tolist(),
+        "seconds": result.seconds,
+        "n_trajectories": result.n_trajectories,
+    }

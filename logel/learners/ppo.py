@@ -1,0 +1,336 @@
+"""The MuJoCo learner: PPO (stable-baselines3) plus a callback that writes a ``LearnerTrace``.
+
+Spec Sec. 5.5 / ``reference-code-notes.md`` Sec. 3.3: 16 environments x 2000 steps per update
+(``DummyVecEnv``; fastest on few cores), 20 updates, Adam 7e-4 (eps 1e-5) linearly decayed,
+10 epochs, minibatch 1000 (32 per epoch), clip 0.2 linearly decayed, GAE 0.95, gamma 0.99,
+``VecNormalize`` of observations and returns (clip 10), separate 2x64 tanh actor and critic,
+state-independent log-std (init 0), entropy coefficient 0, value coefficient 0.5, gradient-norm
+clip 0.5, advantage normalisation, orthogonal initialisation.
+
+**Learning-rate and clip schedules.** SB3 evaluates a schedule at the *progress remaining*
+``p = 1 - (timesteps so far) / (total timesteps)``, and only after the update's rollout, so
+update ``j = 0..N-1`` sees ``p = 1 - (j+1)/N``: a plain linear schedule ``lr * p`` is 0 on the
+last update, whose :math:`\\Delta\\theta` would then be zero (``toolchain-notes.md``). We shift it
+by one update, ``lr * min(1, p + 1/N)``, so update ``j`` uses ``lr * (1 - j/N)``: ``lr`` on the
+first update and ``lr / N`` on the last, exactly the official (Kostrikov) ``update_linear_schedule``
+formula ``lr - lr * j / N``. The clip range follows the same shifted schedule
+(official: ``0.2 * (1 - j/N)``).
+
+**Recording.** :class:`TraceRecorder` runs at every rollout end, *before* ``train()`` flattens
+the buffer, when the actor's parameters are the ones that generated the rollout. It keeps the
+actor trunk :math:`\\theta` (``policy.mlp_extractor.policy_net``, optionally with the mean head
+``policy.action_net``), the normalised observations (float32), the *unclipped* Gaussian actions
+(the ones whose log-probability the policy defines), the reward features and true rewards from
+``info`` (computed before any automatic reset, :mod:`logel.envs.mujoco_features`), the episode
+starts, the ``VecNormalize`` statistics of that update and the learner curve (mean of the last 10
+finished true episode returns, from ``Monitor``). :func:`train_ppo` returns it as a
+:class:`~logel.traces.LearnerTrace` with ``states`` ``(K, n_envs, n_steps, obs_dim)``.
+
+Differences from the official learner (not spec'd choices, documented): no forced ``done`` mask
+every 1000 steps; SB3's value clipping is off (the official clipped value loss is a max of
+clipped and unclipped losses, SB3's is not); SB3 initialises the mean head with gain 0.01;
+SB3 bootstraps the value at time-limit truncations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from logel.envs.mujoco_features import make_feature_env, n_features
+from logel.traces import LearnerTrace
+
+CURVE_WINDOW = 10
+"""Episodes averaged by the learner/observer curves (official: last 10 finished episodes)."""
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of the PPO learner and observers (defaults: the paper's learner)."""
+
+    env_id: str = "Hopper-v5"
+    """Gymnasium id; features from :mod:`logel.envs.mujoco_features` (Hopper or Reacher)."""
+    n_envs: int = 16
+    """Parallel environments in one ``DummyVecEnv`` (official ``--num-processes`` 16)."""
+    n_steps: int = 2000
+    """Steps per environment per update (official ``--num-steps`` 2000)."""
+    n_updates: int = 20
+    """PPO updates = learning steps (official learner: 20, hard-coded; observers: 30)."""
+    learning_rate: float = 7e-4
+    """Initial Adam step size (official 7e-4)."""
+    lr_schedule: str = "shifted_linear"
+    """``"shifted_linear"`` (update ``j`` uses ``lr (1 - j/N)``, the official formula),
+    ``"linear"`` (SB3's ``lr p``, zero on the last update) or ``"constant"``."""
+    adam_eps: float = 1e-5
+    """Adam epsilon (official and SB3: 1e-5)."""
+    n_epochs: int = 10
+    """Passes over each rollout (official ``--ppo-epoch`` 10)."""
+    batch_size: int = 1000
+    """Minibatch size: 32 minibatches of 1000 for 16 x 2000 samples (official 32)."""
+    clip_range: float = 0.2
+    """Initial PPO clip parameter (official 0.2)."""
+    clip_schedule: str = "shifted_linear"
+    """Schedule of the clip range, as ``lr_schedule`` (official: linear decay)."""
+    gamma: float = 0.99
+    """Discount (official 0.99); also the return normaliser's discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda (official ``--tau`` 0.95)."""
+    ent_coef: float = 0.0
+    """Entropy coefficient (official 0)."""
+    vf_coef: float = 0.5
+    """Value-loss coefficient (official 0.5)."""
+    max_grad_norm: float = 0.5
+    """Gradient-norm clip (official 0.5)."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Widths of the separate actor and critic MLPs (tanh)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation (official 0)."""
+    norm_obs: bool = True
+    """``VecNormalize`` observations (official: yes, clip 10)."""
+    norm_reward: bool = True
+    """``VecNormalize`` returns (official: yes). Observers apply it to the recovered reward."""
+    clip_obs: float = 10.0
+    """Clip of the normalised observations."""
+    include_mean_head: bool = False
+    """Record the mean head in :math:`\\theta` too (official: trunk only)."""
+    record: bool = True
+    """Record the rollouts into a trace (observers switch it off)."""
+    torch_threads: int = 1
+    """``torch.set_num_threads`` during training."""
+    seed: int = 0
+    """Seeds SB3 (python, numpy, torch) and the environments (``seed + rank``)."""
+
+    @property
+    def total_timesteps(self) -> int:
+        return self.n_updates * self.n_envs * self.n_steps
+
+
+def ppo_config(budget: str, **overrides: Any) -> PPOConfig:
+    """The learner's configuration at a compute budget.
+
+    ``paper``: the spec (16 x 2000 x 20). ``book``: 8 x 1000 x 20 (ours). ``smoke``: 2 x 200 x
+    3 with minibatch 100 (seconds; for tests only).
+    """
+    sizes = {"paper": {}, "book": {"n_envs": 8, "n_steps": 1000, "batch_size": 500},
+             "smoke": {"n_envs": 2, "n_steps": 200, "n_updates": 3, "batch_size": 100,
+                       "n_epochs": 2}}
+    if budget not in sizes:
+        raise ValueError(f"budget must be one of {tuple(sizes)}, got {budget!r}")
+    return replace(PPOConfig(), **{**sizes[budget], **overrides})
+
+
+def _schedule(kind: str, value: float, n_updates: int) -> Callable[[float], float]:
+    if kind == "constant":
+        return lambda p: value
+    if kind == "linear":
+        return lambda p: value * p
+    if kind == "shifted_linear":
+        return lambda p: value * min(1.0, p + 1.0 / n_updates)
+    raise ValueError(f"unknown schedule {kind!r}")
+
+
+def schedule_values(kind: str, value: float, n_updates: int) -> np.ndarray:
+    """The value each update ``j = 0..N-1`` uses (SB3 evaluates at ``p = 1 - (j+1)/N``)."""
+    f = _schedule(kind, value, n_updates)
+    return np.array([f(1.0 - (j + 1) / n_updates) for j in range(n_updates)])
+
+
+def make_vec_env(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None) -> Any:
+    """``VecNormalize(DummyVecEnv([Monitor -> RewardFeatures -> reward] x n_envs))``."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    def factory() -> gym.Env:
+        return make_feature_env(config.env_id, monitor=True, reward=reward)
+
+    venv = DummyVecEnv([factory] * config.n_envs)
+    return VecNormalize(venv, norm_obs=config.norm_obs, norm_reward=config.norm_reward,
+                        clip_obs=config.clip_obs, gamma=config.gamma)
+
+
+def actor_trunk_theta(policy: Any, include_mean_head: bool = False) -> np.ndarray:
+    """Flattened actor trunk (``mlp_extractor.policy_net``) [+ mean head], float64."""
+    mods = [policy.mlp_extractor.policy_net] + ([policy.action_net] if include_mean_head else [])
+    return torch.cat([p.detach().reshape(-1) for m in mods for p in m.parameters()]
+                     ).double().cpu().numpy()
+
+
+def _curve_value(model: Any) -> float | None:
+    buf = list(model.ep_info_buffer)[-CURVE_WINDOW:]
+    return float(np.mean([ep["r"] for ep in buf])) if buf else None
+
+
+@dataclass
+class _Rollouts:
+    states: list[np.ndarray] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
+    rewards: list[np.ndarray] = field(default_factory=list)
+    starts: list[np.ndarray] = field(default_factory=list)
+    thetas: list[np.ndarray] = field(default_factory=list)
+    heads: list[list[float]] = field(default_factory=list)
+    obs_mean: list[list[float]] = field(default_factory=list)
+    obs_var: list[list[float]] = field(default_factory=list)
+    ret_var: list[float] = field(default_factory=list)
+
+
+def _make_callback(config: PPOConfig, q: int) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TraceRecorder(BaseCallback):
+        """Records each rollout at its end (before ``train()``), plus the learner curve."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.data = _Rollouts()
+            self.curve: list[float | None] = []
+            self.update_seconds: list[float] = []
+            self._t0 = time.perf_counter()
+            self._t = 0
+
+        def _on_rollout_start(self) -> None:
+            self._t = 0
+            if config.record:
+                self._feat = np.zeros((config.n_steps, config.n_envs, q))
+                self._rew = np.zeros((config.n_steps, config.n_envs))
+
+        def _on_step(self) -> bool:
+            if config.record:
+                for i, info in enumerate(self.locals["infos"]):
+                    self._feat[self._t, i] = info["features"]
+                    self._rew[self._t, i] = info["true_reward"]
+            self._t += 1
+            return True
+
+        def _on_rollout_end(self) -> None:
+            model: Any = self.model
+            # collect_rollouts has already passed every step's infos to ep_info_buffer
+            self.curve.append(_curve_value(model))
+            now = time.perf_counter()
+            self.update_seconds.append(now - self._t0)
+            self._t0 = now
+            if not config.record:
+                return
+            if self._t != config.n_steps:
+                raise RuntimeError(f"recorded {self._t} steps, expected {config.n_steps}")
+            buf, d = model.rollout_buffer, self.data
+            d.states.append(np.asarray(buf.observations, dtype=np.float32).swapaxes(0, 1).copy())
+            d.actions.append(np.asarray(buf.actions, dtype=np.float32).swapaxes(0, 1).copy())
+            d.starts.append(np.asarray(buf.episode_starts).astype(bool).T.copy())
+            d.features.append(self._feat.swapaxes(0, 1).copy())
+            d.rewards.append(self._rew.T.copy())
+            policy = model.policy
+            d.thetas.append(actor_trunk_theta(policy, config.include_mean_head))
+            d.heads.append(torch.cat([p.detach().reshape(-1) for p in
+                                      [*policy.action_net.parameters(), policy.log_std]]
+                                     ).double().tolist())
+            venv: Any = model.get_env()
+            d.obs_mean.append(venv.obs_rms.mean.tolist())
+            d.obs_var.append(venv.obs_rms.var.tolist())
+            d.ret_var.append(float(venv.ret_rms.var))
+
+    return TraceRecorder()
+
+
+@dataclass
+class PPORun:
+    """Output of :func:`train_ppo`.
+
+    Attributes:
+        config: the configuration.
+        curve: ``(n_updates,)`` mean true return of the last 10 finished episodes after each
+            update's rollout (NaN before any episode finished).
+        update_seconds: ``(n_updates,)`` wall time of each update (rollout + training).
+        trace: the learner trace (``config.record``) or None.
+        model: the trained SB3 ``PPO`` (its env is the ``VecNormalize``).
+    """
+
+    config: PPOConfig
+    curve: np.ndarray
+    update_seconds: np.ndarray
+    trace: LearnerTrace | None
+    model: Any
+
+
+def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None
+              ) -> PPORun:
+    """Train PPO for ``config.n_updates`` updates and record what it did.
+
+    Args:
+        config: hyper-parameters (:func:`ppo_config`).
+        reward: optional wrapper factory replacing the reward (observers), applied outside the
+            feature wrapper; the ``Monitor`` still logs the true return.
+
+    Returns:
+        A :class:`PPORun`.
+    """
+    from stable_baselines3 import PPO
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.torch_threads)
+    try:
+        venv = make_vec_env(config, reward)
+        n_minibatch_samples = config.n_envs * config.n_steps
+        if n_minibatch_samples % config.batch_size:
+            raise ValueError(f"batch_size {config.batch_size} must divide n_envs * n_steps = "
+                             f"{n_minibatch_samples}")
+        model = PPO(
+            "MlpPolicy", venv,
+            learning_rate=_schedule(config.lr_schedule, config.learning_rate, config.n_updates),
+            n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+            gamma=config.gamma, gae_lambda=config.gae_lambda,
+            clip_range=_schedule(config.clip_schedule, config.clip_range, config.n_updates),
+            ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+            max_grad_norm=config.max_grad_norm, normalize_advantage=True,
+            policy_kwargs={"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
+                           "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init,
+                           "ortho_init": True, "optimizer_kwargs": {"eps": config.adam_eps}},
+            seed=config.seed, device="cpu", verbose=0)
+        q = n_features(config.env_id)
+        recorder = _make_callback(config, q)
+        model.learn(total_timesteps=config.total_timesteps, callback=recorder)
+    finally:
+        torch.set_num_threads(threads)
+    curve = np.array([np.nan if v is None else v for v in recorder.curve])
+    trace = None
+    if config.record:
+        d = recorder.data
+        policy = model.policy
+        metadata = {
+            "learner": "ppo (stable-baselines3)",
+            "env_id": config.env_id,
+            "seed": config.seed,
+            "config": asdict(config),
+            "learner_curve": recorder.curve,
+            "update_seconds": recorder.update_seconds,
+            "learning_rates_used": schedule_values(config.lr_schedule, config.learning_rate,
+                                                   config.n_updates).tolist(),
+            "theta": "actor trunk" + (" + mean head" if config.include_mean_head else ""),
+            "theta_names": [n for n, _ in policy.mlp_extractor.policy_net.named_parameters()],
+            "obs_dim": int(venv.observation_space.shape[0]),
+            "act_dim": int(venv.action_space.shape[0]),
+            "hidden": list(config.hidden),
+            "actor_heads": d.heads,
+            "obs_rms_mean": d.obs_mean,
+            "obs_rms_var": d.obs_var,
+            "ret_rms_var": d.ret_var,
+            "clip_obs": config.clip_obs,
+            "states": "VecNormalize-normalised observations (float32)",
+            "actions": "unclipped Gaussian samples",
+        }
+        trace = LearnerTrace(np.stack(d.states), np.stack(d.actions), np.stack(d.features),
+                             config.gamma, thetas=np.stack(d.thetas), metadata=metadata,
+                             episode_starts=np.stack(d.starts), rewards=np.stack(d.rewards))
+    return PPORun(config, curve, np.asarray(recorder.update_seconds), trace, model)
+
+
+def normalise_observations(obs: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                           clip: float = 10.0, eps: float = 1e-8) -> np.ndarray:
+    """``VecNormalize``'s observation transform with frozen statistics (float32)."""
+    out = np.clip((np.asarray(obs) - mean) / np.sqrt(var + eps), -clip, clip)
+    return out.astype(np.float32)

@@ -1,0 +1,302 @@
+"""MuJoCo path: reward features, PPO trace, per-sample scores, masked Jacobians, pipeline.
+
+Skipped when the optional ``mujoco`` extra (mujoco, stable-baselines3) is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mujoco")
+pytest.importorskip("stable_baselines3")
+
+import gymnasium as gym  # noqa: E402
+import torch  # noqa: E402
+
+from logel import artifacts, gpomdp_jacobian  # noqa: E402
+from logel.envs.mujoco_features import (  # noqa: E402
+    RBF_VARIANCE,
+    RewardFeatures,
+    make_feature_env,
+    rbf_centres,
+    reacher_features,
+    true_weights,
+)
+from logel.experiments import mujoco as mj  # noqa: E402
+from logel.irl.neural import (  # noqa: E402
+    NeuralLOGELConfig,
+    jacobian_from_scores,
+    neural_logel,
+    official_index,
+    trajectory_index,
+)
+from logel.learners.ppo import schedule_values  # noqa: E402
+from logel.policies.gaussian_mlp import (  # noqa: E402
+    GaussianBCConfig,
+    GaussianMLPPolicy,
+    clone_gaussian_policies,
+    per_sample_scores,
+    policy_from_theta,
+    set_flat_parameters,
+)
+from logel.traces import LearnerTrace  # noqa: E402
+
+pytestmark = pytest.mark.mujoco
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def test_hopper_terminal_step_features_before_autoreset():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = DummyVecEnv([lambda: make_feature_env("Hopper-v5")])
+    venv.seed(3)
+    venv.reset()
+    w_star = true_weights(gym.make("Hopper-v5"))
+    np.testing.assert_allclose(w_star, [125.0, 1.0, -1e-3])
+    x_prev = float(venv.envs[0].unwrapped.data.qpos[0])
+    action = np.array([[1.0, -1.0, 1.0]], dtype=np.float32)
+    for _ in range(1000):
+        _, _, dones, infos = venv.step(action)
+        info = infos[0]
+        phi = info["features"]
+        # displacement is measured on the stepped simulator, not on the reset one
+        np.testing.assert_allclose(phi[0], info["x_position"] - x_prev, atol=1e-12)
+        np.testing.assert_allclose(phi[2], 3.0)
+        np.testing.assert_allclose(phi @ w_star, info["true_reward"], atol=1e-9)
+        if dones[0]:
+            assert "terminal_observation" in info and not info.get("TimeLimit.truncated")
+            assert phi[1] == 0.0
+            break
+        assert phi[1] == 1.0
+        x_prev = float(info["x_position"])
+    else:
+        pytest.fail("the Hopper never terminated")
+    # after the automatic reset the simulator is back near x = 0
+    assert abs(venv.envs[0].unwrapped.data.qpos[0]) < 0.1
+
+
+def test_reacher_rbf_layout_and_wrapper():
+    centres = rbf_centres()
+    lin = np.linspace(-0.2, 0.2, 5)
+    for i in range(5):
+        for j in range(5):
+            np.testing.assert_allclose(centres[5 * i + j], [lin[j], lin[i]])
+    for k, c in enumerate(centres):
+        phi = reacher_features(c, np.zeros(2))
+        assert phi[k] == 1.0 and np.argmax(phi[:25]) == k
+    phi = reacher_features(centres[0] + [0.05, 0.0], np.array([0.5, -1.0]))
+    np.testing.assert_allclose(phi[0], np.exp(-0.05**2 / (2 * RBF_VARIANCE)))
+    np.testing.assert_allclose(phi[25], 1.25)
+
+    env = RewardFeatures(gym.make("Reacher-v5"))
+    assert env.observation_space.shape == (10,)  # v5 drops the always-zero z (v2: 11)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(5):
+        action = env.action_space.sample()
+        obs, reward, _, _, info = env.step(action)
+        # the last two observation entries are fingertip - target after the step
+        np.testing.assert_allclose(info["features"], reacher_features(obs[-2:], action),
+                                   atol=1e-12)
+        assert info["true_reward"] == reward
+    assert true_weights(env) is None
+
+
+# ----------------------------------------------------------------------------- scores
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_func_scores_match_autograd_loop(dtype):
+    rng = np.random.default_rng(0)
+    policy = GaussianMLPPolicy(11, 3, seed=1).to(dtype)
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.3, 0.1, 0.4]))
+    obs = rng.normal(size=(37, 11))
+    act = rng.normal(size=(37, 3))
+    tol = 1e-6 if dtype == torch.float32 else 1e-12
+    for head in (False, True):
+        fast = per_sample_scores(policy, obs, act, include_mean_head=head, chunk_size=8)
+        params = dict(policy.named_parameters())
+        names = policy.theta_names(head)
+        assert fast.shape == (37, policy.n_theta(head))
+        for i in range(len(obs)):
+            policy.zero_grad()
+            policy(torch.tensor(obs[i:i + 1], dtype=dtype),
+                   torch.tensor(act[i:i + 1], dtype=dtype)).sum().backward()
+            ref = torch.cat([params[n].grad.reshape(-1) for n in names]).numpy()
+            # float32: absolute 1e-6 on the trunk; the mean head's larger entries to 1e-6
+            # relative (different summation orders of batched and single-row matmuls)
+            np.testing.assert_allclose(fast[i], ref, atol=tol, rtol=4 * tol)
+
+
+def test_bc_snapshots_are_copies_and_warm_started():
+    rng = np.random.default_rng(1)
+    obs = [rng.normal(size=(64, 4)) for _ in range(3)]
+    act = [rng.normal(size=(64, 2)) + k for k in range(3)]
+    res = clone_gaussian_policies(obs, act, GaussianBCConfig(epochs=3, batch_size=32), seed=0,
+                                  hidden=(8, 8))
+    assert res.thetas.shape == (3, 4 * 8 + 8 + 8 * 8 + 8)
+    assert np.all(np.linalg.norm(np.diff(res.parameters, axis=0), axis=1) > 0)
+    p0 = res.policy(0, 4, 2, (8, 8))
+    with torch.no_grad():
+        p0.trunk[0].weight.add_(1.0)
+    np.testing.assert_array_equal(res.policy(0, 4, 2, (8, 8)).trunk[0].weight.detach().numpy(),
+                                  res.policy(0, 4, 2, (8, 8)).trunk[0].weight.detach().numpy())
+    assert not np.allclose(p0.trunk[0].weight.detach().numpy(),
+                           res.policy(0, 4, 2, (8, 8)).trunk[0].weight.detach().numpy())
+
+
+# ----------------------------------------------------------------------------- Jacobian
+
+
+def _reference_jacobian(scores, features, starts, gamma, eps):
+    """Per-trajectory loops over the G(PO)MDP formula (spec Sec. 3.1), ended = zero."""
+    N, T = starts.shape
+    trajs = []
+    for n in range(N):
+        cut = [0] + [t for t in range(1, T) if starts[n, t]] + [T]
+        for b, e in zip(cut[:-1], cut[1:], strict=True):
+            rows = np.arange(n * T + b, n * T + e)
+            trajs.append((np.cumsum(scores[rows], axis=0),
+                          features[rows] * gamma ** np.arange(e - b)[:, None]))
+    d, q = scores.shape[1], features.shape[1]
+    t_max = max(len(G) for G, _ in trajs)
+    num, den, count = np.zeros((t_max, d, q)), np.zeros((t_max, d)), len(trajs)
+    for G, F in trajs:
+        for t in range(len(G)):
+            num[t] += np.outer(G[t] ** 2, F[t])
+            den[t] += G[t] ** 2
+    base = num / (den[..., None] + count * eps)
+    out = np.zeros((d, q))
+    for G, F in trajs:
+        for t in range(len(G)):
+            out += G[t][:, None] * (F[t][None, :] - base[t])
+    return out / count
+
+
+def test_masked_jacobian_equals_per_trajectory_computation():
+    rng = np.random.default_rng(2)
+    N, T, d, q = 3, 17, 10, 4
+    starts = rng.random((N, T)) < 0.2
+    scores = rng.normal(size=(N * T, d)).astype(np.float32)
+    features = rng.random((N * T, q))
+    index, mask = trajectory_index(starts)
+    assert mask.sum() == N * T
+    ours = jacobian_from_scores(scores, features, index, mask, 0.9, 1e-3,
+                                memory_bytes=1)  # one coordinate per block
+    ref = _reference_jacobian(scores.astype(float), features, starts, 0.9, 1e-3)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
+    whole = gpomdp_jacobian(scores[index], features[index], 0.9, 1e-3, mask)
+    np.testing.assert_allclose(ours, whole, rtol=1e-12, atol=1e-14)
+    index, mask = official_index(200, 50)
+    assert index.shape == (4, 50) and mask.all()
+
+
+def test_ppo_schedule_is_shifted():
+    lrs = schedule_values("shifted_linear", 7e-4, 20)
+    np.testing.assert_allclose(lrs, 7e-4 * (1 - np.arange(20) / 20))
+    assert schedule_values("linear", 7e-4, 20)[-1] == 0.0
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    config = mj.experiment_config("Hopper-v5", "smoke")
+    config = replace(config, learner=replace(config.learner, n_steps=100, batch_size=100),
+                     observer=replace(config.observer, n_steps=100, batch_size=100,
+                                      n_updates=2))
+    root = tmp_path_factory.mktemp("artifacts")
+    status = mj.run(config, [0], root=root)
+    return config, root, status
+
+
+def test_smoke_pipeline_end_to_end(smoke_run):
+    config, root, status = smoke_run
+    assert status == {0: "done"}
+    results = mj.load_results("Hopper-v5", "smoke", root)
+    res = results[0]
+    assert res["learner"]["curve"].shape == (3,)
+    assert res["observer_logel"]["curve"].shape == (2,)
+    assert res["observer_lfl"]["curve"].shape == (2,)
+    assert len(res["logel"]["weights"]) == 3 and len(res["logel"]["learning_rates"]) == 2
+    assert res["config"]["seed"] == 0
+    assert set(res["manifest"]["environment"]["libraries"]) >= {"torch", "mujoco"}
+    # resumable: a verified seed with the same config is skipped
+    assert mj.run(config, [0], root=root) == {0: "skipped"}
+
+
+def test_artifact_tampering_is_detected(smoke_run, tmp_path):
+    import shutil
+
+    _, root, *_ = smoke_run
+    src = mj.output_dir(mj.experiment_config("Hopper-v5", "smoke"), 0, root)
+    dst = tmp_path / "copy"
+    shutil.copytree(src, dst)
+    artifacts.verify(dst)
+    logel_json = dst / "logel.json"
+    data = json.loads(logel_json.read_text())
+    data["weights"][0] += 1.0
+    logel_json.write_text(json.dumps(data))
+    with pytest.raises(artifacts.ArtifactError, match="hash mismatch logel.json"):
+        artifacts.load(dst)
+    assert not artifacts.is_complete(dst)
+    (dst / "learner.npz").unlink()
+    with pytest.raises(artifacts.ArtifactError, match="missing learner.npz"):
+        artifacts.verify(dst)
+
+
+@pytest.mark.filterwarnings("ignore::logel.IdentifiabilityWarning")
+def test_ppo_trace_roundtrip_and_log_probs(tmp_path):
+    from logel.learners.ppo import ppo_config, train_ppo
+
+    torch.set_num_threads(1)
+    run = train_ppo(ppo_config("smoke", env_id="Reacher-v5", n_steps=100, batch_size=100,
+                               n_updates=2))
+    trace = run.trace
+    assert trace.states.shape == (2, 2, 100, 10) and trace.states.dtype == np.float32
+    assert trace.thetas.shape == (2, 10 * 64 + 64 + 64 * 64 + 64)
+    assert trace.episode_starts.dtype == bool and trace.rewards.shape == (2, 2, 100)
+    assert trace.episode_starts[0, :, 0].all()  # the very first step starts an episode
+    loaded = LearnerTrace.load(trace.save(tmp_path / "trace.npz"))
+    for name in ("states", "actions", "features", "thetas", "episode_starts", "rewards"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(trace, name))
+    assert loaded.metadata == json.loads(json.dumps(trace.metadata))
+    # the last recorded theta + heads reproduce SB3's log-probabilities of the final policy
+    # (recorded before the last update's training: compare against that policy's parameters)
+    policy = policy_from_theta(10, 2, trace.thetas[-1])
+    set_flat_parameters(policy, np.asarray(trace.metadata["actor_heads"][-1]),
+                        ["mean.weight", "mean.bias", "log_std"])
+    model_policy = run.model.policy
+    obs = torch.tensor(trace.states[-1, 0, :20])
+    act = torch.tensor(trace.actions[-1, 0, :20])
+    ours = policy(obs, act).detach().numpy()
+    assert np.all(np.isfinite(ours))
+    # rebuild the SB3 actor at the recorded parameters and compare
+    sb3_trunk = model_policy.mlp_extractor.policy_net
+    with torch.no_grad():
+        flat = torch.tensor(trace.thetas[-1]).float()
+        offset = 0
+        for p in sb3_trunk.parameters():
+            p.copy_(flat[offset:offset + p.numel()].reshape(p.shape))
+            offset += p.numel()
+        heads = torch.tensor(trace.metadata["actor_heads"][-1]).float()
+        offset = 0
+        for p in [*model_policy.action_net.parameters(), model_policy.log_std]:
+            p.copy_(heads[offset:offset + p.numel()].reshape(p.shape))
+            offset += p.numel()
+        _, logp, _ = model_policy.evaluate_actions(obs, act)
+    np.testing.assert_allclose(ours, logp.numpy(), rtol=1e-5, atol=1e-5)
+    # LOGEL runs on it in both segment modes
+    for segments in ("episodes", "official"):
+        res = neural_logel(trace, NeuralLOGELConfig(segments=segments, max_iter=50,
+                                                    bc=GaussianBCConfig(epochs=1)))
+        assert res.weights.shape == (26,) and res.jacobians.shape == (1, 4864, 26)
