@@ -17,7 +17,7 @@ LINT_DIRS = $(wildcard logel tests benchmarks)
 .PHONY: help install notebooks lint unit nbval test book clean benchmark
 
 help:
-	@echo "make install    create $(VENV) and pip install -e '.[test,book]'"
+	@echo "make install    create $(VENV) and pip install -e '.[test,book,mujoco]'"
 	@echo "make test       install, lint, unit tests, nbval on the book notebooks"
 	@echo "make book       build the Jupyter Book into _build/html (execution forced)"
 	@echo "make check-pages  check the built pages in headless Chromium (math, images, links)"
