@@ -261,6 +261,8 @@ def observe_variant(config: ComparisonConfig, seed: int, grid: Gridworld,
             res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl, lfl_rng)
             value = greedy_value(grid, reward=res.reward)
             outcomes.append(MethodOutcome("lfl", m, value, bool(value >= v_star - 1e-6), None))
+    if trace.returns is None:
+        raise ValueError("the learner's trace has no returns")
     return ComparisonResult(config, seed, {**grid.describe(), "learner": config.learner},
                             v_star, tuple(outcomes), trace.returns.mean(axis=1))
 
