@@ -8,6 +8,13 @@ PY ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo p
 VENV = .venv
 BIN = $(VENV)/bin
 
+# One BLAS thread per process: the arrays are small and joblib already runs one process per
+# core, so multi-threaded BLAS only oversubscribes a 2-core machine (override on the command line).
+OMP_NUM_THREADS ?= 1
+OPENBLAS_NUM_THREADS ?= 1
+MKL_NUM_THREADS ?= 1
+export OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
+
 # Budget used when nbval executes the book's notebooks.
 NB_BUDGET ?= book
 
