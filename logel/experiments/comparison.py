@@ -116,10 +116,19 @@ def run_learner(config: ComparisonConfig, grid: Gridworld,
 
 def run_comparison(config: ComparisonConfig, seed: int) -> ComparisonResult:
     """One learner run, observed by LOGEL and LfL at every ``m``."""
-    learner_rng, logel_rng, lfl_rng = (np.random.default_rng(s)
-                                       for s in np.random.SeedSequence(seed).spawn(3))
+    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0])
     grid = Gridworld(variant=config.variant, slip=config.slip)
-    trace = run_learner(config, grid, learner_rng)
+    return observe_trace(config, seed, grid, run_learner(config, grid, learner_rng))
+
+
+def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
+                  trace: LearnerTrace) -> ComparisonResult:
+    """The observers of ``config`` on a learner's trace (the observer half of
+    :func:`run_comparison`, with the same seed streams)."""
+    _, logel_rng, lfl_rng = (np.random.default_rng(s)
+                             for s in np.random.SeedSequence(seed).spawn(3))
+    if trace.returns is None:
+        raise ValueError("the learner's trace has no returns")
     v_star = optimal_value(grid)
     outcomes: list[MethodOutcome] = []
     if "logel" in config.methods:
@@ -189,5 +198,5 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
 
 
 __all__ = ["LEARNERS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
-           "MethodOutcome", "run_comparison", "run_learner", "summarise_comparison",
+           "MethodOutcome", "observe_trace", "run_comparison", "run_learner", "summarise_comparison",
            "sweep_comparison"]

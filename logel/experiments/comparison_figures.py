@@ -30,12 +30,10 @@ from logel.experiments.comparison import (
     ComparisonConfig,
     ComparisonResult,
     Method,
-    MethodOutcome,
+    observe_trace,
     run_comparison,
 )
-from logel.experiments.gridworld import observe
 from logel.irl.bc import clone_policies
-from logel.irl.lfl import lfl_reward
 from logel.irl.logel import fit
 from logel.learners.gpomdp import run_gpomdp_learner
 from logel.learners.tabular_learners import run_tabular_learner
@@ -239,32 +237,10 @@ def _learner_key(config: ComparisonConfig) -> tuple[Any, ...]:
 
 def observe_variant(config: ComparisonConfig, seed: int, grid: Gridworld,
                     trace: LearnerTrace) -> ComparisonResult:
-    """The observers of ``config`` on a given learner run: the observer half of
-    :func:`~logel.experiments.comparison.run_comparison`, with the same seed streams, so
+    """The observers of ``config`` on a given learner run, so
     ``observe_variant(config, seed, *learner_parameters(config, seed)[:2])`` equals
-    ``run_comparison(config, seed)``."""
-    _, logel_rng, lfl_rng = (np.random.default_rng(s)
-                             for s in np.random.SeedSequence(seed).spawn(3))
-    v_star = optimal_value(grid)
-    outcomes: list[MethodOutcome] = []
-    if "logel" in config.methods:
-        logel_cfg = replace(config.logel, setting="realistic",
-                            observed_steps=tuple(config.observed_steps),
-                            learner=replace(config.logel.learner,
-                                            n_updates=max(config.observed_steps)),
-                            observer_trajectories=min(config.logel.observer_trajectories,
-                                                      config.n_trajectories))
-        for o in observe(grid, trace, logel_cfg, logel_rng)[0]:
-            outcomes.append(MethodOutcome("logel", o.m, o.value, o.optimal, o.weight_error))
-    if "lfl" in config.methods:
-        for m in config.observed_steps:
-            res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl, lfl_rng)
-            value = greedy_value(grid, reward=res.reward)
-            outcomes.append(MethodOutcome("lfl", m, value, bool(value >= v_star - 1e-6), None))
-    if trace.returns is None:
-        raise ValueError("the learner's trace has no returns")
-    return ComparisonResult(config, seed, {**grid.describe(), "learner": config.learner},
-                            v_star, tuple(outcomes), trace.returns.mean(axis=1))
+    ``run_comparison(config, seed)`` (see :func:`~logel.experiments.comparison.observe_trace`)."""
+    return observe_trace(config, seed, grid, trace)
 
 
 def _one_seed(base: ComparisonConfig, variants: Mapping[str, ComparisonConfig], seed: int,
