@@ -200,3 +200,41 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
 __all__ = ["LEARNERS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
            "MethodOutcome", "observe_trace", "run_comparison", "run_learner", "summarise_comparison",
            "sweep_comparison"]
+
+
+def format_comparison(results: list[ComparisonResult]) -> str:
+    """A plain-text table of :func:`summarise_comparison`."""
+    r0 = results[0]
+    lines = [f"learner={r0.config.learner} variant={r0.config.variant} slip={r0.config.slip} "
+             f"seeds={len(results)} V*(s0)={r0.optimal_value:.4f}",
+             f"{'method':>6s} {'m':>3s} {'optimal':>9s} {'V(s0) mean ± 95% CI':>22s}"]
+    for s in summarise_comparison(results):
+        lines.append(f"{s.method:>6s} {s.m:3d} {round(s.optimal_fraction * s.n_seeds):4d}/"
+                     f"{s.n_seeds:<4d} {s.value_mean:12.3f} ± {s.value_ci:6.3f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m logel.experiments.comparison --learner spi --seeds 0-19 --n-jobs 2``."""
+    import argparse
+    import warnings
+
+    from logel.experiments.gridworld import parse_seeds
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learner", choices=LEARNERS, default="gpomdp")
+    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
+    parser.add_argument("--slip", type=float, default=0.0)
+    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
+    parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
+    args = parser.parse_args(argv)
+    cfg = ComparisonConfig(learner=args.learner, variant=args.variant, slip=args.slip)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = sweep_comparison(cfg, args.seeds, n_jobs=args.n_jobs, progress=args.progress)
+    print(format_comparison(results))
+
+
+if __name__ == "__main__":
+    main()
