@@ -215,8 +215,22 @@ def smoke_run(tmp_path_factory):
                      observer=replace(config.observer, n_steps=100, batch_size=100,
                                       n_updates=2))
     root = tmp_path_factory.mktemp("artifacts")
-    status = mj.run(config, [0], root=root)
+    status = mj.run(config, [0], root=root, trace_dir=root / "traces")
     return config, root, status
+
+
+def test_rerun_from_kept_trace_reproduces_the_seed(smoke_run, tmp_path):
+    config, root, _ = smoke_run
+    first = mj.load_results("Hopper-v5", "smoke", root)[0]
+    traces = list((root / "traces").glob("*.npz"))
+    assert [t.name for t in traces] == ["Hopper-v5_smoke_seed0.npz"]
+    status = mj.run(config, [0], root=tmp_path, trace_dir=root / "traces")
+    assert status == {0: "done"}
+    again = mj.load_results("Hopper-v5", "smoke", tmp_path)[0]
+    np.testing.assert_array_equal(again["learner"]["curve"], first["learner"]["curve"])
+    assert again["logel"]["weights"] == first["logel"]["weights"]
+    np.testing.assert_array_equal(again["observer_logel"]["curve"],
+                                  first["observer_logel"]["curve"])
 
 
 def test_smoke_pipeline_end_to_end(smoke_run):
@@ -300,3 +314,24 @@ def test_ppo_trace_roundtrip_and_log_probs(tmp_path):
         res = neural_logel(trace, NeuralLOGELConfig(segments=segments, max_iter=50,
                                                     bc=GaussianBCConfig(epochs=1)))
         assert res.weights.shape == (26,) and res.jacobians.shape == (1, 4864, 26)
+
+
+def test_lfl_reward_numpy_matches_network():
+    net = GaussianMLPPolicy(11, 2, (16, 16), log_std_init=-0.3, seed=5)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+
+    class Result:
+        def reward_network(self) -> GaussianMLPPolicy:
+            return net
+
+    rng = np.random.default_rng(0)
+    mean, var = rng.normal(size=11), rng.uniform(0.5, 2.0, size=11)
+    reward = mj._lfl_reward(Result(), mean, var, clip=10.0)
+    for _ in range(5):
+        obs, action = rng.normal(size=11) * 3, rng.normal(size=2)
+        s = torch.from_numpy(mj.normalise_observations(obs, mean, var, 10.0)[None])
+        with torch.no_grad():
+            expected = float(net(s, torch.tensor(action[None], dtype=torch.float32))[0])
+        assert reward(obs, action) == pytest.approx(expected, rel=1e-5, abs=1e-5)

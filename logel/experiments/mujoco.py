@@ -55,6 +55,7 @@ from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
 from logel.learners.ppo import PPOConfig, normalise_observations, ppo_config, train_ppo
 from logel.policies.gaussian_mlp import GaussianBCConfig
+from logel.traces import LearnerTrace
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +128,65 @@ def config_dict(config: MujocoConfig, seed: int) -> dict[str, Any]:
 
 
 def _lfl_reward(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> Any:
+    """The LfL reward :math:`\\log\\pi_R(a|s)` as a per-step numpy function.
+
+    The observer's environments call it once per transition (960k times at the paper budget);
+    a float64 numpy copy of the network is several times faster than a torch call per sample.
+    """
     net = result.reward_network()
-    net.requires_grad_(False)
+    layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
+              for m in net.trunk if isinstance(m, torch.nn.Linear)]
+    head_w = net.mean.weight.detach().double().numpy().T
+    head_b = net.mean.bias.detach().double().numpy()
+    log_std = net.log_std.detach().double().numpy()
+    inv_std = np.exp(-log_std)
+    const = float(-(log_std.sum() + 0.5 * np.log(2.0 * np.pi) * log_std.size))
 
     def reward(obs: np.ndarray, action: np.ndarray) -> float:
-        s = normalise_observations(obs, mean, var, clip)[None]
-        with torch.no_grad():
-            return float(net(torch.from_numpy(s),
-                             torch.from_numpy(np.asarray(action, dtype=np.float32)[None]))[0])
+        h = normalise_observations(obs, mean, var, clip).astype(np.float64)
+        for w, b in layers:
+            h = np.tanh(h @ w + b)
+        z = (np.asarray(action, dtype=np.float64) - (h @ head_w + head_b)) * inv_std
+        return const - 0.5 * float(z @ z)
 
     return reward
 
 
-def run_seed(config: MujocoConfig, seed: int, out: Path | None = None) -> dict[str, Any]:
+def learner_trace(config: PPOConfig, trace_path: Path | None = None
+                  ) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
+    """Train the learner, or load its trace from ``trace_path`` if one with this config is there.
+
+    The trace (about 100 MB per paper-budget seed) is never part of the committed artifacts;
+    keeping it in a scratch directory lets the observer stages be re-run without the learner.
+
+    Returns:
+        ``(trace, curve, update_seconds)``.
+    """
+    if trace_path is not None and Path(trace_path).is_file():
+        trace = LearnerTrace.load(trace_path)
+        if trace.metadata.get("config") == artifacts._jsonable(asdict(config)):
+            log.info("learner trace loaded from %s", trace_path)
+            meta = trace.metadata
+            curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
+            return trace, curve, np.asarray(meta["update_seconds"])
+        log.info("%s holds another learner configuration: retraining", trace_path)
+    run = train_ppo(config)
+    assert run.trace is not None
+    if trace_path is not None:
+        Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
+        run.trace.save(trace_path)
+    return run.trace, run.curve, run.update_seconds
+
+
+def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
+             trace_path: Path | None = None) -> dict[str, Any]:
     """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
+
+    Args:
+        config: the experiment.
+        seed: learner seed (observers use ``10_000 + seed``).
+        out: artifact directory, or None to write nothing.
+        trace_path: optional scratch file for the learner trace (see :func:`learner_trace`).
 
     Returns:
         A summary dict (learner and observer curves, recovered weights, timings).
@@ -150,12 +196,12 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None) -> dict[s
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    learner = train_ppo(replace(config.learner, seed=seed, record=True))
-    trace = learner.trace
-    assert trace is not None
-    timings["learner"] = time.perf_counter() - t0
+    trace, learner_curve, learner_seconds = learner_trace(
+        replace(config.learner, seed=seed, record=True), trace_path)
+    timings["learner"] = float(np.sum(learner_seconds))
+    timings["learner_wall"] = time.perf_counter() - t0
     log.info("%s seed %d: learner %.1fs, curve %s", config.env_id, seed, timings["learner"],
-             np.round(learner.curve, 1))
+             np.round(learner_curve, 1))
 
     t0 = time.perf_counter()
     logel_result = neural_logel(trace, replace(config.logel, seed=seed))
@@ -200,8 +246,8 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None) -> dict[s
 
     steps_per_update = config.learner.n_envs * config.learner.n_steps
     result = {
-        "learner_curve": learner.curve,
-        "learner_update_seconds": learner.update_seconds,
+        "learner_curve": learner_curve,
+        "learner_update_seconds": learner_seconds,
         "logel": logel_summary,
         "observer_logel_curve": obs_logel.curve,
         "observer_lfl_curve": None if obs_lfl is None else obs_lfl.curve,
@@ -211,9 +257,9 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None) -> dict[s
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         artifacts.save_json(out / "config.json", config_dict(config, seed))
-        artifacts.save_arrays(out / "learner.npz", curve=learner.curve,
-                              update_seconds=learner.update_seconds,
-                              env_steps=(np.arange(len(learner.curve)) + 1) * steps_per_update,
+        artifacts.save_arrays(out / "learner.npz", curve=learner_curve,
+                              update_seconds=learner_seconds,
+                              env_steps=(np.arange(len(learner_curve)) + 1) * steps_per_update,
                               learning_rates=np.asarray(trace.metadata["learning_rates_used"]))
         artifacts.save_json(out / "logel.json", logel_summary)
         obs_steps = (np.arange(observer_cfg.n_updates) + 1) * (observer_cfg.n_envs
@@ -265,8 +311,11 @@ No trajectories are stored.
 
 
 def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
-        force: bool = False) -> dict[int, str]:
-    """Run every seed not already complete; returns ``{seed: "done" | "skipped"}``."""
+        force: bool = False, trace_dir: Path | None = None) -> dict[int, str]:
+    """Run every seed not already complete; returns ``{seed: "done" | "skipped"}``.
+
+    ``trace_dir``: keep (and reuse) learner traces there, one ``<env>_<budget>_seed<k>.npz``.
+    """
     status = {}
     if seeds:
         base = output_dir(config, seeds[0], root).parent
@@ -281,7 +330,9 @@ def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
                 continue
             raise RuntimeError(f"{out} holds a different configuration; pass --force to "
                                "overwrite it")
-        run_seed(config, seed, out)
+        trace_path = (None if trace_dir is None else
+                      Path(trace_dir) / f"{config.env_id}_{config.budget}_seed{seed}.npz")
+        run_seed(config, seed, out, trace_path)
         status[seed] = "done"
     return status
 
@@ -323,11 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
     parser.add_argument("--no-lfl", action="store_true", help="skip LfL and its observer")
     parser.add_argument("--force", action="store_true", help="re-run complete seeds")
+    parser.add_argument("--trace-dir", type=Path, default=None,
+                        help="scratch directory that keeps learner traces (~100 MB per seed) "
+                             "so later runs reuse them instead of retraining the learner")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     config = experiment_config(args.env, args.budget, run_lfl=not args.no_lfl)
-    status = run(config, args.seeds, args.root, args.force)
+    status = run(config, args.seeds, args.root, args.force, args.trace_dir)
     log.info("finished: %s", status)
     return 0
 

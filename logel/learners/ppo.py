@@ -291,6 +291,10 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
                            "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init,
                            "ortho_init": True, "optimizer_kwargs": {"eps": config.adam_eps}},
             seed=config.seed, device="cpu", verbose=0)
+        # no logger folder: SB3 would otherwise create an empty /tmp/SB3-<date> per run
+        from stable_baselines3.common.logger import Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[]))
         q = n_features(config.env_id)
         recorder = _make_callback(config, q)
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
