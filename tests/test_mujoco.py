@@ -335,3 +335,37 @@ def test_lfl_reward_numpy_matches_network():
         with torch.no_grad():
             expected = float(net(s, torch.tensor(action[None], dtype=torch.float32))[0])
         assert reward(obs, action) == pytest.approx(expected, rel=1e-5, abs=1e-5)
+
+
+def test_explained_motion_and_best_learning_rates():
+    from logel.experiments.mujoco_diagnostics import best_learning_rates, explained_motion
+
+    rng = np.random.default_rng(1)
+    J = rng.normal(size=(4, 30, 3))
+    omega = np.array([1.0, -2.0, 0.5])
+    alpha = np.array([0.3, 1.0, 0.1, 2.0])
+    deltas = alpha[:, None] * np.einsum("tdq,q->td", J, omega)
+    np.testing.assert_allclose(best_learning_rates(deltas, J, omega), alpha)
+    assert explained_motion(deltas, J, omega) == pytest.approx(1.0)
+    # a motion orthogonal to every J_t omega is not explained at all
+    noise = rng.normal(size=deltas.shape)
+    u = np.einsum("tdq,q->td", J, omega)
+    noise -= (np.sum(noise * u, 1) / np.sum(u * u, 1))[:, None] * u
+    assert explained_motion(noise, J, omega) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(best_learning_rates(noise, J, omega), 0.0, atol=1e-12)
+
+
+def test_diagnostics_on_a_kept_trace(smoke_run, tmp_path):
+    from logel.experiments import mujoco_diagnostics as diag
+
+    _, root, _ = smoke_run
+    status = diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path)
+    assert status == {0: "done"}
+    res = diag.load_results("Hopper-v5", "smoke", tmp_path)[0]
+    assert set(res["observers"]) == {"realistic (cloned theta)", "approximate (true theta)",
+                                     "realistic, clone started at the learner's policy"}
+    for v in res["observers"].values():
+        assert -1.0 <= v["reward_correlation"] <= 1.0
+        assert v["explained_motion"] <= 1.0
+    assert res["reference"]["weights"] == [125.0, 1.0, -1e-3]
+    assert res["chance_level"] == pytest.approx(3 / res["theta_dim"])

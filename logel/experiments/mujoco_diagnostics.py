@@ -1,0 +1,225 @@
+"""Why does LOGEL recover (or not) a MuJoCo learner's reward? Diagnostics on kept traces.
+
+The MuJoCo pipeline (:mod:`logel.experiments.mujoco`) judges a recovered reward only through an
+observer trained on it, which is slow and noisy. These diagnostics look inside, on the learner
+traces that ``--trace-dir`` keeps:
+
+* **explained motion** -- the fraction of the parameter motion
+  :math:`\\sum_t\\|\\Delta_t\\|^2` that the gradient-step model
+  :math:`\\Delta_t\\approx\\alpha_t\\nabla\\psi_t\\omega` explains (Sec. 2 of the paper). A random
+  ``q``-dimensional subspace of :math:`\\mathbb R^d` explains about ``q / d`` of a vector, the
+  *chance level*;
+* **reward correlation** -- Pearson correlation between :math:`\\omega^\\top\\phi(s,a)` and the
+  environment's true per-step reward over the observed samples (the reward is outside the
+  feature span for Reacher, so 1 is not reachable there);
+* the cosine between cloned and true parameter changes (``delta_cosine``, from
+  :func:`logel.irl.neural.neural_logel`).
+
+Each is computed for three observers of the same trace: the realistic one (cloned
+:math:`\\hat\\theta_t`), the approximate-gradient one (the learner's true :math:`\\theta_t`), and
+the realistic one with the cloning started from the learner's first observed policy (an oracle
+that keeps the clone in the learner's parameterisation); and for a *reference* reward: gymnasium's
+own weights (Hopper) or the least-squares projection of the true reward on the features
+(Reacher), with its best learning rates at the true :math:`\\theta_t`.
+
+Run::
+
+    python -m logel.experiments.mujoco_diagnostics --env Reacher-v5 --seeds 0-9 \\
+        --trace-dir <scratch>/traces
+
+Results go to ``artifacts/mujoco_diagnostics/<env>/seed_<k>/`` with a manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from logel import artifacts
+from logel.envs.mujoco_features import env_family
+from logel.experiments.mujoco import TRUE_WEIGHTS, experiment_config, parse_seeds
+from logel.irl.neural import NeuralLOGELConfig, _true_policies, neural_logel
+from logel.traces import LearnerTrace
+
+log = logging.getLogger(__name__)
+
+VERSION = "v1"
+
+
+def best_learning_rates(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray,
+                        alpha_min: float = 0.0) -> np.ndarray:
+    """:math:`\\alpha_t=\\max(\\alpha_{min},\\Delta_t^\\top J_t\\omega/\\|J_t\\omega\\|^2)`, ``(m,)``.
+
+    The learning-rate step of block-coordinate descent for a fixed :math:`\\omega`; a step with
+    :math:`J_t\\omega=0` gets ``alpha_min``.
+    """
+    u = np.einsum("tdq,q->td", jacobians, omega)
+    uu = np.einsum("td,td->t", u, u)
+    du = np.einsum("td,td->t", deltas, u)
+    return np.maximum(alpha_min, np.divide(du, uu, out=np.zeros_like(du), where=uu > 0))
+
+
+def explained_motion(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray,
+                     learning_rates: np.ndarray | None = None) -> float:
+    """:math:`1-\\sum_t\\|\\Delta_t-\\alpha_t J_t\\omega\\|^2/\\sum_t\\|\\Delta_t\\|^2`.
+
+    Args:
+        deltas: ``(m, d)`` parameter changes.
+        jacobians: ``(m, d, q)``.
+        omega: ``(q,)`` weights.
+        learning_rates: ``(m,)``; None = :func:`best_learning_rates` (non-negative).
+    """
+    alpha = (best_learning_rates(deltas, jacobians, omega) if learning_rates is None
+             else np.asarray(learning_rates))
+    resid = deltas - alpha[:, None] * np.einsum("tdq,q->td", jacobians, omega)
+    return float(1.0 - np.sum(resid ** 2) / np.sum(deltas ** 2))
+
+
+def reward_correlation(trace: LearnerTrace, steps: Sequence[int], omega: np.ndarray) -> float:
+    """Pearson correlation of :math:`\\omega^\\top\\phi` with the true reward on ``steps``."""
+    if trace.rewards is None:
+        raise ValueError("the trace records no rewards")
+    phi = trace.features[list(steps)].reshape(-1, trace.n_features)
+    r = np.asarray(trace.rewards[list(steps)], dtype=np.float64).reshape(-1)
+    return float(np.corrcoef(phi @ omega, r)[0, 1])
+
+
+def reference_weights(trace: LearnerTrace, steps: Sequence[int]) -> np.ndarray:
+    """Gymnasium's weights (Hopper) or the least-squares fit of the true reward on
+    ``[phi, 1]`` over the observed samples, constant dropped (Reacher)."""
+    family = env_family(trace.metadata["env_id"])
+    if family in TRUE_WEIGHTS:
+        return np.asarray(TRUE_WEIGHTS[family], dtype=np.float64)
+    phi = trace.features[list(steps)].reshape(-1, trace.n_features).astype(np.float64)
+    r = np.asarray(trace.rewards[list(steps)], dtype=np.float64).reshape(-1)
+    coef, *_ = np.linalg.lstsq(np.column_stack([phi, np.ones(len(phi))]), r, rcond=None)
+    return coef[:-1]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
+    """The three observers and the reference reward on one trace (see the module docstring)."""
+    q = trace.n_features
+    out: dict[str, Any] = {"observers": {}}
+    variants: dict[str, tuple[NeuralLOGELConfig, Any]] = {
+        "realistic (cloned theta)": (config, None),
+        "approximate (true theta)": (replace(config, thetas="true"), None),
+    }
+    true_run = None
+    for name, (cfg, init) in variants.items():
+        res = neural_logel(trace, cfg, bc_init=init)
+        steps = res.steps
+        if cfg.thetas == "true":
+            true_run = res
+        d = np.diff(res.thetas, axis=0)
+        out["observers"][name] = {
+            "weights": res.weights.tolist(),
+            "explained_motion": explained_motion(d, res.jacobians, res.weights,
+                                                 res.learning_rates),
+            "reward_correlation": reward_correlation(trace, steps, res.weights),
+            "delta_cosine": (None if res.delta_cosine is None
+                             else res.delta_cosine.tolist()),
+            "seconds": res.seconds,
+        }
+    assert true_run is not None
+    # cloning started from the learner's own first observed policy (oracle start)
+    first = _true_policies(trace, true_run.steps[:1])[0]
+    res = neural_logel(trace, config, bc_init=first)
+    d = np.diff(res.thetas, axis=0)
+    out["observers"]["realistic, clone started at the learner's policy"] = {
+        "weights": res.weights.tolist(),
+        "explained_motion": explained_motion(d, res.jacobians, res.weights, res.learning_rates),
+        "reward_correlation": reward_correlation(trace, res.steps, res.weights),
+        "delta_cosine": None if res.delta_cosine is None else res.delta_cosine.tolist(),
+        "seconds": res.seconds,
+    }
+    w_ref = reference_weights(trace, true_run.steps)
+    d_true = np.diff(true_run.thetas, axis=0)
+    out["reference"] = {
+        "weights": w_ref.tolist(),
+        "explained_motion_true_theta": explained_motion(d_true, true_run.jacobians, w_ref),
+        "reward_correlation": reward_correlation(trace, true_run.steps, w_ref),
+        "cosine_to_recovered": {k: _cosine(np.asarray(v["weights"]), w_ref)
+                                for k, v in out["observers"].items()},
+    }
+    out["chance_level"] = q / d_true.shape[1]
+    out["steps"] = list(true_run.steps)
+    out["theta_dim"] = int(d_true.shape[1])
+    out["motion_norms_true"] = np.linalg.norm(d_true, axis=1).tolist()
+    return out
+
+
+def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper",
+        root: Path | None = None, force: bool = False) -> dict[int, str]:
+    """Diagnose every seed whose learner trace is in ``trace_dir``."""
+    config = experiment_config(env_id, budget)
+    base = (root or artifacts.artifact_root()) / (
+        "mujoco_diagnostics" if budget == "paper" else f"mujoco_diagnostics_{budget}") / env_id
+    status = {}
+    for seed in seeds:
+        out = base / f"seed_{seed}"
+        path = Path(trace_dir) / f"{env_id}_{budget}_seed{seed}.npz"
+        if not force and artifacts.is_complete(out):
+            status[seed] = "skipped"
+            continue
+        if not path.is_file():
+            log.warning("seed %d: no trace at %s", seed, path)
+            status[seed] = "missing trace"
+            continue
+        t0 = time.perf_counter()
+        trace = LearnerTrace.load(path)
+        result = diagnose(trace, replace(config.logel, seed=seed))
+        cfg = {"env_id": env_id, "budget": budget, "seed": seed, "version": VERSION,
+               "logel": artifacts._jsonable(asdict(replace(config.logel, seed=seed))),
+               "trace_sha256": artifacts.sha256_file(path)}
+        out.mkdir(parents=True, exist_ok=True)
+        artifacts.save_json(out / "diagnostics.json", result)
+        artifacts.write_manifest(out, config=cfg, seeds=[seed],
+                                 wall_time_seconds=time.perf_counter() - t0,
+                                 extra={"experiment": "mujoco_diagnostics", "version": VERSION})
+        log.info("seed %d: %s", seed, {k: (round(v["explained_motion"], 4),
+                                           round(v["reward_correlation"], 3))
+                                       for k, v in result["observers"].items()})
+        status[seed] = "done"
+    return status
+
+
+def load_results(env_id: str, budget: str = "paper", root: Path | None = None
+                 ) -> dict[int, dict[str, Any]]:
+    """Every complete diagnosed seed, verified against its manifest."""
+    base = (root or artifacts.artifact_root()) / (
+        "mujoco_diagnostics" if budget == "paper" else f"mujoco_diagnostics_{budget}") / env_id
+    return {int(p.name.split("_")[1]): artifacts.load(p)["diagnostics"]
+            for p in sorted(base.glob("seed_*"))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_diagnostics",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="Reacher-v5")
+    parser.add_argument("--seeds", default="0-9", type=parse_seeds)
+    parser.add_argument("--budget", default="paper")
+    parser.add_argument("--trace-dir", type=Path, required=True)
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    log.info("finished: %s", run(args.env, args.seeds, args.trace_dir, args.budget, args.root,
+                                 args.force))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
