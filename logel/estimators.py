@@ -14,8 +14,9 @@ with :math:`G_{i,t}=\\sum_{l\\le t}g_{i,l}` the cumulative score and
 reward, so ``gpomdp_jacobian(scores, features, gamma) @ omega`` is exactly the scalar-reward
 G(PO)MDP gradient for reward :math:`\\omega^\\top\\phi` on the same samples.
 
-Memory is :math:`O(NT(d+q)+Tdq)`: the sums over samples are contracted with ``einsum`` and the
-:math:`(N,T,d,q)` outer products are never formed. These are the **only** estimators in the
+Memory is :math:`O(NT(d+q)+dq)`: the sums over samples are contracted by matrix products, one
+time step at a time for the baseline, and the :math:`(N,T,d,q)` outer products are never
+formed. These are the **only** estimators in the
 project; the gridworld and MuJoCo paths both call them.
 """
 
@@ -65,17 +66,21 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
     """
     g, phi, valid = _prepare(scores, features, gamma, baseline_eps, mask)
     N, T, _ = g.shape
-    # time-major (T, N, .) layout keeps every per-step product a contiguous BLAS call
-    G = np.cumsum(g.transpose(1, 0, 2), axis=0)  # (T, N, d) cumulative scores
+    # time-major (T, N, d) float64 copy, made in one pass and summed in place: G[t] is the
+    # cumulative score of step t, and every per-step product below is one contiguous BLAS call
+    G = np.array(g.transpose(1, 0, 2), dtype=np.float64)
+    np.cumsum(G, axis=0, out=G)
     if valid is not None:
         G *= valid.T[:, :, None]
     F = phi.transpose(1, 0, 2) * (gamma ** np.arange(T))[:, None, None]  # (T, N, q)
-    G2 = G * G
-    # baseline numerator: one (d, N) @ (N, q) product per time step, (T, d, q) in all
-    numerator = np.matmul(G2.transpose(0, 2, 1), F)
-    baseline = numerator / (G2.sum(axis=1)[:, :, None] + N * baseline_eps)
-    raw = G.reshape(T * N, -1).T @ F.reshape(T * N, -1)  # sum_{t,n} G F^T
-    correction = np.einsum("tk,tkj->kj", G.sum(axis=1), baseline)
+    raw = (F.reshape(T * N, -1).T @ G.reshape(T * N, -1)).T  # sum_{t,n} G F^T, (d, q)
+    # baseline correction sum_t (sum_n G_t) * b_t, one step at a time: the (N, d) squares of
+    # one step stay in cache and no (T, N, d) or (T, d, q) temporary is formed
+    correction = np.zeros_like(raw)
+    for t in range(T):
+        G2 = G[t] * G[t]
+        baseline = (F[t].T @ G2).T / (G2.sum(axis=0)[:, None] + N * baseline_eps)
+        correction += G[t].sum(axis=0)[:, None] * baseline
     return (raw - correction) / N
 
 

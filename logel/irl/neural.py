@@ -175,7 +175,7 @@ def jacobian_from_scores(scores: np.ndarray, features: np.ndarray, index: np.nda
         mask: ``(n_traj, T_max)`` validity of each step.
         gamma: discount (restarting at each trajectory's first step).
         baseline_eps: :math:`\\epsilon_b`.
-        memory_bytes: budget of the estimator's temporaries (about five float64 arrays of
+        memory_bytes: budget of the estimator's temporaries (about two float64 arrays of
             ``n_traj * T_max * d_block``).
 
     Returns:
@@ -184,7 +184,7 @@ def jacobian_from_scores(scores: np.ndarray, features: np.ndarray, index: np.nda
     """
     n, d = scores.shape
     padded = index.size
-    block = int(max(1, min(d, memory_bytes // (5 * 8 * padded))))
+    block = int(max(1, min(d, memory_bytes // (2 * 8 * padded))))
     feats = np.asarray(features, dtype=np.float64)[index]
     out = np.empty((d, feats.shape[-1]))
     for start in range(0, d, block):
