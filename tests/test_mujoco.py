@@ -363,6 +363,7 @@ def test_diagnostics_on_a_kept_trace(smoke_run, tmp_path):
     assert status == {0: "done"}
     res = diag.load_results("Hopper-v5", "smoke", tmp_path)[0]
     assert set(res["observers"]) == {"realistic (cloned theta)", "approximate (true theta)",
+                                     "approximate (true theta with the mean head)",
                                      "realistic, clone started at the learner's policy"}
     for v in res["observers"].values():
         assert -1.0 <= v["reward_correlation"] <= 1.0

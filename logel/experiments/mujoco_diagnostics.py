@@ -15,12 +15,14 @@ traces that ``--trace-dir`` keeps:
 * the cosine between cloned and true parameter changes (``delta_cosine``, from
   :func:`logel.irl.neural.neural_logel`).
 
-Each is computed for three observers of the same trace: the realistic one (cloned
-:math:`\\hat\\theta_t`), the approximate-gradient one (the learner's true :math:`\\theta_t`), and
-the realistic one with the cloning started from the learner's first observed policy (an oracle
+Each is computed for four observers of the same trace: the realistic one (cloned
+:math:`\\hat\\theta_t`), the approximate-gradient one (the learner's true :math:`\\theta_t`,
+the actor trunk as in the paper, or the trunk and the mean head), and the realistic one with the cloning started from the learner's first observed policy (an oracle
 that keeps the clone in the learner's parameterisation); and for a *reference* reward: gymnasium's
 own weights (Hopper) or the least-squares projection of the true reward on the features
-(Reacher), with its best learning rates at the true :math:`\\theta_t`.
+(Reacher), with its best learning rates at the true :math:`\\theta_t`, and the per-step cosine
+between :math:`\\Delta_t` and :math:`\\nabla\\psi_t\\omega_{ref}` (a random direction of
+:math:`\\mathbb R^d` has :math:`|\\cos|\\approx 1/\\sqrt d`).
 
 Run::
 
@@ -115,12 +117,14 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
     variants: dict[str, tuple[NeuralLOGELConfig, Any]] = {
         "realistic (cloned theta)": (config, None),
         "approximate (true theta)": (replace(config, thetas="true"), None),
+        "approximate (true theta with the mean head)": (
+            replace(config, thetas="true", include_mean_head=True), None),
     }
     true_run = None
     for name, (cfg, init) in variants.items():
         res = neural_logel(trace, cfg, bc_init=init)
         steps = res.steps
-        if cfg.thetas == "true":
+        if cfg.thetas == "true" and not cfg.include_mean_head:
             true_run = res
         d = np.diff(res.thetas, axis=0)
         out["observers"][name] = {
@@ -146,14 +150,17 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
     }
     w_ref = reference_weights(trace, true_run.steps)
     d_true = np.diff(true_run.thetas, axis=0)
+    u_ref = np.einsum("tdq,q->td", true_run.jacobians, w_ref)
     out["reference"] = {
         "weights": w_ref.tolist(),
         "explained_motion_true_theta": explained_motion(d_true, true_run.jacobians, w_ref),
+        "step_cosine_true_theta": [_cosine(a, b) for a, b in zip(d_true, u_ref, strict=True)],
         "reward_correlation": reward_correlation(trace, true_run.steps, w_ref),
         "cosine_to_recovered": {k: _cosine(np.asarray(v["weights"]), w_ref)
                                 for k, v in out["observers"].items()},
     }
     out["chance_level"] = q / d_true.shape[1]
+    out["chance_cosine"] = 1.0 / np.sqrt(d_true.shape[1])
     out["steps"] = list(true_run.steps)
     out["theta_dim"] = int(d_true.shape[1])
     out["motion_norms_true"] = np.linalg.norm(d_true, axis=1).tolist()
