@@ -370,3 +370,4 @@ def test_diagnostics_on_a_kept_trace(smoke_run, tmp_path):
         assert v["explained_motion"] <= 1.0
     assert res["reference"]["weights"] == [125.0, 1.0, -1e-3]
     assert res["chance_level"] == pytest.approx(3 / res["theta_dim"])
+    assert len(res["reference"]["split_half_cosine"]) == len(res["steps"]) - 1

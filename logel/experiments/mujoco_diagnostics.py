@@ -22,7 +22,9 @@ that keeps the clone in the learner's parameterisation); and for a *reference* r
 own weights (Hopper) or the least-squares projection of the true reward on the features
 (Reacher), with its best learning rates at the true :math:`\\theta_t`, and the per-step cosine
 between :math:`\\Delta_t` and :math:`\\nabla\\psi_t\\omega_{ref}` (a random direction of
-:math:`\\mathbb R^d` has :math:`|\\cos|\\approx 1/\\sqrt d`).
+:math:`\\mathbb R^d` has :math:`|\\cos|\\approx 1/\\sqrt d`);
+* **Jacobian reliability** -- the cosine between :math:`\\widehat{\\nabla\\psi}_t\\omega_{ref}`
+  estimated on two disjoint halves of the environments (:func:`split_half_cosines`).
 
 Run::
 
@@ -110,6 +112,26 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def split_half_cosines(trace: LearnerTrace, config: NeuralLOGELConfig, omega: np.ndarray
+                       ) -> list[float]:
+    """Reliability of the Jacobian estimate: per step, the cosine between
+    :math:`\\widehat{\\nabla\\psi}_t\\omega` estimated on the first and on the second half of the
+    environments, at the learner's true :math:`\\theta_t` (1: the estimate is stable; about
+    :math:`1/\\sqrt d`: it is noise)."""
+    n_envs = trace.states.shape[1]
+    if n_envs < 2:
+        raise ValueError("a split-half check needs at least two environments")
+    halves = []
+    for rows in (slice(0, n_envs // 2), slice(n_envs // 2, n_envs)):
+        half = LearnerTrace(trace.states[:, rows], trace.actions[:, rows],
+                            trace.features[:, rows], trace.gamma, thetas=trace.thetas,
+                            metadata=trace.metadata,
+                            episode_starts=trace.episode_starts[:, rows])
+        res = neural_logel(half, replace(config, thetas="true"))
+        halves.append(np.einsum("tdq,q->td", res.jacobians, omega))
+    return [_cosine(a, b) for a, b in zip(*halves, strict=True)]
+
+
 def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
     """The three observers and the reference reward on one trace (see the module docstring)."""
     q = trace.n_features
@@ -155,6 +177,7 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
         "weights": w_ref.tolist(),
         "explained_motion_true_theta": explained_motion(d_true, true_run.jacobians, w_ref),
         "step_cosine_true_theta": [_cosine(a, b) for a, b in zip(d_true, u_ref, strict=True)],
+        "split_half_cosine": split_half_cosines(trace, config, w_ref),
         "reward_correlation": reward_correlation(trace, true_run.steps, w_ref),
         "cosine_to_recovered": {k: _cosine(np.asarray(v["weights"]), w_ref)
                                 for k, v in out["observers"].items()},
