@@ -371,3 +371,7 @@ def test_diagnostics_on_a_kept_trace(smoke_run, tmp_path):
     assert res["reference"]["weights"] == [125.0, 1.0, -1e-3]
     assert res["chance_level"] == pytest.approx(3 / res["theta_dim"])
     assert len(res["reference"]["split_half_cosine"]) == len(res["steps"]) - 1
+    parts = res["reward_parts"]
+    np.testing.assert_allclose(np.add(parts["control_per_step"], parts["rest_per_step"]),
+                               parts["reward_per_step"])
+    assert all(v < 0 for v in parts["control_per_step"])

@@ -108,6 +108,24 @@ def reference_weights(trace: LearnerTrace, steps: Sequence[int]) -> np.ndarray:
     return coef[:-1]
 
 
+CONTROL_COST = {"Hopper": 1e-3, "Reacher": 1.0}
+"""Gymnasium v5's control-cost weight :math:`c` in :math:`-c\\|a\\|^2` (the last feature)."""
+
+
+def reward_parts(trace: LearnerTrace) -> dict[str, Any]:
+    """Per update, the mean per-step true reward split into the control cost
+    :math:`-c\\|a\\|^2` and the rest, and the learner's log standard deviations."""
+    c = CONTROL_COST[env_family(trace.metadata["env_id"])]
+    if trace.rewards is None:
+        raise ValueError("the trace records no rewards")
+    control = -c * trace.features[..., -1].mean(axis=(1, 2))
+    total = trace.rewards.mean(axis=(1, 2))
+    act_dim = int(trace.metadata["act_dim"])
+    log_std = [np.asarray(h)[-act_dim:].tolist() for h in trace.metadata["actor_heads"]]
+    return {"reward_per_step": total.tolist(), "control_per_step": control.tolist(),
+            "rest_per_step": (total - control).tolist(), "log_std": log_std}
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
@@ -182,6 +200,7 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
         "cosine_to_recovered": {k: _cosine(np.asarray(v["weights"]), w_ref)
                                 for k, v in out["observers"].items()},
     }
+    out["reward_parts"] = reward_parts(trace)
     out["chance_level"] = q / d_true.shape[1]
     out["chance_cosine"] = 1.0 / np.sqrt(d_true.shape[1])
     out["steps"] = list(true_run.steps)
