@@ -16,6 +16,9 @@ Each measurement runs in a fresh subprocess; peak memory is the rise of the proc
 set (``VmHWM`` after resetting it through ``/proc/self/clear_refs``) above the level once the
 data are built. Both methods use the same data and must agree.
 
+Finally it prints the median wall time of one paper-budget env-seed by stage, read from the
+committed artifacts (``timings.json``; those runs shared the machine with other work).
+
 Run: ``.venv/bin/python benchmarks/bench_mujoco_jacobian.py [--quick]`` (``--quick`` skips the
 baseline's Reacher case, which needs about 5 GB).
 """
@@ -154,8 +157,27 @@ def main() -> None:
               f"{'-':>8s} {m_o / 1e6:8.0f}   baseline: >= {need:.0f} GB per temporary")
 
 
+def stage_times() -> None:
+    """Wall time of one paper-budget env-seed by stage, from the committed artifacts."""
+    from logel.experiments.mujoco import load_results
+
+    stages = ("learner", "logel", "lfl", "observer_logel", "observer_lfl")
+    print(f"\n{'paper-budget seed, median s':28s} " + " ".join(f"{s:>14s}" for s in stages)
+          + f" {'total min':>9s}")
+    for env in ("Reacher-v5", "Hopper-v5"):
+        results = load_results(env, "paper")
+        if not results:
+            print(f"{env:28s} no artifacts")
+            continue
+        t = np.array([[r["timings"][s] for s in stages] for r in results.values()])
+        med = np.median(t, axis=0)
+        print(f"{env + f' ({len(t)} seeds)':28s} " + " ".join(f"{v:14.0f}" for v in med)
+              + f" {med.sum() / 60:9.1f}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     else:
         main()
+        stage_times()
