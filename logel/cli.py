@@ -42,9 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_jobs < 1:
         print("logel: --n-jobs must be >= 1", file=sys.stderr)
         return 2
+    previous = os.environ.get("LOGEL_BUDGET")
     os.environ["LOGEL_BUDGET"] = args.budget  # code that reads the switch sees the same budget
-    reports = reproduce(names, args.budget, args.n_jobs, args.backend, args.out,
-                        progress=not args.no_progress)
+    try:
+        reports = reproduce(names, args.budget, args.n_jobs, args.backend, args.out,
+                            progress=not args.no_progress)
+    finally:
+        if previous is None:
+            os.environ.pop("LOGEL_BUDGET", None)
+        else:
+            os.environ["LOGEL_BUDGET"] = previous
     print()
     print(summary_table(reports))
     return 1 if any(c.passed is False for r in reports for c in r.claims) else 0

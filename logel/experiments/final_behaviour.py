@@ -209,12 +209,12 @@ def sweep_final_behaviour(configs: dict[str, FinalBehaviourConfig], seeds: Any,
     """:func:`run_final_behaviour` for every configuration and seed, as one pool of jobs
     (:func:`logel.runner.run_jobs`); identical results for any ``n_jobs`` and backend."""
     seeds = list(seeds)
+    keys = [key for key in configs for _ in seeds]
     jobs = [(configs[key], s) for key in configs for s in seeds]
     flat = run_jobs(run_final_behaviour, jobs, n_jobs=n_jobs, backend=backend,
                     progress=progress, description="final behaviour")
     out: dict[str, list[FinalBehaviourResult]] = {key: [] for key in configs}
-    for (cfg, _), res in zip(jobs, flat, strict=True):
-        key = next(k for k in configs if configs[k] is cfg)
+    for key, res in zip(keys, flat, strict=True):
         out[key].append(res)
     return out
 
