@@ -225,7 +225,7 @@ def final_behaviour_setup(budget: Budget) -> tuple[list[int], dict[str, Any]]:
     if budget == "smoke":
         seeds, ms, ns, n_m = [0, 1], (2, 5), (10, 50), 5
     elif budget == "book":
-        seeds, ms, ns, n_m = list(range(10)), (2, 5, 10, 15), (5, 20, 50), 10
+        seeds, ms, ns, n_m = list(range(10)), (2, 5, 10, 15), (10, 50), 10
     else:
         seeds, ms, ns, n_m = list(range(20)), tuple(range(2, 16)), (5, 10, 20, 50), 10
     return seeds, {ln: FinalBehaviourConfig(learner=ln, observed_steps=ms, trajectories=ns,
@@ -310,8 +310,9 @@ def theory_setup(budget: Budget) -> tuple[list[int], Any]:
     if budget == "smoke":
         return [0, 1], RatesConfig(trajectories=(20, 100, 500), observed_steps=(2, 5),
                                    n_updates=5)
-    seeds = list(range(10)) if budget == "book" else list(range(50))
-    return seeds, RatesConfig(trajectories=(20, 50, 100, 200, 500, 1000, 2000))
+    if budget == "book":
+        return list(range(8)), RatesConfig(trajectories=(25, 100, 400, 1600))
+    return list(range(50)), RatesConfig(trajectories=(20, 50, 100, 200, 500, 1000, 2000))
 
 
 def rate_slopes(results: list[Any], n_min: int = 100) -> dict[str, dict[int, float]]:
@@ -322,7 +323,7 @@ def rate_slopes(results: list[Any], n_min: int = 100) -> dict[str, dict[int, flo
     keep = [i for i, n in enumerate(cfg.trajectories) if n >= n_min]
     ns = [cfg.trajectories[i] for i in keep]
     out: dict[str, dict[int, float]] = {}
-    for kind in ("known", "bc"):
+    for kind in ("known", "known_raw", "bc"):
         errs = np.stack([getattr(r, kind) for r in results])  # (seeds, n, m)
         out[kind] = {m: loglog_slope(ns, errs[:, keep, j])
                      for j, m in enumerate(cfg.observed_steps)}

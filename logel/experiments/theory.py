@@ -33,7 +33,7 @@ the weight error of the closed form with exact Jacobians, for every ``m``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -91,6 +91,10 @@ class RatesResult:
     """Known :math:`\\theta_t,\\alpha_t`, estimated Jacobians (approximate setting)."""
     bc: np.ndarray
     """Behavioural cloning + block-coordinate descent (realistic setting)."""
+    known_raw: np.ndarray
+    """Same observer, relative error :math:`\\|\\hat\\omega-\\bar\\omega\\|/\\|\\bar\\omega\\|` of the
+    raw weights against the centred truth (the scale is identified when :math:`\\alpha_t` is
+    known; the all-ones direction is fixed to zero)."""
     bc_parameter_error: np.ndarray
     """``(len(trajectories),)`` mean :math:`\\|\\hat\\theta_t-\\theta_t\\|_2` over the policies."""
 
@@ -113,6 +117,8 @@ def run_rates(config: RatesConfig, seed: int) -> RatesResult:
     null = np.ones(grid.n_features)
     known = np.empty((len(config.trajectories), len(config.observed_steps)))
     bc = np.empty_like(known)
+    raw = np.empty_like(known)
+    centred = grid.true_weights - grid.true_weights.mean()
     bc_err = np.empty(len(config.trajectories))
     for i, n in enumerate(config.trajectories):
         s, a, f = batch.states[:, :n], batch.actions[:, :n], batch.features[:, :n]
@@ -129,9 +135,10 @@ def run_rates(config: RatesConfig, seed: int) -> RatesResult:
             for j, m in enumerate(config.observed_steps):
                 w = solve_weights(deltas[:m], jac[:m], alphas[:m], null_directions=null)
                 known[i, j] = weight_error(w, grid.true_weights)
+                raw[i, j] = np.linalg.norm(w - centred) / np.linalg.norm(centred)
                 res = fit(d_bc[:m], jac_bc[:m], null_directions=null)
                 bc[i, j] = weight_error(res.weights, grid.true_weights)
-    return RatesResult(config, seed, known, bc, bc_err)
+    return RatesResult(config, seed, known, bc, raw, bc_err)
 
 
 def sweep_rates(config: RatesConfig, seeds: Any, n_jobs: int = 1,
@@ -313,3 +320,48 @@ class IdentifiabilityCases:
 __all__ = ["IdentifiabilityCases", "IdentifiabilityConfig", "IdentifiabilityCurve",
            "RatesConfig", "RatesResult", "SharedLogitPolicy", "identifiability_curve",
            "loglog_slope", "run_rates", "sweep_rates"]
+
+
+def trace_split_half(grid: Gridworld, trace: Any, config: Any, m: int) -> Any:
+    """:func:`logel.diagnostics.split_half_agreement` for the realistic observer on a gridworld
+    trace: behavioural cloning on all ``n`` trajectories of each step
+    (:func:`logel.experiments.realistic.observer_inputs`), Jacobians at the cloned parameters
+    estimated on the first and on the second half of them, block-coordinate descent on each.
+
+    Args:
+        grid: the gridworld of the run.
+        trace: the learner's :class:`~logel.traces.LearnerTrace`.
+        config: a realistic :class:`~logel.experiments.gridworld.RecoveryConfig`.
+        m: observed learning steps.
+
+    Returns:
+        A :class:`~logel.diagnostics.SplitHalf` (no warning is raised; read ``stable``).
+    """
+    from logel.experiments.realistic import observer_inputs
+
+    cfg = replace(config, observed_steps=(m,))
+    thetas, deltas, _ = observer_inputs(cfg, grid, trace)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    n = cfg.observer_trajectories
+    halves = []
+    for rows in (slice(0, n // 2), slice(n // 2, n)):
+        halves.append(np.stack([
+            gpomdp_jacobian(policy.scores(thetas[t], trace.states[t, rows],
+                                          trace.actions[t, rows]),
+                            trace.features[t, rows], grid.gamma, cfg.baseline_eps)
+            for t in range(m)]))
+    return split_half_agreement(deltas, halves[0], halves[1], None,
+                                null_directions=np.ones(grid.n_features), warn=False,
+                                alpha_init=cfg.alpha_init, alpha_min=cfg.alpha_min, tol=cfg.tol,
+                                max_iter=cfg.max_iter)
+
+
+def run_split_half(config: Any, seed: int, m: int) -> float:
+    """The split-half cosine (:func:`trace_split_half` with ``config.logel``) of LOGEL's
+    weights at ``m`` on the learner run of ``run_comparison(config, seed)``."""
+    from logel.experiments.comparison_figures import learner_parameters
+
+    grid, trace, _ = learner_parameters(config, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return trace_split_half(grid, trace, config.logel, m).cosine
