@@ -74,6 +74,12 @@ def test_final_behaviour_config_validation():
         FinalBehaviourConfig(learner="sarsa")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="observed_steps"):
         FinalBehaviourConfig(observed_steps=(0,))
+    with pytest.raises(ValueError, match="policy_class"):
+        IdentifiabilityConfig("tabular")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_trajectories"):
+        IdentifiabilityConfig(n_trajectories=1)
+    with pytest.raises(ValueError, match="observed_steps"):
+        RatesConfig(observed_steps=(20,), n_updates=15)
 
 
 def test_identifiability_warning_fires_exactly_when_recovery_fails():

@@ -228,6 +228,15 @@ class IdentifiabilityConfig:
     """None: the observer uses the exact Jacobians. An integer ``n``: it estimates them by
     G(PO)MDP from ``n`` fresh trajectories per step (approximate setting)."""
 
+    def __post_init__(self) -> None:
+        if self.policy_class not in ("boltzmann", "shared"):
+            raise ValueError(f"policy_class must be 'boltzmann' or 'shared', "
+                             f"got {self.policy_class!r}")
+        if self.learning_rate < 0 or self.n_updates < 1:
+            raise ValueError("learning_rate must be >= 0 and n_updates >= 1")
+        if self.n_trajectories is not None and self.n_trajectories < 2:
+            raise ValueError("n_trajectories must be None or >= 2 (two halves)")
+
 
 @dataclass(frozen=True)
 class IdentifiabilityCurve:
