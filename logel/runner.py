@@ -24,14 +24,13 @@ serial and Ray give identical results per seed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 from joblib import Parallel, delayed, parallel_backend
 
 Backend = Literal["loky", "ray"]
 BACKENDS: tuple[Backend, ...] = ("loky", "ray")
-R = TypeVar("R")
 
 
 def ray_available() -> bool:
@@ -58,14 +57,14 @@ def _init_ray(n_jobs: int) -> None:
         ray.init(num_cpus=max(n_jobs, 1), include_dashboard=False, log_to_driver=False)
 
 
-def run_jobs(function: Callable[..., R], jobs: Sequence[tuple[Any, ...]], n_jobs: int = 1,
+def run_jobs(function: Callable[..., Any], jobs: list[tuple[Any, ...]], n_jobs: int = 1,
              backend: Backend = "loky", progress: bool = False,
-             description: str | None = None) -> list[R]:
+             description: str | None = None) -> list[Any]:
     """``[function(*args) for args in jobs]``, in parallel, in the order of ``jobs``.
 
     Args:
         function: a picklable module-level function.
-        jobs: one tuple of positional arguments per call.
+        jobs: one tuple of positional arguments per call (a list, or any iterable).
         n_jobs: worker processes (loky) or concurrent Ray tasks; 1 runs serially in-process
             with loky.
         backend: ``"loky"`` or ``"ray"`` (see the module docstring).
@@ -80,7 +79,7 @@ def run_jobs(function: Callable[..., R], jobs: Sequence[tuple[Any, ...]], n_jobs
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     jobs = list(jobs)
-    iterator: Iterable[R]
+    iterator: Iterable[Any]
     if backend == "loky" and n_jobs == 1:
         iterator = (function(*args) for args in jobs)
     elif backend == "loky":
