@@ -1,0 +1,376 @@
+"""The theory made visible: finite-sample rates and the identifiability condition.
+
+**Rates** (spec Sec. 3.2). The finite-sample argument predicts a weight error of order
+:math:`1/\\sqrt n` when the Jacobians are estimated from ``n`` trajectories per step and the
+learner's steps are exact gradient steps. :func:`run_rates` runs the *exact-gradient* learner on
+the ``consistent`` gridworld (so the only error is the observer's) and, for every ``n`` of
+:attr:`RatesConfig.trajectories` (nested: the first ``n`` of one batch of fresh trajectories
+per policy), two observers:
+
+``known``
+    the approximate setting: true :math:`\\theta_t` and :math:`\\alpha_t`, G(PO)MDP Jacobians,
+    closed form (:func:`logel.irl.logel.solve_weights`);
+``bc``
+    the realistic setting: behavioural cloning of every policy from the same ``n``
+    trajectories, Jacobians at the cloned parameters, block-coordinate descent
+    (:func:`logel.irl.logel.fit`).
+
+:func:`loglog_slope` fits :math:`\\log(\\text{error})=a+b\\log n`; :math:`b\\approx-1/2` is the
+predicted rate.
+
+**Identifiability** (spec Sec. 2). :math:`\\omega` is determined iff the stacked Jacobians
+:math:`[\\nabla\\psi_1;\\dots;\\nabla\\psi_m]` have rank ``q`` (here ``q - 1`` free directions,
+since the colour features partition the states), so ``m d >= q`` is necessary. The gridworld's
+Boltzmann class has ``d = 75 >= q`` and is identifiable from one step. To see the condition bite
+we also use a *state-independent* softmax over actions (:class:`SharedLogitPolicy`, ``d = 3 <
+4`` free directions): one step can never identify :math:`\\omega`, two generically can -- unless
+the learner does not move, in which case every Jacobian is the same matrix and no number of
+steps helps. :func:`identifiability_curve` runs the exact-gradient learner of either class and
+records the rank, the condition number, whether :class:`logel.IdentifiabilityWarning` fired, and
+the weight error of the closed form with exact Jacobians, for every ``m``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from logel.diagnostics import split_half_agreement
+from logel.envs.gridworld import Gridworld, Variant
+from logel.estimators import gpomdp_jacobian
+from logel.evaluation import weight_error
+from logel.experiments.gridworld import DEFAULT_BC
+from logel.experiments.sweeps import sample_batches
+from logel.irl.bc import BCConfig, clone_policies
+from logel.irl.logel import IdentifiabilityWarning, fit, identifiability, solve_weights
+from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
+from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import Backend, run_jobs
+from logel.tabular import feature_expectations_jacobian, softmax
+
+# ------------------------------------------------------------------------------------ rates
+
+
+@dataclass(frozen=True)
+class RatesConfig:
+    """Weight error against ``n`` (and ``m``) with and without behavioural cloning."""
+
+    variant: Variant = "consistent"
+    """Gridworld variant (``consistent``: the observer's expected Jacobian is the exact one)."""
+    n_updates: int = 15
+    """Updates of the exact-gradient learner."""
+    trajectories: tuple[int, ...] = (10, 20, 50, 100, 200, 500)
+    """Trajectories ``n`` per policy (nested)."""
+    observed_steps: tuple[int, ...] = (2, 5, 15)
+    """Numbers ``m`` of observed steps."""
+    learning_rate: float = 0.1
+    """The learner's constant :math:`\\alpha`."""
+    bc: BCConfig = DEFAULT_BC
+    """Behavioural cloning of the ``bc`` observer."""
+    baseline_eps: float = 1e-3
+    """:math:`\\epsilon_b` of the G(PO)MDP estimator."""
+
+    def __post_init__(self) -> None:
+        if not self.trajectories or min(self.trajectories) < 1:
+            raise ValueError(f"trajectories must be positive, got {self.trajectories}")
+        if not self.observed_steps or min(self.observed_steps) < 1 \
+                or max(self.observed_steps) > self.n_updates:
+            raise ValueError(f"observed_steps must lie in 1..{self.n_updates}")
+
+
+@dataclass(frozen=True)
+class RatesResult:
+    """Weight errors of one seed: arrays of shape ``(len(trajectories), len(observed_steps))``."""
+
+    config: RatesConfig
+    seed: int
+    known: np.ndarray
+    """Known :math:`\\theta_t,\\alpha_t`, estimated Jacobians (approximate setting)."""
+    bc: np.ndarray
+    """Behavioural cloning + block-coordinate descent (realistic setting)."""
+    known_raw: np.ndarray
+    """Same observer, relative error :math:`\\|\\hat\\omega-\\bar\\omega\\|/\\|\\bar\\omega\\|` of the
+    raw weights against the centred truth (the scale is identified when :math:`\\alpha_t` is
+    known; the all-ones direction is fixed to zero)."""
+    bc_parameter_error: np.ndarray
+    """``(len(trajectories),)`` mean :math:`\\|\\hat\\theta_t-\\theta_t\\|_2` over the policies."""
+
+
+def run_rates(config: RatesConfig, seed: int) -> RatesResult:
+    """One exact-gradient learner run and both observers at every ``n`` and ``m``."""
+    learner_seq, observer_seq = np.random.SeedSequence(seed).spawn(2)
+    grid = Gridworld(variant=config.variant)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    learner = GPOMDPLearnerConfig(n_updates=config.n_updates, n_trajectories=1,
+                                  learning_rate=config.learning_rate, gradient="exact")
+    trace = run_gpomdp_learner(grid, learner, np.random.default_rng(learner_seq))
+    assert trace.thetas is not None and trace.learning_rates is not None
+    m_max = max(config.observed_steps)
+    thetas = trace.thetas[: m_max + 1]
+    deltas, alphas = np.diff(thetas, axis=0), trace.learning_rates[:m_max]
+    probs = np.stack([policy.probabilities(th) for th in thetas])
+    batch = sample_batches(grid, probs, max(config.trajectories),
+                           np.random.default_rng(observer_seq))
+    null = np.ones(grid.n_features)
+    known = np.empty((len(config.trajectories), len(config.observed_steps)))
+    bc = np.empty_like(known)
+    raw = np.empty_like(known)
+    centred = grid.true_weights - grid.true_weights.mean()
+    bc_err = np.empty(len(config.trajectories))
+    for i, n in enumerate(config.trajectories):
+        s, a, f = batch.states[:, :n], batch.actions[:, :n], batch.features[:, :n]
+        jac = np.stack([gpomdp_jacobian(policy.scores(th, s[t], a[t]), f[t], grid.gamma,
+                                        config.baseline_eps) for t, th in enumerate(thetas[:-1])])
+        cloned = clone_policies(policy, s, a, config.bc)
+        bc_err[i] = np.linalg.norm(cloned - thetas, axis=1).mean()
+        jac_bc = np.stack([gpomdp_jacobian(policy.scores(th, s[t], a[t]), f[t], grid.gamma,
+                                           config.baseline_eps)
+                           for t, th in enumerate(cloned[:-1])])
+        d_bc = np.diff(cloned, axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for j, m in enumerate(config.observed_steps):
+                w = solve_weights(deltas[:m], jac[:m], alphas[:m], null_directions=null)
+                known[i, j] = weight_error(w, grid.true_weights)
+                raw[i, j] = np.linalg.norm(w - centred) / np.linalg.norm(centred)
+                res = fit(d_bc[:m], jac_bc[:m], null_directions=null)
+                bc[i, j] = weight_error(res.weights, grid.true_weights)
+    return RatesResult(config, seed, known, bc, raw, bc_err)
+
+
+def sweep_rates(config: RatesConfig, seeds: Any, n_jobs: int = 1,
+                backend: Backend = "loky") -> list[RatesResult]:
+    """:func:`run_rates` over seeds (:func:`logel.runner.run_jobs`)."""
+    return run_jobs(run_rates, [(config, s) for s in seeds], n_jobs=n_jobs, backend=backend)
+
+
+def loglog_slope(n: Any, errors: Any) -> float:
+    """Least-squares slope ``b`` of :math:`\\log e=a+b\\log n`.
+
+    Args:
+        n: ``(k,)`` sample sizes.
+        errors: ``(k,)`` errors, or ``(seeds, k)`` (then the mean of the logs over seeds, a
+            geometric mean, is fitted).
+    """
+    x = np.log(np.asarray(n, dtype=float))
+    e = np.asarray(errors, dtype=float)
+    if e.shape[-1] != x.size:
+        raise ValueError(f"errors must have shape (k,) or (seeds, k) with k = {x.size}, "
+                         f"got {e.shape}")
+    if (e <= 0).any():
+        raise ValueError("errors must be positive for a log-log fit")
+    y = np.log(e).reshape(-1, x.size).mean(axis=0)
+    return float(np.polyfit(x, y, 1)[0])
+
+
+# --------------------------------------------------------------------------- identifiability
+
+
+@dataclass(frozen=True)
+class SharedLogitPolicy:
+    """A softmax over actions that ignores the state: :math:`\\pi_\\theta(a|s)=\\mathrm{softmax}
+    (z)_a` with :math:`z=[\\theta,0]`, ``d = A - 1`` parameters (a deliberately poor class in
+    which ``m d < q`` is possible on the gridworld)."""
+
+    n_states: int
+    n_actions: int
+
+    @property
+    def n_params(self) -> int:
+        """``d = A - 1``."""
+        return self.n_actions - 1
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray:
+        """``(S, A)`` action probabilities (the same row in every state)."""
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
+        row = softmax(np.append(theta, 0.0))
+        return np.tile(row, (self.n_states, 1))
+
+    def probability_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """``(S, A, d)`` derivatives :math:`\\partial\\pi(a|s)/\\partial\\theta_k=\\pi_a
+        (\\mathbb 1[a=k]-\\pi_k)`."""
+        p = self.probabilities(theta)[0]
+        jac = p[:, None] * (np.eye(self.n_actions)[:, :-1] - p[None, :-1])
+        return np.broadcast_to(jac, (self.n_states, *jac.shape)).copy()
+
+    def scores(self, theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Per-sample scores :math:`\\nabla_\\theta\\log\\pi(a|s)=e_a-\\pi` (first ``d``
+        entries), shape ``(*states.shape, d)``."""
+        p = self.probabilities(theta)[0]
+        onehot = np.eye(self.n_actions)[np.asarray(actions, dtype=int)][..., :-1]
+        return onehot - p[:-1]
+
+
+PolicyClass = Literal["boltzmann", "shared"]
+
+
+@dataclass(frozen=True)
+class IdentifiabilityConfig:
+    """An exact-gradient learner observed with exact Jacobians, for ``m = 1..n_updates``."""
+
+    policy_class: PolicyClass = "boltzmann"
+    """``"boltzmann"`` (``d = 75``) or ``"shared"`` (:class:`SharedLogitPolicy`, ``d = 3``)."""
+    learning_rate: float = 0.1
+    """The learner's constant step size; 0 is a learner that does not move."""
+    n_updates: int = 6
+    """Learning steps (the curve covers ``m = 1..n_updates``)."""
+    variant: Variant = "consistent"
+    """Gridworld variant."""
+    theta_init_scale: float = 0.5
+    """The learner starts at ``theta_init_scale * N(0, I)`` (seeded), away from the uniform
+    policy so that a learner that does not move still has informative Jacobians."""
+    n_trajectories: int | None = None
+    """None: the observer uses the exact Jacobians. An integer ``n``: it estimates them by
+    G(PO)MDP from ``n`` fresh trajectories per step (approximate setting)."""
+
+    def __post_init__(self) -> None:
+        if self.policy_class not in ("boltzmann", "shared"):
+            raise ValueError(f"policy_class must be 'boltzmann' or 'shared', "
+                             f"got {self.policy_class!r}")
+        if self.learning_rate < 0 or self.n_updates < 1:
+            raise ValueError("learning_rate must be >= 0 and n_updates >= 1")
+        if self.n_trajectories is not None and self.n_trajectories < 2:
+            raise ValueError("n_trajectories must be None or >= 2 (two halves)")
+
+
+@dataclass(frozen=True)
+class IdentifiabilityCurve:
+    """Diagnostics per ``m = 1..n_updates`` (arrays of length ``n_updates``)."""
+
+    config: IdentifiabilityConfig
+    seed: int
+    n_params: int
+    """``d``."""
+    n_free: int
+    """Free directions of :math:`\\omega` (``q - 1``)."""
+    rank: np.ndarray
+    condition_number: np.ndarray
+    warned: np.ndarray
+    """Whether :func:`logel.solve_weights` raised an :class:`IdentifiabilityWarning`."""
+    weight_error: np.ndarray
+    """Centred, normalised weight error of the closed form (true steps; exact or estimated
+    Jacobians, see :attr:`IdentifiabilityConfig.n_trajectories`)."""
+    split_half: np.ndarray | None = None
+    """With estimated Jacobians: :func:`logel.diagnostics.split_half_agreement` cosines (its
+    warning is included in ``warned``); None with exact Jacobians."""
+
+
+def identifiability_curve(config: IdentifiabilityConfig, seed: int = 0) -> IdentifiabilityCurve:
+    """Run the exact-gradient learner of ``config.policy_class`` and diagnose every ``m``."""
+    grid = Gridworld(variant=config.variant)
+    mdp = grid.sampling_model
+    pol: BoltzmannPolicy | SharedLogitPolicy = (
+        BoltzmannPolicy(grid.n_states, grid.n_actions) if config.policy_class == "boltzmann"
+        else SharedLogitPolicy(grid.n_states, grid.n_actions))
+    rng = np.random.default_rng(seed)
+    theta = config.theta_init_scale * rng.standard_normal(pol.n_params)
+    jacobians, deltas = [], []
+    for _ in range(config.n_updates):
+        jac = feature_expectations_jacobian(mdp, pol.probabilities(theta),
+                                            pol.probability_jacobian(theta), grid.horizon)
+        step = config.learning_rate * jac @ grid.true_weights
+        jacobians.append(jac)
+        deltas.append(step)
+        theta = theta + step
+    J, D = np.stack(jacobians), np.stack(deltas)
+    if config.n_trajectories is not None:  # the observer's estimates at the learner's thetas
+        thetas = np.cumsum(np.vstack([theta - D.sum(axis=0), D]), axis=0)[:-1]
+        probs = np.stack([pol.probabilities(th) for th in thetas])
+        batch = sample_batches(grid, probs, config.n_trajectories, rng)
+
+        def estimate(rows: slice) -> np.ndarray:
+            return np.stack([gpomdp_jacobian(pol.scores(th, s[rows], a[rows]), f[rows],
+                                             grid.gamma, 1e-3)
+                             for th, s, a, f in zip(thetas, batch.states, batch.actions,
+                                                    batch.features, strict=True)])
+
+        half = config.n_trajectories // 2
+        J = estimate(slice(None))
+        J_halves = (estimate(slice(0, half)), estimate(slice(half, None)))
+    null = np.ones(grid.n_features)
+    alphas = np.full(config.n_updates, config.learning_rate if config.learning_rate > 0 else 1.0)
+    rank, cond, warned, err, agreement = [], [], [], [], []
+    for m in range(1, config.n_updates + 1):
+        diag = identifiability(J[:m], null_directions=null)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            w = solve_weights(D[:m], J[:m], alphas[:m], null_directions=null)
+            if config.n_trajectories is not None:
+                agreement.append(split_half_agreement(
+                    D[:m], J_halves[0][:m], J_halves[1][:m], alphas[:m],
+                    null_directions=null).cosine)
+        rank.append(diag.rank)
+        cond.append(diag.condition_number)
+        warned.append(any(issubclass(c.category, IdentifiabilityWarning) for c in caught))
+        err.append(weight_error(w, grid.true_weights))
+    return IdentifiabilityCurve(config, seed, pol.n_params, grid.n_features - 1,
+                                np.array(rank), np.array(cond), np.array(warned),
+                                np.array(err),
+                                np.array(agreement) if agreement else None)
+
+
+@dataclass(frozen=True)
+class IdentifiabilityCases:
+    """The named cases of the chapter's identifiability figure."""
+
+    cases: dict[str, IdentifiabilityConfig] = field(default_factory=lambda: {
+        "Boltzmann class (d=75)": IdentifiabilityConfig("boltzmann"),
+        "shared logits (d=3)": IdentifiabilityConfig("shared"),
+        "shared logits, learner does not move": IdentifiabilityConfig("shared",
+                                                                       learning_rate=0.0),
+    })
+
+
+__all__ = ["IdentifiabilityCases", "IdentifiabilityConfig", "IdentifiabilityCurve",
+           "RatesConfig", "RatesResult", "SharedLogitPolicy", "identifiability_curve",
+           "loglog_slope", "run_rates", "sweep_rates"]
+
+
+def trace_split_half(grid: Gridworld, trace: Any, config: Any, m: int) -> Any:
+    """:func:`logel.diagnostics.split_half_agreement` for the realistic observer on a gridworld
+    trace: behavioural cloning on all ``n`` trajectories of each step
+    (:func:`logel.experiments.realistic.observer_inputs`), Jacobians at the cloned parameters
+    estimated on the first and on the second half of them, block-coordinate descent on each.
+
+    Args:
+        grid: the gridworld of the run.
+        trace: the learner's :class:`~logel.traces.LearnerTrace`.
+        config: a realistic :class:`~logel.experiments.gridworld.RecoveryConfig`.
+        m: observed learning steps.
+
+    Returns:
+        A :class:`~logel.diagnostics.SplitHalf` (no warning is raised; read ``stable``).
+    """
+    from logel.experiments.realistic import observer_inputs
+
+    cfg = replace(config, observed_steps=(m,))
+    thetas, deltas, _ = observer_inputs(cfg, grid, trace)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    n = cfg.observer_trajectories
+    halves = []
+    for rows in (slice(0, n // 2), slice(n // 2, n)):
+        halves.append(np.stack([
+            gpomdp_jacobian(policy.scores(thetas[t], trace.states[t, rows],
+                                          trace.actions[t, rows]),
+                            trace.features[t, rows], grid.gamma, cfg.baseline_eps)
+            for t in range(m)]))
+    return split_half_agreement(deltas, halves[0], halves[1], None,
+                                null_directions=np.ones(grid.n_features), warn=False,
+                                alpha_init=cfg.alpha_init, alpha_min=cfg.alpha_min, tol=cfg.tol,
+                                max_iter=cfg.max_iter)
+
+
+def run_split_half(config: Any, seed: int, m: int) -> float:
+    """The split-half cosine (:func:`trace_split_half` with ``config.logel``) of LOGEL's
+    weights at ``m`` on the learner run of ``run_comparison(config, seed)``."""
+    from logel.experiments.comparison_figures import learner_parameters
+
+    grid, trace, _ = learner_parameters(config, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return trace_split_half(grid, trace, config.logel, m).cosine
