@@ -14,7 +14,12 @@ Public API (numpy arrays in, arrays or result objects out):
 * :class:`LearnerTrace` -- what a learner leaves behind, with save/load.
 """
 
-from logel.estimators import gpomdp_jacobian, reinforce_jacobian
+from logel.estimators import (
+    gpomdp_jacobian,
+    gpomdp_jacobian_covariance,
+    gpomdp_jacobian_stderr,
+    reinforce_jacobian,
+)
 from logel.irl.logel import (
     DegenerateGradientWarning,
     Identifiability,
@@ -37,6 +42,8 @@ __all__ = [
     "__version__",
     "fit",
     "gpomdp_jacobian",
+    "gpomdp_jacobian_covariance",
+    "gpomdp_jacobian_stderr",
     "identifiability",
     "reinforce_jacobian",
     "solve_weights",

@@ -22,6 +22,7 @@ project; the gridworld and MuJoCo paths both call them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,21 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
     Returns:
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
     """
+    G, F, N = _time_major(scores, features, gamma, baseline_eps, mask)
+    T = G.shape[0]
+    raw = (F.reshape(T * N, -1).T @ G.reshape(T * N, -1)).T  # sum_{t,n} G F^T, (d, q)
+    # baseline correction sum_t (sum_n G_t) * b_t, one step at a time: the (N, d) squares of
+    # one step stay in cache and no (T, N, d) or (T, d, q) temporary is formed
+    correction = np.zeros_like(raw)
+    for t, baseline in _step_baselines(G, F, baseline_eps):
+        correction += G[t].sum(axis=0)[:, None] * baseline
+    return (raw - correction) / N
+
+
+def _time_major(scores: Any, features: Any, gamma: float, baseline_eps: float,
+                mask: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validated time-major cumulative scores ``G`` (T, N, d) (zero on padding) and discounted
+    features ``F`` (T, N, q) of G(PO)MDP, and ``N``."""
     g, phi, valid = _prepare(scores, features, gamma, baseline_eps, mask)
     N, T, _ = g.shape
     # time-major (T, N, d) float64 copy, made in one pass and summed in place: G[t] is the
@@ -73,15 +89,80 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
     if valid is not None:
         G *= valid.T[:, :, None]
     F = phi.transpose(1, 0, 2) * (gamma ** np.arange(T))[:, None, None]  # (T, N, q)
-    raw = (F.reshape(T * N, -1).T @ G.reshape(T * N, -1)).T  # sum_{t,n} G F^T, (d, q)
-    # baseline correction sum_t (sum_n G_t) * b_t, one step at a time: the (N, d) squares of
-    # one step stay in cache and no (T, N, d) or (T, d, q) temporary is formed
-    correction = np.zeros_like(raw)
-    for t in range(T):
+    return G, F, N
+
+
+def _step_baselines(G: np.ndarray, F: np.ndarray,
+                    baseline_eps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The ``(d, q)`` G(PO)MDP baseline :math:`b_t` of every step ``t`` (module docstring)."""
+    N = G.shape[1]
+    for t in range(G.shape[0]):
         G2 = G[t] * G[t]
-        baseline = (F[t].T @ G2).T / (G2.sum(axis=0)[:, None] + N * baseline_eps)
-        correction += G[t].sum(axis=0)[:, None] * baseline
-    return (raw - correction) / N
+        yield t, (F[t].T @ G2).T / (G2.sum(axis=0)[:, None] + N * baseline_eps)
+
+
+def _trajectory_terms(scores: Any, features: Any, gamma: float, baseline_eps: float,
+                      mask: Any) -> np.ndarray:
+    """``(N, d, q)`` per-trajectory terms :math:`X_i` whose mean is :func:`gpomdp_jacobian`."""
+    G, F, N = _time_major(scores, features, gamma, baseline_eps, mask)
+    if N < 2:
+        raise ValueError(f"a standard error needs N >= 2 trajectories, got {N}")
+    terms = np.einsum("tnk,tnj->nkj", G, F)  # (N, d, q)
+    for t, baseline in _step_baselines(G, F, baseline_eps):
+        terms -= G[t][:, :, None] * baseline[None]
+    return terms
+
+
+def gpomdp_jacobian_stderr(scores: Any, features: Any, gamma: float,
+                           baseline_eps: float = 1e-3, mask: Any = None) -> np.ndarray:
+    """Standard error of every entry of :func:`gpomdp_jacobian` (paper Sec. 3.1).
+
+    The estimate is the mean over trajectories of the per-trajectory terms
+    :math:`X_{i,k,j}=\\sum_tG_{i,t,k}(F_{i,t,j}-b_{t,k,j})`; this returns their sample standard
+    deviation (``ddof=1``) divided by :math:`\\sqrt N`. **Approximation**: the baseline
+    :math:`b_t` is computed from the same batch and treated as fixed; its own sampling error,
+    of order :math:`1/N` in the estimate, is ignored (the CLT standard error of a mean of
+    i.i.d. terms). The baseline is the one of :func:`gpomdp_jacobian`, computed by the same
+    code, so ``X.mean(0)`` is that estimate up to rounding.
+
+    Memory is :math:`O(NT(d+q)+Ndq)`: the ``(N, d, q)`` per-trajectory terms are formed.
+
+    Args:
+        scores: ``(N, T, d)`` per-step scores, as for :func:`gpomdp_jacobian`.
+        features: ``(N, T, q)`` per-step undiscounted features.
+        gamma: discount factor.
+        baseline_eps: :math:`\\epsilon_b`.
+        mask: optional ``(N, T)`` validity mask.
+
+    Returns:
+        ``(d, q)`` standard errors; the square root of the diagonal of
+        :func:`gpomdp_jacobian_covariance`.
+    """
+    terms = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
+    return terms.std(axis=0, ddof=1) / np.sqrt(terms.shape[0])
+
+
+def gpomdp_jacobian_covariance(scores: Any, features: Any, gamma: float,
+                               baseline_eps: float = 1e-3, mask: Any = None) -> np.ndarray:
+    """Covariance across features of every row of :func:`gpomdp_jacobian` (paper Sec. 3.1).
+
+    ``C[k]`` is the ``(q, q)`` covariance of the estimate's row ``k``
+    (:math:`\\widehat{\\nabla\\psi}_{k,:}`): the sample covariance of the per-trajectory terms
+    divided by ``N``, with the same fixed-baseline approximation as
+    :func:`gpomdp_jacobian_stderr` (whose squares are its diagonal). The off-diagonal terms
+    matter: with one-hot features (:math:`\\sum_j\\phi_j=1`) the columns' errors are strongly
+    negatively correlated, so the error along a direction :math:`v` of the weights,
+    :math:`\\sqrt{v^\\top C_kv}`, can be far below what the entry-wise standard errors suggest.
+    Pass a stack as ``jacobian_covariance`` to :func:`logel.identifiability`,
+    :func:`logel.solve_weights` or :func:`logel.fit`.
+
+    Returns:
+        ``(d, q, q)`` covariances.
+    """
+    terms = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
+    N = terms.shape[0]
+    centred = terms - terms.mean(axis=0)
+    return np.einsum("nki,nkj->kij", centred, centred) / ((N - 1) * N)
 
 
 def reinforce_jacobian(scores: Any, features: Any, gamma: float,

@@ -40,7 +40,7 @@ import numpy as np
 
 from logel.diagnostics import split_half_agreement
 from logel.envs.gridworld import Gridworld, Variant
-from logel.estimators import gpomdp_jacobian
+from logel.estimators import gpomdp_jacobian, gpomdp_jacobian_covariance
 from logel.evaluation import weight_error
 from logel.experiments.gridworld import DEFAULT_BC
 from logel.experiments.sweeps import sample_batches
@@ -258,6 +258,12 @@ class IdentifiabilityCurve:
     split_half: np.ndarray | None = None
     """With estimated Jacobians: :func:`logel.diagnostics.split_half_agreement` cosines (its
     warning is included in ``warned``); None with exact Jacobians."""
+    rank_above_noise: np.ndarray | None = None
+    """With estimated Jacobians: singular values above the estimation noise along their
+    direction (:func:`logel.irl.logel.direction_noise` of
+    :func:`logel.estimators.gpomdp_jacobian_covariance`);
+    the noise-aware :class:`~logel.IdentifiabilityWarning` is included in ``warned``. None with
+    exact Jacobians."""
 
 
 def identifiability_curve(config: IdentifiabilityConfig, seed: int = 0) -> IdentifiabilityCurve:
@@ -283,35 +289,40 @@ def identifiability_curve(config: IdentifiabilityConfig, seed: int = 0) -> Ident
         probs = np.stack([pol.probabilities(th) for th in thetas])
         batch = sample_batches(grid, probs, config.n_trajectories, rng)
 
-        def estimate(rows: slice) -> np.ndarray:
-            return np.stack([gpomdp_jacobian(pol.scores(th, s[rows], a[rows]), f[rows],
-                                             grid.gamma, 1e-3)
+        def estimate(rows: slice, estimator: Any = gpomdp_jacobian) -> np.ndarray:
+            return np.stack([estimator(pol.scores(th, s[rows], a[rows]), f[rows],
+                                       grid.gamma, 1e-3)
                              for th, s, a, f in zip(thetas, batch.states, batch.actions,
                                                     batch.features, strict=True)])
 
         half = config.n_trajectories // 2
         J = estimate(slice(None))
+        covariance = estimate(slice(None), gpomdp_jacobian_covariance)
         J_halves = (estimate(slice(0, half)), estimate(slice(half, None)))
     null = np.ones(grid.n_features)
     alphas = np.full(config.n_updates, config.learning_rate if config.learning_rate > 0 else 1.0)
-    rank, cond, warned, err, agreement = [], [], [], [], []
+    rank, cond, warned, err, agreement, above = [], [], [], [], [], []
     for m in range(1, config.n_updates + 1):
-        diag = identifiability(J[:m], null_directions=null)
+        cv = None if config.n_trajectories is None else covariance[:m]
+        diag = identifiability(J[:m], null_directions=null, jacobian_covariance=cv)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            w = solve_weights(D[:m], J[:m], alphas[:m], null_directions=null)
+            w = solve_weights(D[:m], J[:m], alphas[:m], null_directions=null,
+                              jacobian_covariance=cv)
             if config.n_trajectories is not None:
                 agreement.append(split_half_agreement(
                     D[:m], J_halves[0][:m], J_halves[1][:m], alphas[:m],
                     null_directions=null).cosine)
         rank.append(diag.rank)
+        above.append(diag.rank_above_noise)
         cond.append(diag.condition_number)
         warned.append(any(issubclass(c.category, IdentifiabilityWarning) for c in caught))
         err.append(weight_error(w, grid.true_weights))
     return IdentifiabilityCurve(config, seed, pol.n_params, grid.n_features - 1,
                                 np.array(rank), np.array(cond), np.array(warned),
                                 np.array(err),
-                                np.array(agreement) if agreement else None)
+                                np.array(agreement) if agreement else None,
+                                np.array(above) if cv is not None else None)
 
 
 @dataclass(frozen=True)

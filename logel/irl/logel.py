@@ -25,6 +25,13 @@ are unknown) iff the stacked Jacobians :math:`[\\nabla\\psi_1;\\dots;\\nabla\\ps
 ``q``. One-hot features that partition the state space (as on the gridworld) satisfy
 :math:`\\nabla\\psi\\,\\mathbf 1=0`, so the all-ones direction is never identifiable; pass
 ``null_directions=np.ones(q)`` to fix it to zero.
+
+Identifiability above the noise: with *estimated* Jacobians
+:math:`\\widehat{\\nabla\\psi}_t=\\nabla\\psi_t+E_t`, estimation noise makes a rank-deficient stack
+look full rank. Pass ``jacobian_stderr`` (entry-wise standard errors, e.g. from
+:func:`logel.estimators.gpomdp_jacobian_stderr`) and singular values below the noise floor
+(:func:`direction_noise`) count as zero; row covariances
+(``jacobian_covariance``) are preferred over entry-wise standard errors.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ class Identifiability:
             determine (beyond the fixed ones).
         fixed_directions: ``(q, k)`` orthonormal directions constrained to zero by the caller.
         note: plain-language summary, including the scale ambiguity when learning rates are
-            unknown.
+            unknown, and the comparison with the noise floor when standard errors are given.
     """
 
     rank: int
@@ -75,11 +82,23 @@ class Identifiability:
     null_space: np.ndarray
     fixed_directions: np.ndarray
     note: str
+    noise: np.ndarray | None = None
+    """``(n_free,)`` :func:`direction_noise` along each singular value's right singular vector;
+    None if no Jacobian standard errors or covariances were given."""
+    rank_above_noise: int | None = None
+    """Number of singular values above their ``noise``; None without standard errors."""
 
     @property
     def identifiable(self) -> bool:
-        """True if every free direction is determined and the problem is well conditioned."""
-        return self.rank == self.n_free and self.condition_number <= ILL_CONDITIONED
+        """True if every free direction is determined, the problem is well conditioned and (if
+        standard errors were given) every singular value lies above the noise floor."""
+        return (self.rank == self.n_free and self.condition_number <= ILL_CONDITIONED
+                and (self.rank_above_noise is None or self.rank_above_noise == self.n_free))
+
+    @property
+    def above_noise(self) -> bool:
+        """False if standard errors were given and some singular value lies below the floor."""
+        return self.rank_above_noise is None or self.rank_above_noise == self.n_free
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,58 @@ def _check_inputs(deltas: Any, jacobians: Any) -> tuple[np.ndarray, np.ndarray]:
     return D, J
 
 
+def _noise_covariance(jacobian_stderr: Any, jacobian_covariance: Any,
+                      shape: tuple[int, ...]) -> np.ndarray | None:
+    """``(m, d, q, q)`` covariances of the Jacobian rows, or None (validated)."""
+    if jacobian_stderr is not None and jacobian_covariance is not None:
+        raise ValueError("pass at most one of jacobian_stderr and jacobian_covariance")
+    if jacobian_covariance is not None:
+        C = np.asarray(jacobian_covariance, dtype=float)
+        expected = (*shape, shape[-1])
+        if C.shape != expected:
+            raise ValueError(f"jacobian_covariance must have shape (m, d, q, q) = {expected} to "
+                             f"match jacobians, got {C.shape}")
+        if not np.all(np.isfinite(C)):
+            raise ValueError("jacobian_covariance must be finite")
+        return C
+    if jacobian_stderr is None:
+        return None
+    S = np.asarray(jacobian_stderr, dtype=float)
+    if S.shape != shape:
+        raise ValueError(f"jacobian_stderr must have shape (m, d, q) = {shape} to match "
+                         f"jacobians, got {S.shape}")
+    if not np.all(np.isfinite(S)) or (S < 0).any():
+        raise ValueError("jacobian_stderr must be finite and non-negative")
+    return S[..., :, None] * S[..., None, :] * np.eye(shape[-1])
+
+
+def direction_noise(jacobian_covariance: Any, directions: Any) -> np.ndarray:
+    """Root-mean-square estimation error of the stacked Jacobians along weight directions.
+
+    For a unit direction :math:`v` of :math:`\\omega` and estimates
+    :math:`\\widehat{\\nabla\\psi}_t=\\nabla\\psi_t+E_t` whose rows have covariance
+    :math:`C_{t,k}`, :math:`\\mathbb E\\|[E_1;\\dots;E_m]v\\|^2=\\sum_{t,k}v^\\top C_{t,k}v`
+    whatever the correlations between rows and steps. This is the noise floor of the singular
+    value :math:`\\sigma_i=\\|\\hat A v_i\\|` of the stacked estimate along its right singular
+    vector :math:`v_i` (paper Sec. 2): if the true Jacobians annihilate :math:`v_i`,
+    :math:`\\hat Av_i=Ev_i` and :math:`\\sigma_i` is of this size; a singular value at or below
+    it cannot be told apart from zero. Measuring the noise *along* :math:`v_i` rather than by
+    the entry-wise standard errors matters: with one-hot features the columns' errors cancel
+    along directions orthogonal to :math:`\\mathbf 1`
+    (:func:`logel.estimators.gpomdp_jacobian_covariance`).
+
+    Args:
+        jacobian_covariance: ``(m, d, q, q)`` row covariances.
+        directions: ``(q, n)`` directions (columns).
+
+    Returns:
+        ``(n,)`` noise levels.
+    """
+    C = np.asarray(jacobian_covariance, dtype=float)
+    V = np.asarray(directions, dtype=float)
+    return np.sqrt(np.maximum(np.einsum("tkij,in,jn->n", C, V, V), 0.0))
+
+
 def _free_basis(null_directions: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal bases of the fixed directions ``(q, k)`` and of their complement."""
     if null_directions is None:
@@ -152,7 +223,8 @@ def _reduce(D: np.ndarray, J: np.ndarray, null_directions: Any) -> _Reduced:
     return _Reduced(R, z, max(offset, 0.0), basis, fixed)
 
 
-def _diagnose(red: _Reduced, learning_rates_known: bool) -> Identifiability:
+def _diagnose(red: _Reduced, learning_rates_known: bool,
+              cov: np.ndarray | None = None) -> Identifiability:
     q = red.basis.shape[0]
     A = (red.R @ red.basis).reshape(-1, red.basis.shape[1])
     _, s, Vt = np.linalg.svd(A, full_matrices=True)
@@ -177,13 +249,27 @@ def _diagnose(red: _Reduced, learning_rates_known: bool) -> Identifiability:
         notes.append(f"ill-conditioned (condition number {cond:.3g})")
     else:
         notes.append(f"full rank {rank} (condition number {cond:.3g})")
+    noise, rank_noise = None, None
+    if cov is not None:
+        noise = direction_noise(cov, red.basis @ Vt[: red.basis.shape[1]].T)
+        below = s_full <= noise
+        rank_noise = int((~below).sum())
+        if rank_noise < red.basis.shape[1]:
+            pairs = ", ".join(f"{a:.3g} <= {b:.3g}" for a, b in zip(s_full[below], noise[below],
+                                                                   strict=True))
+            notes.append(f"{red.basis.shape[1] - rank_noise} singular value(s) lie at or below "
+                         f"the estimation noise along their direction ({pairs}): omega is not "
+                         f"identified above the estimation noise")
+        else:
+            notes.append(f"every singular value exceeds the estimation noise along its "
+                         f"direction (smallest ratio {np.min(s_full / noise):.3g})")
     if red.fixed.shape[1]:
         notes.append(f"{red.fixed.shape[1]} direction(s) fixed to zero by null_directions")
     if not learning_rates_known:
         notes.append("learning rates unknown: omega is identifiable at most up to a positive "
                      "scale, fixed here by the learning-rate initialisation and lower bound")
     return Identifiability(rank, red.basis.shape[1], cond, s_full, null_space, red.fixed,
-                           "; ".join(notes) + ".")
+                           "; ".join(notes) + ".", noise, rank_noise)
 
 
 def _omega_step(red: _Reduced, alpha: np.ndarray) -> np.ndarray:
@@ -199,20 +285,35 @@ def _objective(red: _Reduced, omega: np.ndarray, alpha: np.ndarray) -> float:
 
 
 def identifiability(jacobians: Any, *, null_directions: Any = None,
-                    learning_rates_known: bool = True) -> Identifiability:
-    """Rank and conditioning of the stacked Jacobians ``(m, d, q)`` (paper Sec. 2)."""
+                    learning_rates_known: bool = True, jacobian_stderr: Any = None,
+                    jacobian_covariance: Any = None) -> Identifiability:
+    """Rank and conditioning of the stacked Jacobians ``(m, d, q)`` (paper Sec. 2).
+
+    With estimated Jacobians, pass their ``(m, d, q, q)`` row covariances
+    (``jacobian_covariance``, from :func:`logel.estimators.gpomdp_jacobian_covariance`) or, if
+    only those are available, their ``(m, d, q)`` standard errors (``jacobian_stderr``, entries
+    then treated as uncorrelated, which overstates the noise for one-hot features): singular
+    values at or below the :func:`direction_noise` along their direction then count as zero
+    (:attr:`Identifiability.rank_above_noise`).
+    """
     J = as_array(jacobians, "jacobians", ndim=3, shape_doc="(m, d, q)")
-    return _diagnose(_reduce(np.zeros(J.shape[:2]), J, null_directions), learning_rates_known)
+    S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
+    return _diagnose(_reduce(np.zeros(J.shape[:2]), J, null_directions), learning_rates_known,
+                     S)
 
 
 def _warn_if_unidentifiable(diag: Identifiability) -> None:
-    if not diag.identifiable:
+    if not diag.above_noise:
+        warnings.warn(f"Weights are not identified above the estimation noise: {diag.note}",
+                      IdentifiabilityWarning, stacklevel=3)
+    elif not diag.identifiable:
         warnings.warn(f"Weights are not well identified: {diag.note}", IdentifiabilityWarning,
                       stacklevel=3)
 
 
 def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
-                  null_directions: Any = None) -> np.ndarray:
+                  null_directions: Any = None, jacobian_stderr: Any = None,
+                  jacobian_covariance: Any = None) -> np.ndarray:
     """Closed-form weights for known learning rates (exact/approximate settings, paper Sec. 2).
 
     .. math:: \\hat\\omega=\\arg\\min_\\omega\\sum_t\\|\\Delta_t-\\alpha_t\\nabla\\psi_t\\omega\\|^2,
@@ -226,12 +327,19 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
         jacobians: ``(m, d, q)`` Jacobians :math:`\\nabla\\psi_t` (exact or estimated).
         learning_rates: ``(m,)`` positive :math:`\\alpha_t`.
         null_directions: optional ``(q,)`` or ``(k, q)`` directions of omega fixed to zero.
+        jacobian_stderr: optional ``(m, d, q)`` standard errors of estimated Jacobians
+            (:func:`logel.estimators.gpomdp_jacobian_stderr`); used only by the diagnosis
+            (:func:`identifiability`).
+        jacobian_covariance: optional ``(m, d, q, q)`` row covariances instead
+            (:func:`logel.estimators.gpomdp_jacobian_covariance`); preferred.
 
     Returns:
         ``(q,)`` weights.
 
     Warns:
-        IdentifiabilityWarning: if the stacked Jacobians are rank-deficient or ill-conditioned.
+        IdentifiabilityWarning: if the stacked Jacobians are rank-deficient or ill-conditioned,
+            or (with standard errors or covariances) some singular value lies at or below the
+            estimation noise along its direction (:func:`direction_noise`).
     """
     D, J = _check_inputs(deltas, jacobians)
     m = J.shape[0]
@@ -240,13 +348,15 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
         raise ValueError(f"learning_rates must have shape (m,) = ({m},), got {alpha.shape}")
     if (alpha <= 0).any():
         raise ValueError("learning_rates must be positive")
+    S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
     red = _reduce(D, J, null_directions)
-    _warn_if_unidentifiable(_diagnose(red, learning_rates_known=True))
+    _warn_if_unidentifiable(_diagnose(red, learning_rates_known=True, cov=S))
     return _omega_step(red, alpha)
 
 
 def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min: float = 0.01,
         tol: float = 1e-6, max_iter: int = 1000, null_directions: Any = None,
+        jacobian_stderr: Any = None, jacobian_covariance: Any = None,
         callback: Callable[[int, np.ndarray, np.ndarray, float], None] | None = None
         ) -> LOGELResult:
     """Weights and learning rates by block-coordinate descent (realistic setting, paper Sec. 4).
@@ -273,6 +383,10 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         max_iter: maximum number of iterations.
         null_directions: optional ``(q,)`` or ``(k, q)`` directions of omega fixed to zero
             (e.g. ``np.ones(q)`` for one-hot partition features).
+        jacobian_stderr: optional ``(m, d, q)`` standard errors of the Jacobians, or
+        jacobian_covariance: ``(m, d, q, q)`` row covariances (preferred): singular values at
+            or below the estimation noise then count as zero in the diagnosis
+            (:func:`identifiability`).
         callback: called as ``callback(k, omega, alpha, objective)`` after every iteration.
 
     Returns:
@@ -287,8 +401,9 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     alpha = np.broadcast_to(np.asarray(alpha_init, dtype=float), (m,)).copy()
     if not np.all(np.isfinite(alpha)) or (alpha < alpha_min).any():
         raise ValueError(f"alpha_init must be finite and >= alpha_min = {alpha_min}")
+    S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
     red = _reduce(D, J, null_directions)
-    diag = _diagnose(red, learning_rates_known=False)
+    diag = _diagnose(red, learning_rates_known=False, cov=S)
     _warn_if_unidentifiable(diag)
 
     omega = _omega_step(red, alpha)
