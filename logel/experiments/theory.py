@@ -261,7 +261,7 @@ class IdentifiabilityCurve:
     rank_above_noise: np.ndarray | None = None
     """With estimated Jacobians: singular values above the estimation noise along their
     direction (:func:`logel.irl.logel.direction_noise` of
-    :func:`logel.estimators.gpomdp_jacobian_covariance`);
+    :func:`logel.gpomdp_jacobian_covariance`);
     the noise-aware :class:`~logel.IdentifiabilityWarning` is included in ``warned``. None with
     exact Jacobians."""
 

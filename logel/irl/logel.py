@@ -29,8 +29,8 @@ are unknown) iff the stacked Jacobians :math:`[\\nabla\\psi_1;\\dots;\\nabla\\ps
 Identifiability above the noise: with *estimated* Jacobians
 :math:`\\widehat{\\nabla\\psi}_t=\\nabla\\psi_t+E_t`, estimation noise makes a rank-deficient stack
 look full rank. Pass ``jacobian_stderr`` (entry-wise standard errors, e.g. from
-:func:`logel.estimators.gpomdp_jacobian_stderr`) and singular values below the noise floor
-(:func:`direction_noise`) count as zero; row covariances
+:func:`logel.gpomdp_jacobian_stderr`) and singular values below the noise floor
+(:func:`logel.irl.logel.direction_noise`) count as zero; row covariances
 (``jacobian_covariance``) are preferred over entry-wise standard errors.
 """
 
@@ -83,7 +83,7 @@ class Identifiability:
     fixed_directions: np.ndarray
     note: str
     noise: np.ndarray | None = None
-    """``(n_free,)`` :func:`direction_noise` along each singular value's right singular vector;
+    """``(n_free,)`` :func:`logel.irl.logel.direction_noise` along each singular value's right singular vector;
     None if no Jacobian standard errors or covariances were given."""
     rank_above_noise: int | None = None
     """Number of singular values above their ``noise``; None without standard errors."""
@@ -183,7 +183,7 @@ def direction_noise(jacobian_covariance: Any, directions: Any) -> np.ndarray:
     it cannot be told apart from zero. Measuring the noise *along* :math:`v_i` rather than by
     the entry-wise standard errors matters: with one-hot features the columns' errors cancel
     along directions orthogonal to :math:`\\mathbf 1`
-    (:func:`logel.estimators.gpomdp_jacobian_covariance`).
+    (:func:`logel.gpomdp_jacobian_covariance`).
 
     Args:
         jacobian_covariance: ``(m, d, q, q)`` row covariances.
@@ -290,11 +290,11 @@ def identifiability(jacobians: Any, *, null_directions: Any = None,
     """Rank and conditioning of the stacked Jacobians ``(m, d, q)`` (paper Sec. 2).
 
     With estimated Jacobians, pass their ``(m, d, q, q)`` row covariances
-    (``jacobian_covariance``, from :func:`logel.estimators.gpomdp_jacobian_covariance`) or, if
+    (``jacobian_covariance``, from :func:`logel.gpomdp_jacobian_covariance`) or, if
     only those are available, their ``(m, d, q)`` standard errors (``jacobian_stderr``, entries
     then treated as uncorrelated, which overstates the noise for one-hot features): singular
-    values at or below the :func:`direction_noise` along their direction then count as zero
-    (:attr:`Identifiability.rank_above_noise`).
+    values at or below the :func:`logel.irl.logel.direction_noise` along their direction then count as zero
+    (``Identifiability.rank_above_noise``).
     """
     J = as_array(jacobians, "jacobians", ndim=3, shape_doc="(m, d, q)")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
@@ -328,10 +328,10 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
         learning_rates: ``(m,)`` positive :math:`\\alpha_t`.
         null_directions: optional ``(q,)`` or ``(k, q)`` directions of omega fixed to zero.
         jacobian_stderr: optional ``(m, d, q)`` standard errors of estimated Jacobians
-            (:func:`logel.estimators.gpomdp_jacobian_stderr`); used only by the diagnosis
+            (:func:`logel.gpomdp_jacobian_stderr`); used only by the diagnosis
             (:func:`identifiability`).
         jacobian_covariance: optional ``(m, d, q, q)`` row covariances instead
-            (:func:`logel.estimators.gpomdp_jacobian_covariance`); preferred.
+            (:func:`logel.gpomdp_jacobian_covariance`); preferred.
 
     Returns:
         ``(q,)`` weights.
@@ -339,7 +339,7 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
     Warns:
         IdentifiabilityWarning: if the stacked Jacobians are rank-deficient or ill-conditioned,
             or (with standard errors or covariances) some singular value lies at or below the
-            estimation noise along its direction (:func:`direction_noise`).
+            estimation noise along its direction (:func:`logel.irl.logel.direction_noise`).
     """
     D, J = _check_inputs(deltas, jacobians)
     m = J.shape[0]
