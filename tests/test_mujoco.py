@@ -375,3 +375,29 @@ def test_diagnostics_on_a_kept_trace(smoke_run, tmp_path):
     np.testing.assert_allclose(np.add(parts["control_per_step"], parts["rest_per_step"]),
                                parts["reward_per_step"])
     assert all(v < 0 for v in parts["control_per_step"])
+
+
+def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
+    from logel.experiments import mujoco_diagnostics as diag
+
+    _, root, _ = smoke_run
+    status = diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
+                      analysis="data_choices")
+    assert status == {0: "done"}
+    assert (tmp_path / "mujoco_data_choices_smoke" / "Hopper-v5" / "seed_0").is_dir()
+    res = diag.load_results("Hopper-v5", "smoke", tmp_path, analysis="data_choices")[0]
+    obs = res["observers"]
+    assert set(obs) == set(diag.data_choice_configs(diag.NeuralLOGELConfig()))
+    ours = obs["ours: all environments at episode starts, gentle cloning"]
+    windows = obs["official windows (environment 0, 40 x 50 steps), gentle cloning"]
+    # the official windows use environment 0 only: 100 steps make 2 windows of 50
+    assert windows["n_trajectories"] == [2] * (len(res["steps"]) - 1)
+    assert min(ours["n_trajectories"]) >= 2
+    for v in obs.values():
+        assert -1.0 <= v["cosine_to_reference"] <= 1.0
+    # our choices are the pipeline's LOGEL observer: same weights as the run's artifact
+    run_weights = mj.load_results("Hopper-v5", "smoke", root)[0]["logel"]["weights"]
+    np.testing.assert_allclose(ours["weights"], run_weights, rtol=1e-10)
+    with pytest.raises(ValueError, match="analysis must be one of"):
+        diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
+                 analysis="nope")

@@ -32,6 +32,11 @@ Run::
         --trace-dir <scratch>/traces
 
 Results go to ``artifacts/mujoco_diagnostics/<env>/seed_<k>/`` with a manifest.
+
+``--analysis data_choices`` instead compares our data choices with the official code's on the same
+trace (:func:`compare_data_choices`: the official 40 windows of 50 steps of environment 0, which
+cross Hopper's episode ends, and the official cloning schedule) and writes
+``artifacts/mujoco_data_choices/<env>/seed_<k>/``.
 """
 
 from __future__ import annotations
@@ -50,7 +55,13 @@ import torch
 from logel import artifacts
 from logel.envs.mujoco_features import env_family
 from logel.experiments.mujoco import TRUE_WEIGHTS, experiment_config, parse_seeds
-from logel.irl.neural import NeuralLOGELConfig, _true_policies, neural_logel
+from logel.irl.neural import (
+    NeuralLOGELConfig,
+    NeuralLOGELResult,
+    _true_policies,
+    neural_logel,
+)
+from logel.policies.gaussian_mlp import GaussianBCConfig
 from logel.traces import LearnerTrace
 
 log = logging.getLogger(__name__)
@@ -150,44 +161,40 @@ def split_half_cosines(trace: LearnerTrace, config: NeuralLOGELConfig, omega: np
     return [_cosine(a, b) for a, b in zip(*halves, strict=True)]
 
 
-def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
-    """The three observers and the reference reward on one trace (see the module docstring)."""
-    q = trace.n_features
-    out: dict[str, Any] = {"observers": {}}
-    variants: dict[str, tuple[NeuralLOGELConfig, Any]] = {
-        "realistic (cloned theta)": (config, None),
-        "approximate (true theta)": (replace(config, thetas="true"), None),
-        "approximate (true theta with the mean head)": (
-            replace(config, thetas="true", include_mean_head=True), None),
-    }
-    true_run = None
-    for name, (cfg, init) in variants.items():
-        res = neural_logel(trace, cfg, bc_init=init)
-        steps = res.steps
-        if cfg.thetas == "true" and not cfg.include_mean_head:
-            true_run = res
-        d = np.diff(res.thetas, axis=0)
-        out["observers"][name] = {
-            "weights": res.weights.tolist(),
-            "explained_motion": explained_motion(d, res.jacobians, res.weights,
-                                                 res.learning_rates),
-            "reward_correlation": reward_correlation(trace, steps, res.weights),
-            "delta_cosine": (None if res.delta_cosine is None
-                             else res.delta_cosine.tolist()),
-            "seconds": res.seconds,
-        }
-    assert true_run is not None
-    # cloning started from the learner's own first observed policy (oracle start)
-    first = _true_policies(trace, true_run.steps[:1])[0]
-    res = neural_logel(trace, config, bc_init=first)
+def _observer_summary(trace: LearnerTrace, res: NeuralLOGELResult) -> dict[str, Any]:
+    """Weights, explained motion, reward correlation and cloning fidelity of one observer."""
     d = np.diff(res.thetas, axis=0)
-    out["observers"]["realistic, clone started at the learner's policy"] = {
+    return {
         "weights": res.weights.tolist(),
         "explained_motion": explained_motion(d, res.jacobians, res.weights, res.learning_rates),
         "reward_correlation": reward_correlation(trace, res.steps, res.weights),
         "delta_cosine": None if res.delta_cosine is None else res.delta_cosine.tolist(),
+        "n_trajectories": res.n_trajectories,
         "seconds": res.seconds,
     }
+
+
+def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
+    """The four observers and the reference reward on one trace (see the module docstring)."""
+    q = trace.n_features
+    out: dict[str, Any] = {"observers": {}}
+    variants: dict[str, NeuralLOGELConfig] = {
+        "realistic (cloned theta)": config,
+        "approximate (true theta)": replace(config, thetas="true"),
+        "approximate (true theta with the mean head)": replace(
+            config, thetas="true", include_mean_head=True),
+    }
+    true_run = None
+    for name, cfg in variants.items():
+        res = neural_logel(trace, cfg)
+        if cfg.thetas == "true" and not cfg.include_mean_head:
+            true_run = res
+        out["observers"][name] = _observer_summary(trace, res)
+    assert true_run is not None
+    # cloning started from the learner's own first observed policy (oracle start)
+    first = _true_policies(trace, true_run.steps[:1])[0]
+    out["observers"]["realistic, clone started at the learner's policy"] = _observer_summary(
+        trace, neural_logel(trace, config, bc_init=first))
     w_ref = reference_weights(trace, true_run.steps)
     d_true = np.diff(true_run.thetas, axis=0)
     u_ref = np.einsum("tdq,q->td", true_run.jacobians, w_ref)
@@ -209,12 +216,59 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
     return out
 
 
+def data_choice_configs(config: NeuralLOGELConfig) -> dict[str, NeuralLOGELConfig]:
+    """Our data choices against the official code's (spec Sec. 4.2), realistic and with true
+    :math:`\\theta` (which isolates the Jacobian's data from the cloning's)."""
+    official_windows = replace(config, segments="official")
+    return {
+        "ours: all environments at episode starts, gentle cloning": config,
+        "official windows (environment 0, 40 x 50 steps), gentle cloning": official_windows,
+        "official windows and official cloning (environment 0, 1000 Adam steps)": replace(
+            official_windows, bc_data="env0", bc=GaussianBCConfig.official()),
+        "true theta, all environments at episode starts": replace(config, thetas="true"),
+        "true theta, official windows": replace(official_windows, thetas="true"),
+    }
+
+
+def compare_data_choices(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
+    """Recovered weights under our and the official data choices, against the reference.
+
+    For each configuration of :func:`data_choice_configs`: the observer summary and the cosine
+    of :math:`\\hat\\omega` to the reference weights (:func:`reference_weights`).
+    """
+    out: dict[str, Any] = {"observers": {}}
+    steps: tuple[int, ...] = ()
+    for name, cfg in data_choice_configs(config).items():
+        res = neural_logel(trace, cfg)
+        out["observers"][name] = _observer_summary(trace, res)
+        steps = res.steps
+    w_ref = reference_weights(trace, steps)
+    for v in out["observers"].values():
+        v["cosine_to_reference"] = _cosine(np.asarray(v["weights"]), w_ref)
+    out["reference"] = {"weights": w_ref.tolist(),
+                        "reward_correlation": reward_correlation(trace, steps, w_ref)}
+    out["steps"] = list(steps)
+    return out
+
+
+ANALYSES = {"diagnostics": diagnose, "data_choices": compare_data_choices}
+"""Analyses of a kept trace; each writes ``artifacts/mujoco_<name>/<env>/seed_<k>/<name>.json``."""
+
+
+def _base(analysis: str, env_id: str, budget: str, root: Path | None) -> Path:
+    if analysis not in ANALYSES:
+        raise ValueError(f"analysis must be one of {sorted(ANALYSES)}, got {analysis!r}")
+    name = f"mujoco_{analysis}" + ("" if budget == "paper" else f"_{budget}")
+    return (root or artifacts.artifact_root()) / name / env_id
+
+
 def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper",
-        root: Path | None = None, force: bool = False) -> dict[int, str]:
-    """Diagnose every seed whose learner trace is in ``trace_dir``."""
+        root: Path | None = None, force: bool = False, analysis: str = "diagnostics"
+        ) -> dict[int, str]:
+    """Run ``analysis`` (a key of :data:`ANALYSES`) on every seed whose learner trace is in
+    ``trace_dir``; seeds whose artifact verifies are skipped unless ``force``."""
     config = experiment_config(env_id, budget)
-    base = (root or artifacts.artifact_root()) / (
-        "mujoco_diagnostics" if budget == "paper" else f"mujoco_diagnostics_{budget}") / env_id
+    base = _base(analysis, env_id, budget, root)
     status = {}
     for seed in seeds:
         out = base / f"seed_{seed}"
@@ -228,15 +282,16 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
             continue
         t0 = time.perf_counter()
         trace = LearnerTrace.load(path)
-        result = diagnose(trace, replace(config.logel, seed=seed))
+        result = ANALYSES[analysis](trace, replace(config.logel, seed=seed))
         cfg = {"env_id": env_id, "budget": budget, "seed": seed, "version": VERSION,
+               "analysis": analysis,
                "logel": artifacts._jsonable(asdict(replace(config.logel, seed=seed))),
                "trace_sha256": artifacts.sha256_file(path)}
         out.mkdir(parents=True, exist_ok=True)
-        artifacts.save_json(out / "diagnostics.json", result)
+        artifacts.save_json(out / f"{analysis}.json", result)
         artifacts.write_manifest(out, config=cfg, seeds=[seed],
                                  wall_time_seconds=time.perf_counter() - t0,
-                                 extra={"experiment": "mujoco_diagnostics", "version": VERSION})
+                                 extra={"experiment": f"mujoco_{analysis}", "version": VERSION})
         log.info("seed %d: %s", seed, {k: (round(v["explained_motion"], 4),
                                            round(v["reward_correlation"], 3))
                                        for k, v in result["observers"].items()})
@@ -244,12 +299,11 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
     return status
 
 
-def load_results(env_id: str, budget: str = "paper", root: Path | None = None
-                 ) -> dict[int, dict[str, Any]]:
-    """Every complete diagnosed seed, verified against its manifest."""
-    base = (root or artifacts.artifact_root()) / (
-        "mujoco_diagnostics" if budget == "paper" else f"mujoco_diagnostics_{budget}") / env_id
-    return {int(p.name.split("_")[1]): artifacts.load(p)["diagnostics"]
+def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
+                 analysis: str = "diagnostics") -> dict[int, dict[str, Any]]:
+    """Every seed of ``analysis``, verified against its manifest."""
+    base = _base(analysis, env_id, budget, root)
+    return {int(p.name.split("_")[1]): artifacts.load(p)[analysis]
             for p in sorted(base.glob("seed_*"))}
 
 
@@ -262,11 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trace-dir", type=Path, required=True)
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--analysis", default="diagnostics", choices=sorted(ANALYSES))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     log.info("finished: %s", run(args.env, args.seeds, args.trace_dir, args.budget, args.root,
-                                 args.force))
+                                 args.force, args.analysis))
     return 0
 
 
