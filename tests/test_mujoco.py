@@ -314,6 +314,16 @@ def test_ppo_trace_roundtrip_and_log_probs(tmp_path):
         res = neural_logel(trace, NeuralLOGELConfig(segments=segments, max_iter=50,
                                                     bc=GaussianBCConfig(epochs=1)))
         assert res.weights.shape == (26,) and res.jacobians.shape == (1, 4864, 26)
+    # jacobian_data="env0" is the estimate on environment 0 alone, at its episode starts
+    cfg = NeuralLOGELConfig(thetas="true", max_iter=50)
+    env0 = LearnerTrace(trace.states[:, :1], trace.actions[:, :1], trace.features[:, :1],
+                        trace.gamma, thetas=trace.thetas, metadata=trace.metadata,
+                        episode_starts=trace.episode_starts[:, :1])
+    np.testing.assert_array_equal(
+        neural_logel(trace, replace(cfg, jacobian_data="env0")).jacobians,
+        neural_logel(env0, cfg).jacobians)
+    assert not np.array_equal(neural_logel(trace, cfg).jacobians,
+                              neural_logel(env0, cfg).jacobians)
 
 
 def test_lfl_reward_numpy_matches_network():

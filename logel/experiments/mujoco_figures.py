@@ -85,29 +85,38 @@ def rbf_reward_map(weights: np.ndarray, half_width: float = 0.25, n: int = 101
 
 def diagnostics_table(diag: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per observer: mean explained motion, mean reward correlation and mean cosine with the
-    reference weights over the diagnosed seeds; plus the reference reward's own figures.
+    reference weights over the seeds; plus the reference reward's own figures.
+
+    Works on both analyses of :mod:`logel.experiments.mujoco_diagnostics` (``diagnostics`` and
+    ``data_choices``).
 
     Returns:
-        ``{row: {"explained": (mean, ci), "correlation": (mean, ci), "cosine": (mean, ci)}}``
-        where the reference row's explained motion is at the true :math:`\\theta_t`.
+        ``{row: {"explained": (mean, ci), "correlation": (mean, ci), "cosine": (mean, ci),
+        "cosine_min": float}}``; the reference row (only where the analysis measured it) has its
+        explained motion at the true :math:`\\theta_t`.
     """
     seeds = sorted(diag)
     names = list(diag[seeds[0]]["observers"])
     rows: dict[str, dict[str, Any]] = {}
     for name in names:
         obs = [diag[s]["observers"][name] for s in seeds]
+        cos = [o["cosine_to_reference"] if "cosine_to_reference" in o
+               else diag[s]["reference"]["cosine_to_recovered"][name]
+               for s, o in zip(seeds, obs, strict=True)]
         rows[name] = {
             "explained": mean_ci([o["explained_motion"] for o in obs]),
             "correlation": mean_ci([o["reward_correlation"] for o in obs]),
-            "cosine": mean_ci([diag[s]["reference"]["cosine_to_recovered"][name]
-                               for s in seeds]),
+            "cosine": mean_ci(cos),
+            "cosine_min": float(np.min(cos)),
         }
     ref = [diag[s]["reference"] for s in seeds]
-    rows["reference reward"] = {
-        "explained": mean_ci([r["explained_motion_true_theta"] for r in ref]),
-        "correlation": mean_ci([r["reward_correlation"] for r in ref]),
-        "cosine": (1.0, 0.0),
-    }
+    if all("explained_motion_true_theta" in r for r in ref):
+        rows["reference reward"] = {
+            "explained": mean_ci([r["explained_motion_true_theta"] for r in ref]),
+            "correlation": mean_ci([r["reward_correlation"] for r in ref]),
+            "cosine": (1.0, 0.0),
+            "cosine_min": 1.0,
+        }
     return rows
 
 

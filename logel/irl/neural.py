@@ -68,6 +68,10 @@ class NeuralLOGELConfig:
     environment 0, windows of ``segment_length``."""
     segment_length: int = 50
     """Window length of ``segments="official"`` (official 50, i.e. 40 windows of 2000 steps)."""
+    jacobian_data: Literal["all", "env0"] = "all"
+    """Environments used by the Jacobian estimate with ``segments="episodes"``: all (ours) or
+    environment 0 only (the official data at real episode starts; ``"official"`` always uses
+    environment 0)."""
     bc_data: Literal["all", "env0"] = "all"
     """Samples used for cloning: all environments (ours) or environment 0 (official)."""
     bc: GaussianBCConfig = field(default_factory=GaussianBCConfig)
@@ -269,7 +273,9 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
     if config.segments == "episodes":
         if trace.episode_starts is None:
             raise ValueError("segments='episodes' needs trace.episode_starts")
-        rows_used = slice(None)
+        if config.jacobian_data not in ("all", "env0"):
+            raise ValueError(f"unknown jacobian_data {config.jacobian_data!r}")
+        rows_used = slice(None) if config.jacobian_data == "all" else slice(0, 1)
     elif config.segments == "official":
         rows_used = slice(0, 1)
         index, mask = official_index(T, config.segment_length)
@@ -281,7 +287,7 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
         a = trace.actions[k, rows_used].reshape(-1, act_dim)
         phi = trace.features[k, rows_used].reshape(len(s), -1)
         if trace.episode_starts is not None and config.segments == "episodes":
-            index, mask = trajectory_index(trace.episode_starts[k])
+            index, mask = trajectory_index(trace.episode_starts[k, rows_used])
         scores = np.empty((len(s), thetas.shape[1]), dtype=np.float32)
         for sl, g in iter_scores(policies[i], s, a, include_mean_head=config.include_mean_head,
                                  chunk_size=config.chunk_size):
