@@ -408,6 +408,12 @@ def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
     # our choices are the pipeline's LOGEL observer: same weights as the run's artifact
     run_weights = mj.load_results("Hopper-v5", "smoke", root)[0]["logel"]["weights"]
     np.testing.assert_allclose(ours["weights"], run_weights, rtol=1e-10)
+    from logel.experiments.mujoco_figures import diagnostics_table
+
+    table = diagnostics_table({0: res})
+    assert set(table) == set(obs)  # no reference row: this analysis does not measure it
+    row = table["true theta, official windows"]
+    assert row["trajectories"] == 2 and row["cosine"][0] == row["cosine_min"]
     with pytest.raises(ValueError, match="analysis must be one of"):
         diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
                  analysis="nope")

@@ -92,7 +92,8 @@ def diagnostics_table(diag: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[s
 
     Returns:
         ``{row: {"explained": (mean, ci), "correlation": (mean, ci), "cosine": (mean, ci),
-        "cosine_min": float}}``; the reference row (only where the analysis measured it) has its
+        "cosine_min": float, "trajectories": float}}`` (trajectories per step, where
+        recorded); the reference row (only where the analysis measured it) has its
         explained motion at the true :math:`\\theta_t`.
     """
     seeds = sorted(diag)
@@ -109,6 +110,9 @@ def diagnostics_table(diag: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[s
             "cosine": mean_ci(cos),
             "cosine_min": float(np.min(cos)),
         }
+        if all("n_trajectories" in o for o in obs):
+            rows[name]["trajectories"] = float(np.mean([np.mean(o["n_trajectories"])
+                                                        for o in obs]))
     ref = [diag[s]["reference"] for s in seeds]
     if all("explained_motion_true_theta" in r for r in ref):
         rows["reference reward"] = {
