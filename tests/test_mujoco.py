@@ -417,3 +417,15 @@ def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
     with pytest.raises(ValueError, match="analysis must be one of"):
         diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
                  analysis="nope")
+
+
+def test_committed_paper_artifacts_match_the_current_configuration():
+    """Rerunning the documented command skips the committed seeds instead of refusing them,
+    although they were written before ``jacobian_data`` existed."""
+    config = mj.experiment_config("Hopper-v5", "paper")
+    seed_dir = artifacts.artifact_root() / "mujoco" / "Hopper-v5" / "seed_0"
+    assert artifacts.is_complete(seed_dir)
+    assert mj._same_config(seed_dir, config, 0)
+    other = replace(config, logel=replace(config.logel, jacobian_data="env0"))
+    assert not mj._same_config(seed_dir, other, 0)
+    assert not mj._same_config(seed_dir, config, 1)

@@ -281,10 +281,22 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     return result
 
 
+ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all"}
+"""Options added after artifacts were written, with the value that reproduces those artifacts:
+a stored configuration that lacks one matches a current one that has this value."""
+
+
 def _same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
-    manifest = artifacts.read_manifest(directory)
-    stored = manifest.get("config")
-    return stored == artifacts._jsonable(config_dict(config, seed))
+    stored = artifacts.read_manifest(directory).get("config")
+    current = artifacts._jsonable(config_dict(config, seed))
+    for (*parents, key), old_value in ADDED_OPTIONS.items():
+        stored_part, current_part = stored, current
+        for name in parents:
+            stored_part = stored_part.get(name, {}) if isinstance(stored_part, dict) else {}
+            current_part = current_part.get(name, {})
+        if key not in stored_part and current_part.get(key) == old_value:
+            del current_part[key]
+    return stored == current
 
 
 README = """# MuJoCo results: {env_id}, budget `{budget}`
