@@ -397,7 +397,7 @@ def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
     assert (tmp_path / "mujoco_data_choices_smoke" / "Hopper-v5" / "seed_0").is_dir()
     res = diag.load_results("Hopper-v5", "smoke", tmp_path, analysis="data_choices")[0]
     obs = res["observers"]
-    assert set(obs) == set(diag.data_choice_configs(diag.NeuralLOGELConfig()))
+    assert set(obs) == set(diag.DATA_CHOICE_NAMES)
     ours = obs["ours: all environments at episode starts, gentle cloning"]
     windows = obs["official windows (environment 0, 40 x 50 steps), gentle cloning"]
     # the official windows use environment 0 only: 100 steps make 2 windows of 50

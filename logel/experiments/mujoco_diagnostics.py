@@ -234,6 +234,10 @@ def data_choice_configs(config: NeuralLOGELConfig) -> dict[str, NeuralLOGELConfi
     }
 
 
+DATA_CHOICE_NAMES = tuple(data_choice_configs(NeuralLOGELConfig()))
+"""The rows of :func:`compare_data_choices`, in order (ours first)."""
+
+
 def compare_data_choices(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
     """Recovered weights under our and the official data choices, against the reference.
 
