@@ -11,6 +11,7 @@ Each page must have
 * no MathJax error node (``mjx-merror``, "Math input error") and, if it contains math, typeset
   math (``mjx-container``): math that MathJax never processed is reported too;
 * no docutils ``problematic`` / ``system-message`` node;
+* no Markdown table left as raw text (a delimiter row such as ``|---|`` outside code);
 * every ``<img src>`` resolving to an existing file;
 * every internal ``href`` (relative, not ``http``) resolving to an existing file, and its
   ``#fragment`` (if any) to an ``id`` in the target page.
@@ -56,6 +57,10 @@ SKIPPED_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "repo
 MATHJAX_PREFIX = "/__mathjax__/"
 MATHJAX_SRC = re.compile(r"""(src=["'])[^"']*?/es5/(tex-[A-Za-z-]+\.js)(["'])""")
 MATH_ERROR_TEXT = ("Math input error", "Math output error", "Math Processing Error")
+RAW_TABLE_ROW = re.compile(r"\|\s*:?(?:-{3,}|—+|–+):?\s*\|")
+"""A Markdown table's delimiter row (``|---|``; Sphinx's smart quotes turn ``---`` into an em
+dash) left as text: a table that was never parsed, e.g. a code cell's Markdown output rendered
+as CommonMark."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,6 +84,7 @@ class PageInfo:
     undefined_macros: list[str] = field(default_factory=list)
     problems: int = 0
     error_texts: list[str] = field(default_factory=list)
+    raw_tables: int = 0
     redirect: str | None = None
 
 
@@ -151,6 +157,10 @@ class _Collector(HTMLParser):
         for text in MATH_ERROR_TEXT:
             if text in data:
                 self.info.error_texts.append(text)
+        if RAW_TABLE_ROW.search(data) and not any(
+                entry[0] in ("pre", "code", "script", "style", "textarea") or entry[1] == "math"
+                for entry in self.stack):
+            self.info.raw_tables += 1
         for entry in self.stack:
             if entry[1] == "math":
                 entry[2][1] += data
@@ -310,6 +320,8 @@ def check_page(root: Path, page: Path, dom: str) -> list[str]:
         problems.append(f"undefined TeX macro(s): {sorted(set(info.undefined_macros))}")
     if info.problems:
         problems.append(f"{info.problems} docutils 'problematic'/'system-message' node(s)")
+    if info.raw_tables:
+        problems.append(f"{info.raw_tables} Markdown table(s) shown as raw text")
     for src in info.images:
         if src.startswith("data:") or not _is_internal(src):
             continue
