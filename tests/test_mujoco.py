@@ -324,6 +324,9 @@ def test_ppo_trace_roundtrip_and_log_probs(tmp_path):
         neural_logel(env0, cfg).jacobians)
     assert not np.array_equal(neural_logel(trace, cfg).jacobians,
                               neural_logel(env0, cfg).jacobians)
+    for bad in ({"jacobian_data": "env1"}, {"bc_data": "some"}, {"segments": "windows"}):
+        with pytest.raises(ValueError, match=f"NeuralLOGELConfig.{next(iter(bad))} must be"):
+            neural_logel(trace, replace(cfg, **bad))
 
 
 def test_lfl_reward_numpy_matches_network():

@@ -245,6 +245,11 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
     Returns:
         A :class:`NeuralLOGELResult`.
     """
+    for name, allowed in (("segments", ("episodes", "official")), ("jacobian_data", ("all", "env0")),
+                          ("bc_data", ("all", "env0")), ("thetas", ("bc", "true"))):
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"NeuralLOGELConfig.{name} must be one of {allowed}, "
+                             f"got {getattr(config, name)!r}")
     steps = _observed_steps(trace, config.steps)
     if trace.states.ndim != 4 or trace.actions.ndim != 4:
         raise ValueError("neural LOGEL needs continuous states and actions (K, N, T, dim)")
@@ -273,14 +278,10 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
     if config.segments == "episodes":
         if trace.episode_starts is None:
             raise ValueError("segments='episodes' needs trace.episode_starts")
-        if config.jacobian_data not in ("all", "env0"):
-            raise ValueError(f"unknown jacobian_data {config.jacobian_data!r}")
         rows_used = slice(None) if config.jacobian_data == "all" else slice(0, 1)
-    elif config.segments == "official":
+    else:  # "official" (validated above)
         rows_used = slice(0, 1)
         index, mask = official_index(T, config.segment_length)
-    else:
-        raise ValueError(f"unknown segments {config.segments!r}")
     jacobians, n_traj = [], []
     for i, k in enumerate(steps[:-1]):
         s = trace.states[k, rows_used].reshape(-1, obs_dim)
