@@ -18,12 +18,28 @@ Memory is :math:`O(NT(d+q)+dq)`: the sums over samples are contracted by matrix 
 time step at a time for the baseline, and the :math:`(N,T,d,q)` outer products are never
 formed. These are the **only** estimators in the
 project; the gridworld and MuJoCo paths both call them.
+
+**Two input layouts, one computation.** :func:`gpomdp_jacobian` takes either padded
+``(N, T, d)`` arrays (the gridworld) or, with a :class:`TrajectoryLayout`, compact per-sample
+scores ``(n, d)`` of trajectories of unequal length (MuJoCo episodes). In the compact layout the
+samples are grouped by time step :math:`t`, the trajectories of each group ordered by
+decreasing length, so that the trajectories alive at :math:`t` are a prefix of those alive at
+:math:`t-1`: the cumulative scores are then a running sum over contiguous slices, and every sum
+over :math:`i` at fixed :math:`t` is one matrix product over a contiguous slice, with no padding.
+The scores may also come as a :class:`ScoreSource` that produces blocks of columns on demand
+(e.g. :class:`logel.policies.gaussian_mlp.LayerScores`, whose columns are outer products
+:math:`\\delta x^\\top` per linear layer), so that the :math:`(n, d)` matrix is never held whole.
+Both layouts end in the same per-step computation (``_gpomdp_steps``); the padded one is the
+compact one with every group of size ``N`` (padding rows have zero cumulative score and add
+nothing). Within a block of columns the compact path streams over time steps with two
+cache-sized buffers, so it never allocates more than a few MB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,31 +65,190 @@ def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
     return g, phi, valid
 
 
+@dataclass(frozen=True)
+class TrajectoryLayout:
+    """Compact layout of trajectories of unequal length, grouped by time step.
+
+    Attributes:
+        order: ``(n_valid,)`` flat sample index of every valid step, time step by time step;
+            within a step the trajectories are ordered by decreasing length (ties by their
+            position), so group ``t`` is a prefix of group ``t - 1``.
+        offsets: ``(T_max + 1,)`` start of each time step's group in ``order``.
+        n_trajectories: ``N``, the number of trajectories (the estimator's mean is over them).
+    """
+
+    order: np.ndarray
+    offsets: np.ndarray
+    n_trajectories: int
+
+    @classmethod
+    def from_index(cls, index: Any, mask: Any) -> TrajectoryLayout:
+        """From a padded ``(N, T_max)`` sample index and its validity mask (each row's valid
+        steps a prefix, as :func:`logel.irl.neural.trajectory_index` makes them)."""
+        idx = np.asarray(index)
+        valid = np.asarray(mask, dtype=bool)
+        if idx.ndim != 2 or valid.shape != idx.shape:
+            raise ValueError(f"index and mask must be (N, T_max) arrays of one shape, got "
+                             f"{idx.shape} and {valid.shape}")
+        lengths = valid.sum(axis=1)
+        if not np.array_equal(valid, np.arange(idx.shape[1])[None, :] < lengths[:, None]):
+            raise ValueError("mask must mark a prefix of each row (left-aligned trajectories)")
+        if idx.shape[0] == 0 or lengths.min() < 1:
+            raise ValueError("every trajectory needs at least one valid step")
+        by_length = np.argsort(-lengths, kind="stable")
+        order = idx[by_length].T[valid[by_length].T]  # time-major: t outer, trajectory inner
+        counts = valid.sum(axis=0)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        return cls(order.astype(np.int64), offsets.astype(np.int64), int(idx.shape[0]))
+
+    @property
+    def n_valid(self) -> int:
+        """Number of valid steps (rows of the compact arrays)."""
+        return int(self.offsets[-1])
+
+    def time_steps(self) -> np.ndarray:
+        """``(n_valid,)`` time step :math:`t` of every row of the compact layout."""
+        return np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+
+
+@runtime_checkable
+class ScoreSource(Protocol):
+    """Per-sample scores ``(n, d)`` produced a block of columns and rows at a time."""
+
+    n_samples: int
+    n_parameters: int
+
+    def column_slices(self, max_width: int) -> list[slice]:
+        """A partition of the ``d`` columns into contiguous slices of at most ``max_width``
+        columns (or one indivisible unit of the source, e.g. one row of a weight matrix)."""
+        ...
+
+    def columns(self, rows: np.ndarray, cols: slice, out: np.ndarray) -> np.ndarray:
+        """Write the float64 scores of samples ``rows`` and columns ``cols`` (one of
+        :meth:`column_slices`) into the C-contiguous ``out`` ``(len(rows), width)``; return it."""
+        ...
+
+
+class DenseScores:
+    """A :class:`ScoreSource` over an ``(n, d)`` array of per-sample scores (any float dtype)."""
+
+    def __init__(self, scores: Any) -> None:
+        self.scores = as_array(scores, "scores", ndim=2, shape_doc="(n, d)")
+        self.n_samples, self.n_parameters = self.scores.shape
+
+    def column_slices(self, max_width: int) -> list[slice]:
+        width = max(1, int(max_width))
+        return [slice(s, min(self.n_parameters, s + width))
+                for s in range(0, self.n_parameters, width)]
+
+    def columns(self, rows: np.ndarray, cols: slice, out: np.ndarray) -> np.ndarray:
+        out[...] = self.scores[rows, cols]
+        return out
+
+
 def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
-                    baseline_eps: float = 1e-3, mask: Any = None) -> np.ndarray:
+                    baseline_eps: float = 1e-3, mask: Any = None, *,
+                    layout: TrajectoryLayout | None = None,
+                    block_bytes: float = 4e6) -> np.ndarray:
     """G(PO)MDP estimate of the feature-expectation Jacobian, with baseline (paper Sec. 3.1).
 
     Args:
-        scores: ``(N, T, d)`` per-step scores :math:`\\nabla_\\theta\\log\\pi(a_t|s_t)`.
-        features: ``(N, T, q)`` per-step undiscounted features :math:`\\phi_t`.
+        scores: ``(N, T, d)`` per-step scores :math:`\\nabla_\\theta\\log\\pi(a_t|s_t)`; with
+            ``layout``, ``(n, d)`` per-sample scores or a :class:`ScoreSource`.
+        features: ``(N, T, q)`` per-step undiscounted features :math:`\\phi_t`; with
+            ``layout``, ``(n, q)`` per-sample features.
         gamma: discount factor; step ``t`` of each trajectory is weighted by ``gamma**t``.
         baseline_eps: :math:`\\epsilon_b` in the baseline's denominator (official: 1e-3 on the
             gridworld, 1e-4 on MuJoCo).
         mask: optional ``(N, T)`` booleans, False on the padding after a trajectory ended
             (trajectories of unequal length, left-aligned); padded steps contribute nothing.
+            Not used with ``layout``.
+        layout: the trajectories of compact ``(n, ...)`` samples (module docstring).
+        block_bytes: with ``layout``, the size of each of the two float64 buffers that hold one
+            time step's cumulative scores for a block of columns (small enough to stay in cache;
+            the estimate is the same for any value).
 
     Returns:
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
     """
+    if layout is not None:
+        if mask is not None:
+            raise ValueError("pass either mask (padded arrays) or layout (compact samples)")
+        return _gpomdp_compact(scores, features, layout, gamma, baseline_eps, block_bytes)
     G, F, N = _time_major(scores, features, gamma, baseline_eps, mask)
-    T = G.shape[0]
-    raw = (F.reshape(T * N, -1).T @ G.reshape(T * N, -1)).T  # sum_{t,n} G F^T, (d, q)
-    # baseline correction sum_t (sum_n G_t) * b_t, one step at a time: the (N, d) squares of
-    # one step stay in cache and no (T, N, d) or (T, d, q) temporary is formed
-    correction = np.zeros_like(raw)
-    for t, baseline in _step_baselines(G, F, baseline_eps):
-        correction += G[t].sum(axis=0)[:, None] * baseline
-    return (raw - correction) / N
+    F1 = _with_ones(F.reshape(-1, F.shape[-1])).reshape(*F.shape[:2], -1)
+    return _gpomdp_steps(zip(G, F1, strict=True), N, baseline_eps)
+
+
+def _with_ones(F: np.ndarray) -> np.ndarray:
+    """``[F, 1]``: the extra column turns sums over samples into the last row of a product."""
+    return np.concatenate([F, np.ones((F.shape[0], 1))], axis=1)
+
+
+def _step_terms(G: np.ndarray, F1: np.ndarray, N: int, baseline_eps: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One time step's ``(d, q)`` raw term :math:`\\sum_iG_{i,t}F_{i,t}^\\top`, ``(d,)``
+    :math:`\\sum_iG_{i,t}` and ``(d, q)`` baseline :math:`b_t`, from its cumulative scores
+    ``G`` ``(n_t, d)`` and ``F1 = [F, 1]`` ``(n_t, q + 1)`` (module docstring)."""
+    A = F1.T @ G  # (q + 1, d): sum_i F G^T and sum_i G
+    B = F1.T @ (G * G)  # sum_i F G^2 and sum_i G^2
+    return A[:-1].T, A[-1], B[:-1].T / (B[-1][:, None] + N * baseline_eps)
+
+
+def _gpomdp_steps(steps: Iterable[tuple[np.ndarray, np.ndarray]], N: int,
+                  baseline_eps: float) -> np.ndarray:
+    """The estimate from ``(G_t, [F_t, 1])`` of every time step ``t``, over ``N`` trajectories:
+    :math:`\\frac1N\\sum_t\\big(\\sum_iG_{i,t}F_{i,t}^\\top-(\\sum_iG_{i,t})\\odot b_t\\big)`."""
+    total: np.ndarray | None = None
+    for G, F1 in steps:
+        raw, sum_g, baseline = _step_terms(G, F1, N, baseline_eps)
+        term = raw - sum_g[:, None] * baseline
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("no time steps")
+    return total / N
+
+
+def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma: float,
+                    baseline_eps: float, block_bytes: float) -> np.ndarray:
+    """:func:`gpomdp_jacobian` on compact samples, streamed over blocks of columns and, within
+    a block, over time steps (two buffers: the step's cumulative scores and the previous)."""
+    source = scores if isinstance(scores, ScoreSource) else DenseScores(scores)
+    phi = as_array(features, "features", ndim=2, shape_doc="(n, q)")
+    if phi.shape[0] != source.n_samples:
+        raise ValueError(f"features must have {source.n_samples} rows to match scores, got "
+                         f"{phi.shape[0]}")
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+    if baseline_eps < 0:
+        raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
+    order, offsets = layout.order, layout.offsets
+    if order.size and (order.min() < 0 or order.max() >= source.n_samples):
+        raise ValueError(f"layout indexes samples outside 0..{source.n_samples - 1}")
+    F1 = _with_ones(np.asarray(phi[order], dtype=np.float64)
+                    * (gamma ** layout.time_steps())[:, None])
+    groups = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    widest = max(g.stop - g.start for g in groups)
+    max_width = int(max(1, block_bytes // (8 * widest)))
+    slices = source.column_slices(max_width)
+    size = widest * max(c.stop - c.start for c in slices)
+    buffers = (np.empty(size), np.empty(size))
+    out = np.empty((source.n_parameters, phi.shape[1]))
+
+    def steps(cols: slice) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        width, previous = cols.stop - cols.start, None
+        for t, rows in enumerate(groups):
+            n_t = rows.stop - rows.start
+            G = source.columns(order[rows], cols, buffers[t % 2][:n_t * width].reshape(n_t, width))
+            if previous is not None:
+                # the trajectories alive at t are the first ones alive at t - 1 (TrajectoryLayout)
+                G += previous[:n_t]
+            yield G, F1[rows]
+            previous = G
+
+    for cols in slices:
+        out[cols] = _gpomdp_steps(steps(cols), layout.n_trajectories, baseline_eps)
+    return out
 
 
 def _time_major(scores: Any, features: Any, gamma: float, baseline_eps: float,
@@ -92,15 +267,6 @@ def _time_major(scores: Any, features: Any, gamma: float, baseline_eps: float,
     return G, F, N
 
 
-def _step_baselines(G: np.ndarray, F: np.ndarray,
-                    baseline_eps: float) -> Iterator[tuple[int, np.ndarray]]:
-    """The ``(d, q)`` G(PO)MDP baseline :math:`b_t` of every step ``t`` (module docstring)."""
-    N = G.shape[1]
-    for t in range(G.shape[0]):
-        G2 = G[t] * G[t]
-        yield t, (F[t].T @ G2).T / (G2.sum(axis=0)[:, None] + N * baseline_eps)
-
-
 def _trajectory_terms(scores: Any, features: Any, gamma: float, baseline_eps: float,
                       mask: Any) -> np.ndarray:
     """``(N, d, q)`` per-trajectory terms :math:`X_i` whose mean is :func:`gpomdp_jacobian`."""
@@ -108,8 +274,9 @@ def _trajectory_terms(scores: Any, features: Any, gamma: float, baseline_eps: fl
     if N < 2:
         raise ValueError(f"a standard error needs N >= 2 trajectories, got {N}")
     terms = np.einsum("tnk,tnj->nkj", G, F)  # (N, d, q)
-    for t, baseline in _step_baselines(G, F, baseline_eps):
-        terms -= G[t][:, :, None] * baseline[None]
+    for G_t, F_t in zip(G, F, strict=True):
+        baseline = _step_terms(G_t, _with_ones(F_t), N, baseline_eps)[2]
+        terms -= G_t[:, :, None] * baseline[None]
     return terms
 
 

@@ -6,6 +6,7 @@ Skipped when the optional ``mujoco`` extra (mujoco, stable-baselines3) is not in
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +18,7 @@ pytest.importorskip("stable_baselines3")
 import gymnasium as gym  # noqa: E402
 import torch  # noqa: E402
 
-from logel import artifacts, gpomdp_jacobian  # noqa: E402
+from logel import artifacts  # noqa: E402
 from logel.envs.mujoco_features import (  # noqa: E402
     RBF_VARIANCE,
     RewardFeatures,
@@ -29,7 +30,6 @@ from logel.envs.mujoco_features import (  # noqa: E402
 from logel.experiments import mujoco as mj  # noqa: E402
 from logel.irl.neural import (  # noqa: E402
     NeuralLOGELConfig,
-    jacobian_from_scores,
     neural_logel,
     official_index,
     trajectory_index,
@@ -155,45 +155,13 @@ def test_bc_snapshots_are_copies_and_warm_started():
 # ----------------------------------------------------------------------------- Jacobian
 
 
-def _reference_jacobian(scores, features, starts, gamma, eps):
-    """Per-trajectory loops over the G(PO)MDP formula (spec Sec. 3.1), ended = zero."""
-    N, T = starts.shape
-    trajs = []
-    for n in range(N):
-        cut = [0] + [t for t in range(1, T) if starts[n, t]] + [T]
-        for b, e in zip(cut[:-1], cut[1:], strict=True):
-            rows = np.arange(n * T + b, n * T + e)
-            trajs.append((np.cumsum(scores[rows], axis=0),
-                          features[rows] * gamma ** np.arange(e - b)[:, None]))
-    d, q = scores.shape[1], features.shape[1]
-    t_max = max(len(G) for G, _ in trajs)
-    num, den, count = np.zeros((t_max, d, q)), np.zeros((t_max, d)), len(trajs)
-    for G, F in trajs:
-        for t in range(len(G)):
-            num[t] += np.outer(G[t] ** 2, F[t])
-            den[t] += G[t] ** 2
-    base = num / (den[..., None] + count * eps)
-    out = np.zeros((d, q))
-    for G, F in trajs:
-        for t in range(len(G)):
-            out += G[t][:, None] * (F[t][None, :] - base[t])
-    return out / count
-
-
-def test_masked_jacobian_equals_per_trajectory_computation():
+def test_trajectory_index_and_official_windows():
     rng = np.random.default_rng(2)
-    N, T, d, q = 3, 17, 10, 4
+    N, T = 3, 17
     starts = rng.random((N, T)) < 0.2
-    scores = rng.normal(size=(N * T, d)).astype(np.float32)
-    features = rng.random((N * T, q))
     index, mask = trajectory_index(starts)
     assert mask.sum() == N * T
-    ours = jacobian_from_scores(scores, features, index, mask, 0.9, 1e-3,
-                                memory_bytes=1)  # one coordinate per block
-    ref = _reference_jacobian(scores.astype(float), features, starts, 0.9, 1e-3)
-    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12)
-    whole = gpomdp_jacobian(scores[index], features[index], 0.9, 1e-3, mask)
-    np.testing.assert_allclose(ours, whole, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(np.sort(index[mask]), np.arange(N * T))
     index, mask = official_index(200, 50)
     assert index.shape == (4, 50) and mask.all()
 
@@ -422,13 +390,19 @@ def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
                  analysis="nope")
 
 
-def test_committed_paper_artifacts_match_the_current_configuration():
-    """Rerunning the documented command skips the committed seeds instead of refusing them,
-    although they were written before ``jacobian_data`` existed."""
+def test_committed_paper_artifacts_match_the_current_configuration(tmp_path):
+    """The committed seeds have the current options, although they were written before
+    ``jacobian_data`` and ``block_bytes`` existed; they are result version v1, so rerunning the
+    documented command says so instead of silently skipping or overwriting them."""
     config = mj.experiment_config("Hopper-v5", "paper")
     seed_dir = artifacts.artifact_root() / "mujoco" / "Hopper-v5" / "seed_0"
     assert artifacts.is_complete(seed_dir)
     assert mj._same_config(seed_dir, config, 0)
+    assert mj.stored_version(seed_dir) == "v1" != config.version
+    copy = tmp_path / "mujoco" / "Hopper-v5" / "seed_0"
+    shutil.copytree(seed_dir, copy)
+    with pytest.raises(RuntimeError, match="result version v1"):
+        mj.run(config, [0], root=tmp_path)
     other = replace(config, logel=replace(config.logel, jacobian_data="env0"))
     assert not mj._same_config(seed_dir, other, 0)
     assert not mj._same_config(seed_dir, config, 1)

@@ -59,8 +59,10 @@ from logel.traces import LearnerTrace
 
 log = logging.getLogger(__name__)
 
-VERSION = "v1"
-"""Bump when a change alters results; stored in every manifest."""
+VERSION = "v2"
+"""Bump when a change alters results; stored in every manifest. ``v1``: float32 ``vmap`` scores
+and padded coordinate blocks in the LOGEL Jacobian; ``v2``: per-layer float64 scores in the
+compact layout (:func:`logel.irl.neural.step_jacobian`), Jacobians moved by ~1e-7 relative."""
 
 OBSERVER_UPDATES = 30
 """Observer PPO updates at the paper budget (official: 30 x 16 x 2000 = 960k steps)."""
@@ -281,22 +283,43 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     return result
 
 
-ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all"}
+ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all",
+                                             ("logel", "block_bytes"): 4e6}
 """Options added after artifacts were written, with the value that reproduces those artifacts:
 a stored configuration that lacks one matches a current one that has this value."""
 
+REMOVED_OPTIONS: tuple[tuple[str, ...], ...] = (("logel", "chunk_size"),
+                                                ("logel", "memory_bytes"))
+"""Options that no longer exist (they set memory use only, not results): ignored when stored."""
+
+
+def _part(tree: Any, path: Sequence[str]) -> Any:
+    for name in path:
+        tree = tree.get(name, {}) if isinstance(tree, dict) else {}
+    return tree
+
 
 def _same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
+    """Whether ``directory`` holds ``config``'s options for ``seed`` (the result version aside:
+    see :func:`stored_version`)."""
     stored = artifacts.read_manifest(directory).get("config")
     current = artifacts._jsonable(config_dict(config, seed))
+    if not isinstance(stored, dict):
+        return False
     for (*parents, key), old_value in ADDED_OPTIONS.items():
-        stored_part, current_part = stored, current
-        for name in parents:
-            stored_part = stored_part.get(name, {}) if isinstance(stored_part, dict) else {}
-            current_part = current_part.get(name, {})
+        stored_part, current_part = _part(stored, parents), _part(current, parents)
         if key not in stored_part and current_part.get(key) == old_value:
             del current_part[key]
+    for *parents, key in REMOVED_OPTIONS:
+        _part(stored, parents).pop(key, None)
+    stored.pop("version", None)
+    current.pop("version", None)
     return stored == current
+
+
+def stored_version(directory: Path) -> str | None:
+    """The result version that wrote ``directory`` (from its manifest)."""
+    return artifacts.read_manifest(directory).get("config", {}).get("version")
 
 
 README = """# MuJoCo results: {env_id}, budget `{budget}`
@@ -336,12 +359,16 @@ def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
     for seed in seeds:
         out = output_dir(config, seed, root)
         if not force and artifacts.is_complete(out):
-            if _same_config(out, config, seed):
-                log.info("seed %d: %s verifies, skipped", seed, out)
-                status[seed] = "skipped"
-                continue
-            raise RuntimeError(f"{out} holds a different configuration; pass --force to "
-                               "overwrite it")
+            if not _same_config(out, config, seed):
+                raise RuntimeError(f"{out} holds a different configuration; pass --force to "
+                                   "overwrite it")
+            if stored_version(out) != config.version:
+                raise RuntimeError(f"{out} was written by result version "
+                                   f"{stored_version(out)}, this code is {config.version}; "
+                                   "pass --force to recompute it")
+            log.info("seed %d: %s verifies, skipped", seed, out)
+            status[seed] = "skipped"
+            continue
         trace_path = (None if trace_dir is None else
                       Path(trace_dir) / f"{config.env_id}_{config.budget}_seed{seed}.npz")
         run_seed(config, seed, out, trace_path)

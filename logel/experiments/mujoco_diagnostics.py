@@ -66,7 +66,9 @@ from logel.traces import LearnerTrace
 
 log = logging.getLogger(__name__)
 
-VERSION = "v1"
+VERSION = "v2"
+"""Result version in every manifest (v2: the per-layer float64 Jacobian of `logel.irl.neural`;
+the committed v1 artifacts are kept as the record of v1)."""
 
 
 def best_learning_rates(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray,

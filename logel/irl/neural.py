@@ -7,8 +7,9 @@ Pipeline, for observed policies :math:`\\pi_{\\theta_1}..\\pi_{\\theta_{m+1}}` o
    clone_gaussian_policies`), gives :math:`\\hat\\theta_t` (the actor trunk);
 2. :math:`\\hat\\Delta_t=\\hat\\theta_{t+1}-\\hat\\theta_t`;
 3. per-step Jacobians :math:`\\widehat{\\nabla\\psi}_t` by :func:`logel.gpomdp_jacobian` (the
-   project's only estimator) on per-sample scores at :math:`\\hat\\theta_t`
-   (:func:`~logel.policies.gaussian_mlp.iter_scores`);
+   project's only estimator) on per-sample scores at :math:`\\hat\\theta_t`, kept factored by
+   layer (:func:`~logel.policies.gaussian_mlp.layer_scores`) in the compact trajectory layout
+   (:class:`logel.estimators.TrajectoryLayout`): :func:`step_jacobian`;
 4. :func:`logel.fit` (block-coordinate descent) with :math:`\\alpha^{(0)}\\sim\\mathcal U[0,1)`
    drawn from the seeded generator, as the official code does unseeded.
 
@@ -19,13 +20,15 @@ All ``n_envs`` rows are used. ``"official"`` reproduces the official code: envir
 its first ``40 x 50`` steps cut into 40 windows of 50 steps regardless of episode ends (for
 Reacher these coincide with episodes; for Hopper they do not).
 
-**Memory.** The G(PO)MDP estimate is separable across parameter coordinates: row ``k`` of the
-``(d, q)`` Jacobian and its baseline only involve score coordinate ``k``. We therefore keep the
-per-sample scores compactly (float32, ``n d`` values: 631 MB for a whole 16 x 2000 batch at
-``d = 4928``) and call :func:`logel.gpomdp_jacobian` on blocks of coordinates, each gathered into
-the padded ``(n_traj, T_max, d_block)`` layout, with ``d_block`` chosen so that the estimator's
-float64 temporaries stay within ``memory_bytes`` (default 256 MB). The result is exactly that
-of one call on the whole padded array, with a peak well under 2 GB.
+**Memory and time.** Each linear layer's per-sample score is an outer product
+:math:`\\delta x^\\top`, so the scores are kept as the ``(n, width)`` factors of one batched
+backward pass (:class:`~logel.policies.gaussian_mlp.LayerScores`), and the estimator forms them
+one block of columns and one time step at a time in two cache-sized buffers
+(``block_bytes``): no ``(n, d)`` score matrix, no ``(N, T, d, q)`` temporary and no padding of
+short episodes. The estimate equals :func:`logel.gpomdp_jacobian` on the padded, materialised
+scores to rounding (tested to 1e-10). Result version ``v1`` used float32 ``vmap`` scores
+(:func:`~logel.policies.gaussian_mlp.iter_scores`) and padded coordinate blocks; ``v2`` computes
+the scores in float64, which moves the Jacobians by about 1e-7 relative.
 
 **Learning-rate bound.** The official MuJoCo BCD clips :math:`\\alpha_t` at 0; :func:`logel.fit`
 requires :math:`\\alpha_{min}>0`, so we use :math:`10^{-6}` (a step whose best :math:`\\alpha` is
@@ -42,14 +45,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from logel.estimators import gpomdp_jacobian
+from logel.estimators import TrajectoryLayout, gpomdp_jacobian
 from logel.irl.logel import LOGELResult, fit
 from logel.policies.gaussian_mlp import (
     GaussianBCConfig,
     GaussianMLPPolicy,
     clone_gaussian_policies,
     get_theta,
-    iter_scores,
+    layer_scores,
     policy_from_theta,
     set_flat_parameters,
 )
@@ -87,10 +90,9 @@ class NeuralLOGELConfig:
     """BCD iteration cap (the official loop runs at least 300 iterations)."""
     tol: float = 1e-8
     """Relative tolerance of BCD on :math:`\\omega`."""
-    chunk_size: int = 2000
-    """Samples per ``vmap`` call when computing scores."""
-    memory_bytes: float = 256e6
-    """Budget of the estimator's temporaries per coordinate block."""
+    block_bytes: float = 4e6
+    """Size of each of the estimator's two buffers (one time step of a block of score
+    columns); any value gives the same estimate (:func:`logel.gpomdp_jacobian`)."""
     include_mean_head: bool = False
     """Include the Gaussian mean head in :math:`\\theta` (official: trunk only)."""
     seed: int = 0
@@ -167,35 +169,30 @@ def official_index(n_steps: int, segment_length: int = 50) -> tuple[np.ndarray, 
     return index, np.ones_like(index, dtype=bool)
 
 
-def jacobian_from_scores(scores: np.ndarray, features: np.ndarray, index: np.ndarray,
-                         mask: np.ndarray, gamma: float, baseline_eps: float, *,
-                         memory_bytes: float = 256e6) -> np.ndarray:
-    """:func:`logel.gpomdp_jacobian` of padded trajectories, block by block over coordinates.
+def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.ndarray,
+                  features: np.ndarray, index: np.ndarray, mask: np.ndarray, gamma: float,
+                  baseline_eps: float, *, include_mean_head: bool = False,
+                  block_bytes: float = 4e6) -> np.ndarray:
+    """One observed step's Jacobian :math:`\\widehat{\\nabla\\psi}(\\hat\\theta_t)` ``(d, q)``.
+
+    Per-sample scores of ``policy`` from one batched backward pass, kept factored by layer,
+    then :func:`logel.gpomdp_jacobian` on the trajectories ``index``/``mask`` (from
+    :func:`trajectory_index` or :func:`official_index`) in the compact layout.
 
     Args:
-        scores: ``(n, d)`` per-sample scores (compact, any float dtype).
-        features: ``(n, q)`` per-sample features.
-        index: ``(n_traj, T_max)`` sample index of each trajectory step.
-        mask: ``(n_traj, T_max)`` validity of each step.
+        policy: the policy at :math:`\\hat\\theta_t`.
+        states: ``(n, obs_dim)`` observations, actions ``(n, act_dim)`` (unclipped samples)
+            and features ``(n, q)``, one row per sample.
+        index: ``(n_traj, T_max)`` sample index of each trajectory step; mask its validity.
         gamma: discount (restarting at each trajectory's first step).
         baseline_eps: :math:`\\epsilon_b`.
-        memory_bytes: budget of the estimator's temporaries (about two float64 arrays of
-            ``n_traj * T_max * d_block``).
-
-    Returns:
-        ``(d, q)``: exactly ``gpomdp_jacobian(scores[index], features[index], gamma,
-        baseline_eps, mask)``.
+        include_mean_head: include the mean head in :math:`\\theta`.
+        block_bytes: the estimator's buffer size.
     """
-    n, d = scores.shape
-    padded = index.size
-    block = int(max(1, min(d, memory_bytes // (2 * 8 * padded))))
-    feats = np.asarray(features, dtype=np.float64)[index]
-    out = np.empty((d, feats.shape[-1]))
-    for start in range(0, d, block):
-        cols = slice(start, min(d, start + block))
-        g = np.ascontiguousarray(scores[:, cols])[index]
-        out[cols] = gpomdp_jacobian(g, feats, gamma, baseline_eps, mask)
-    return out
+    scores = layer_scores(policy, states, actions, include_mean_head=include_mean_head)
+    return gpomdp_jacobian(scores, features, gamma, baseline_eps,
+                           layout=TrajectoryLayout.from_index(index, mask),
+                           block_bytes=block_bytes)
 
 
 def _observed_steps(trace: LearnerTrace, steps: Sequence[int] | None) -> tuple[int, ...]:
@@ -289,15 +286,11 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
         phi = trace.features[k, rows_used].reshape(len(s), -1)
         if trace.episode_starts is not None and config.segments == "episodes":
             index, mask = trajectory_index(trace.episode_starts[k, rows_used])
-        scores = np.empty((len(s), thetas.shape[1]), dtype=np.float32)
-        for sl, g in iter_scores(policies[i], s, a, include_mean_head=config.include_mean_head,
-                                 chunk_size=config.chunk_size):
-            scores[sl] = g.numpy()
-        jacobians.append(jacobian_from_scores(scores, phi, index, mask, trace.gamma,
-                                              config.baseline_eps,
-                                              memory_bytes=config.memory_bytes))
+        jacobians.append(step_jacobian(policies[i], s, a, phi, index, mask, trace.gamma,
+                                       config.baseline_eps,
+                                       include_mean_head=config.include_mean_head,
+                                       block_bytes=config.block_bytes))
         n_traj.append(int(index.shape[0]))
-        del scores
     J = np.stack(jacobians)
     seconds["jacobians"] = time.perf_counter() - t0
 

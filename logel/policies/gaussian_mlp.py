@@ -12,10 +12,17 @@ Jacobian (``include_mean_head=True`` adds the mean head). The trunk's parameter 
 of SB3's ``policy.mlp_extractor.policy_net`` (``0.weight, 0.bias, 2.weight, 2.bias``), so a
 learner's flattened trunk loads with :func:`load_theta`.
 
-Per-sample scores :math:`\\nabla_\\theta\\log\\pi_\\theta(a_i|s_i)` come from ``torch.func``:
-``vmap(grad(log_prob))`` over ``functional_call``, chunk by chunk; no per-sample copies of the
-network (the official code deep-copies it and backpropagates once per sample,
-``reference-code-notes.md`` Sec. 4, MuJoCo #6).
+Per-sample scores :math:`\\nabla_\\theta\\log\\pi_\\theta(a_i|s_i)` come in two forms. The
+observer uses :func:`layer_scores`: a linear layer :math:`z=Wx+b` has the per-sample gradient
+:math:`\\nabla_W\\log\\pi=\\delta x^\\top`, :math:`\\nabla_b\\log\\pi=\\delta` with
+:math:`\\delta=\\partial\\log\\pi/\\partial z`, and since the samples are independent one
+batched backward pass of :math:`\\sum_i\\log\\pi(a_i|s_i)` gives every sample's :math:`\\delta`
+at once. The scores stay factored (:class:`LayerScores`, ``n (widths)`` numbers instead of
+``n d``) and :func:`logel.gpomdp_jacobian` forms them a block of columns at a time.
+:func:`iter_scores` (``vmap(grad(log_prob))`` over ``functional_call``) materialises the full
+``(n, d)`` matrix; it is the reference that :func:`layer_scores` is tested against. Neither makes
+per-sample copies of the network (the official code deep-copies it and backpropagates once per
+sample, ``reference-code-notes.md`` Sec. 4, MuJoCo #6).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -71,7 +78,11 @@ class GaussianMLPPolicy(nn.Module):
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a|s)``, ``(B,)``: the Gaussian log-density summed over action dimensions."""
-        z = (actions - self.mean_action(obs)) * torch.exp(-self.log_std)
+        return self.log_density(self.mean_action(obs), actions)
+
+    def log_density(self, mean: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``log N(a; mean, diag(exp(2 log_std)))``, ``(B,)``, for given means ``(B, act_dim)``."""
+        z = (actions - mean) * torch.exp(-self.log_std)
         return (-0.5 * z * z - self.log_std - _LOG_SQRT_2PI).sum(-1)
 
     log_prob = forward
@@ -194,6 +205,134 @@ def per_sample_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.nd
                                chunk_size=chunk_size):
         out[rows] = g.numpy()
     return out
+
+
+@dataclass(frozen=True)
+class LayerScores:
+    """Per-sample scores of an MLP kept factored by linear layer (a ``ScoreSource``).
+
+    Parameter tensor ``p`` of :math:`\\theta` (in :meth:`GaussianMLPPolicy.theta_names` order)
+    has per-sample scores ``deltas[p][i, r] * inputs[p][i, c]`` at column ``r * in + c`` of a
+    weight ``(out, in)`` (row-major, as ``weight.reshape(-1)``), and ``deltas[p][i, r]`` for a
+    bias (``inputs[p]`` is None).
+
+    Attributes:
+        deltas: per parameter tensor, ``(n, out)`` output gradients
+            :math:`\\partial\\log\\pi(a_i|s_i)/\\partial z_i`.
+        inputs: per parameter tensor, ``(n, in)`` layer inputs, or None for a bias.
+        names: the parameter names.
+    """
+
+    deltas: list[np.ndarray]
+    inputs: list[np.ndarray | None]
+    names: list[str]
+    n_samples: int = field(init=False)
+    n_parameters: int = field(init=False)
+    _tensor_starts: dict[int, tuple[int, int, int]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_samples", int(self.deltas[0].shape[0]))
+        blocks, start = {}, 0
+        for p, (delta, x) in enumerate(zip(self.deltas, self.inputs, strict=True)):
+            blocks[start] = (p, 0, delta.shape[1])
+            start += delta.shape[1] * (1 if x is None else x.shape[1])
+        object.__setattr__(self, "n_parameters", start)
+        object.__setattr__(self, "_tensor_starts", blocks)
+
+    def column_slices(self, max_width: int) -> list[slice]:
+        """Whole biases; weights in groups of output rows of at most ``max_width`` columns."""
+        out = []
+        for start, (p, _, n_out) in self._tensor_starts.items():
+            x = self.inputs[p]
+            if x is None:
+                out.append(slice(start, start + n_out))
+                continue
+            n_in = x.shape[1]
+            per = max(1, int(max_width) // n_in)
+            out += [slice(start + r * n_in, start + min(n_out, r + per) * n_in)
+                    for r in range(0, n_out, per)]
+        return out
+
+    def columns(self, rows: np.ndarray, cols: slice, out: np.ndarray) -> np.ndarray:
+        """Float64 scores of samples ``rows``, columns ``cols`` (one of :meth:`column_slices`),
+        written into ``out``: :math:`\\delta_{i,r}x_{i,c}` for a weight, :math:`\\delta_{i,r}`
+        for a bias."""
+        start = max(s for s in self._tensor_starts if s <= cols.start)
+        p = self._tensor_starts[start][0]
+        x = self.inputs[p]
+        n_in = 1 if x is None else x.shape[1]
+        r0, r1 = (cols.start - start) // n_in, (cols.stop - start) // n_in
+        delta = self.deltas[p][rows, r0:r1]
+        if x is None:
+            out[...] = delta
+        else:
+            np.multiply(delta[:, :, None], x[rows][:, None, :],
+                        out=out.reshape(len(rows), r1 - r0, n_in))
+        return out
+
+    def dense(self) -> np.ndarray:
+        """The ``(n, d)`` float64 score matrix (for tests and small problems)."""
+        out = np.empty((self.n_samples, self.n_parameters))
+        rows = np.arange(self.n_samples)
+        for cols in self.column_slices(self.n_parameters):
+            out[:, cols] = self.columns(rows, cols, np.empty((self.n_samples,
+                                                              cols.stop - cols.start)))
+        return out
+
+
+def layer_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, *,
+                 include_mean_head: bool = False) -> LayerScores:
+    """Per-sample scores of ``policy`` as :class:`LayerScores`, from one batched backward pass.
+
+    The forward pass runs in float64 on a copy of the parameters (the policy is not modified),
+    keeping each linear layer's input :math:`x` and output :math:`z`; one ``autograd.grad`` of
+    :math:`\\sum_i\\log\\pi(a_i|s_i)` with respect to the :math:`z` gives every sample's
+    :math:`\\delta_i`, since sample ``i``'s term is the only one that depends on :math:`z_i`.
+
+    Args:
+        policy: the policy (its current parameters).
+        obs: ``(n, obs_dim)`` observations.
+        actions: ``(n, act_dim)`` actions (the *unclipped* Gaussian samples).
+        include_mean_head: include the mean head in :math:`\\theta`.
+
+    Returns:
+        :class:`LayerScores` whose :meth:`~LayerScores.dense` equals :func:`per_sample_scores`
+        of the policy in float64.
+    """
+    obs_t, act_t = _as_tensor(obs, torch.float64), _as_tensor(actions, torch.float64)
+    if obs_t.ndim != 2 or act_t.ndim != 2 or obs_t.shape[0] != act_t.shape[0]:
+        raise ValueError(f"obs and actions must be (n, obs_dim) and (n, act_dim), got "
+                         f"{tuple(obs_t.shape)} and {tuple(act_t.shape)}")
+    net = copy.deepcopy(policy).double()
+    linears = [(f"trunk.{i}", m) for i, m in enumerate(net.trunk) if isinstance(m, nn.Linear)]
+    if include_mean_head:
+        linears.append(("mean", net.mean))
+    inputs: dict[str, torch.Tensor] = {}
+    outputs: dict[str, torch.Tensor] = {}
+    with torch.enable_grad():
+        h = obs_t
+        for i, module in enumerate(net.trunk):
+            if isinstance(module, nn.Linear):
+                inputs[f"trunk.{i}"] = h
+                h = outputs[f"trunk.{i}"] = module(h)
+            else:
+                h = module(h)
+        inputs["mean"] = h
+        mean = outputs["mean"] = net.mean(h)
+        grads = torch.autograd.grad(net.log_density(mean, act_t).sum(),
+                                    [outputs[name] for name, _ in linears])
+    deltas: list[np.ndarray] = []
+    xs: list[np.ndarray | None] = []
+    names: list[str] = []
+    for (name, _), delta in zip(linears, grads, strict=True):
+        d_np = delta.detach().numpy()
+        deltas += [d_np, d_np]
+        xs += [inputs[name].detach().numpy(), None]
+        names += [f"{name}.weight", f"{name}.bias"]
+    if names != policy.theta_names(include_mean_head):
+        raise ValueError(f"layer_scores supports Linear/activation trunks; parameters {names} "
+                         f"do not match theta {policy.theta_names(include_mean_head)}")
+    return LayerScores(deltas, xs, names)
 
 
 # ----------------------------------------------------------------------------- cloning
