@@ -29,7 +29,7 @@ help:
 	@echo "make book       build the Jupyter Book into _build/html (execution forced)"
 	@echo "make check-pages  check the built pages in headless Chromium (math, images, links)"
 	@echo "make notebooks  generate book/**/*.ipynb from the MyST .md sources"
-	@echo "make benchmark  run benchmarks/*.py"
+	@echo "make benchmark  run benchmarks/bench_*.py (results in benchmarks/results/)"
 	@echo "make clean      remove _build and generated notebooks"
 
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +88,6 @@ clean:
 	find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -delete
 
 benchmark: $(VENV)/.installed
-	@shopt -s nullglob; files=(benchmarks/*.py); \
-	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks/*.py to run"; exit 0; fi; \
+	@shopt -s nullglob; files=(benchmarks/bench_*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks/bench_*.py to run"; exit 0; fi; \
 	for f in "$${files[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done

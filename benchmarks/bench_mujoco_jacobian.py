@@ -1,7 +1,11 @@
 """Benchmark: one MuJoCo learning step's Jacobian, ours against the official approach.
 
-Ours: per-sample scores with ``torch.func`` (``vmap(grad(log_prob))`` over ``functional_call``,
-:func:`logel.policies.gaussian_mlp.per_sample_scores`) followed by :func:`logel.gpomdp_jacobian`.
+Ours: per-layer factored scores from one batched backward pass
+(:func:`logel.policies.gaussian_mlp.layer_scores`) and :func:`logel.gpomdp_jacobian` on the
+compact trajectory layout (:func:`logel.irl.neural.step_jacobian`). ``v1`` (shown for
+reference): the previous path, per-sample float32 scores with ``torch.func``
+(``vmap(grad(log_prob))``, :func:`logel.policies.gaussian_mlp.per_sample_scores`) materialised
+as an ``(n, d)`` matrix, then the padded estimator.
 Baseline (the official ``mujoco/logel.py`` approach, re-written from its description in
 ``reference-code-notes.md`` Sec. 3.6): per sample, a deep copy of the policy, a forward pass of
 ``log pi(a|s)`` and ``backward()``; then G(PO)MDP with explicit ``(N, T, d, q)`` outer products,
@@ -18,6 +22,8 @@ after resetting it through ``/proc/self/clear_refs``) above the level once the d
 
 Finally it prints the median wall time of one paper-budget env-seed by stage, read from the
 committed artifacts (``timings.json``; those runs shared the machine with other work).
+
+Writes ``benchmarks/results/mujoco_jacobian.json`` (:mod:`results_io`) beside the printed table.
 
 Run: ``.venv/bin/python benchmarks/bench_mujoco_jacobian.py [--quick]`` (``--quick`` skips the
 baseline's Reacher case, which needs about 5 GB).
@@ -73,23 +79,21 @@ def _data(n_traj: int, horizon: int, q: int):
 
 
 def ours(policy, obs, actions, features, n_traj, horizon):
+    from logel.irl.neural import step_jacobian
+
+    index = np.arange(n_traj * horizon).reshape(n_traj, horizon)
+    return step_jacobian(policy, obs, actions, features, index, np.ones_like(index, dtype=bool),
+                         GAMMA, EPS)
+
+
+def v1(policy, obs, actions, features, n_traj, horizon):
+    """The previous path: materialised float32 ``vmap`` scores, padded estimator."""
     from logel import gpomdp_jacobian
     from logel.policies.gaussian_mlp import per_sample_scores
 
     scores = per_sample_scores(policy, obs, actions, chunk_size=2000)
     return gpomdp_jacobian(scores.reshape(n_traj, horizon, -1),
                            features.reshape(n_traj, horizon, -1), GAMMA, EPS)
-
-
-def ours_blocked(policy, obs, actions, features, n_traj, horizon):
-    """The whole-batch path of :func:`logel.irl.neural.neural_logel` (coordinate blocks)."""
-    from logel.irl.neural import jacobian_from_scores
-    from logel.policies.gaussian_mlp import per_sample_scores
-
-    scores = per_sample_scores(policy, obs, actions, chunk_size=2000)
-    index = np.arange(n_traj * horizon).reshape(n_traj, horizon)
-    return jacobian_from_scores(scores, features, index, np.ones_like(index, dtype=bool),
-                                GAMMA, EPS)
 
 
 def baseline(policy, obs, actions, features, n_traj, horizon):
@@ -111,7 +115,7 @@ def baseline(policy, obs, actions, features, n_traj, horizon):
     return terms.sum(axis=1).mean(axis=0)
 
 
-METHODS = {"ours": ours, "ours_blocked": ours_blocked, "baseline": baseline}
+METHODS = {"ours": ours, "v1": v1, "baseline": baseline}
 
 
 def child(method: str, n_traj: int, horizon: int, q: int, out: str) -> None:
@@ -147,42 +151,59 @@ def measure(method: str, n_traj: int, horizon: int, q: int
                 info["first_cpu_seconds"])
 
 
-def main() -> None:
+def main() -> list[dict]:
+    import results_io
+
     quick = "--quick" in sys.argv
     print(f"Times are wall (and CPU) seconds of one process with one thread, the fastest of "
           f"{REPEATS} runs; on a shared machine the CPU-time ratio is the steadier one. "
           "'first-run cpu ratio' compares the first runs, which also pay for first touching "
-          "their memory (the baseline's 4 GB at q = 26).")
+          "their memory (the baseline's 4 GB at q = 26). 'v1 ratio': the previous path "
+          "(vmap scores, padded estimator) against ours.")
     print(f"{'case':40s} {'ours s (cpu)':>13s} {'base s (cpu)':>13s} {'speed-up':>9s} "
           f"{'cpu ratio':>9s} {'first-run cpu ratio':>19s} {'ours MB':>8s} {'base MB':>8s} "
-          f"{'mem ratio':>9s} {'rel diff':>9s}")
+          f"{'mem ratio':>9s} {'v1 ratio':>8s} {'rel diff':>9s}")
+    rows = []
     for name, q in (("one step 40x50, d=4928, q=3 (Hopper)", 3),
                     ("one step 40x50, d=4928, q=26 (Reacher)", 26)):
         t_o, c_o, m_o, j_o, f_o = measure("ours", 40, 50, q)
+        t_v, c_v, m_v, j_v, _ = measure("v1", 40, 50, q)
+        assert np.abs(j_o - j_v).max() <= 1e-4 * np.abs(j_v).max(), f"{name}: v1 disagrees"
         if quick and q == 26:
             print(f"{name:40s} {t_o:6.2f} ({c_o:4.2f}) {'-':>13s}  (baseline skipped)")
+            rows.append(results_io.row(name, t_o, None, ours_peak_bytes=m_o, v1=t_v,
+                                       v1_ratio=t_v / t_o))
             continue
         t_b, c_b, m_b, j_b, f_b = measure("baseline", 40, 50, q)
         diff = np.abs(j_o - j_b).max() / np.abs(j_b).max()
         assert diff < 1e-4, f"{name}: ours and the baseline disagree (relative {diff:.2e})"
-        print(f"{name:40s} {t_o:6.2f} ({c_o:4.2f}) {t_b:6.2f} ({c_b:5.2f}) {t_b / t_o:9.1f} "
-              f"{c_b / c_o:9.1f} {f_b / f_o:19.1f} {m_o / 1e6:8.0f} {m_b / 1e6:8.0f} {m_b / max(m_o, 1):9.1f} "
-              f"{diff:9.1e}")
+        print(f"{name:40s} {t_o:6.3f} ({c_o:5.3f}) {t_b:6.2f} ({c_b:5.2f}) {t_b / t_o:9.1f} "
+              f"{c_b / c_o:9.1f} {f_b / f_o:19.1f} {m_o / 1e6:8.0f} {m_b / 1e6:8.0f} "
+              f"{m_b / max(m_o, 1):9.1f} {t_v / t_o:8.1f} {diff:9.1e}")
+        rows.append(results_io.row(
+            name, t_o, t_b, memory_ratio=m_b / max(m_o, 1), ours_peak_bytes=m_o,
+            baseline_peak_bytes=m_b, cpu_ratio=c_b / c_o, first_run_cpu_ratio=f_b / f_o,
+            v1=t_v, v1_ratio=t_v / t_o, v1_peak_bytes=m_v, relative_difference=diff))
     for q in (3, 26):
-        t_o, c_o, m_o, _, _ = measure("ours_blocked", 640, 50, q)
+        t_o, c_o, m_o, _, _ = measure("ours", 640, 50, q)
         need = 32000 * 4928 * q * 8 / 1e9
-        print(f"{'whole batch 16x2000 (640x50), q=' + str(q):40s} {t_o:6.2f} ({c_o:4.2f}) "
+        name = f"whole batch 16x2000 (640x50), q={q}"
+        print(f"{name:40s} {t_o:6.2f} ({c_o:4.2f}) "
               f"{'-':>13s} {'-':>9s} {'-':>9s} {'-':>19s} {m_o / 1e6:8.0f}   baseline: >= {need:.0f} GB "
               "per temporary")
+        rows.append(results_io.row(name, t_o, None, ours_peak_bytes=m_o,
+                                   baseline_bytes_per_temporary=need * 1e9))
+    return rows
 
 
-def stage_times() -> None:
+def stage_times() -> list[dict]:
     """Wall time of one paper-budget env-seed by stage, from the committed artifacts."""
     from logel.experiments.mujoco import load_results
 
     stages = ("learner", "logel", "lfl", "observer_logel", "observer_lfl")
     print(f"\n{'paper-budget seed, median s':28s} " + " ".join(f"{s:>14s}" for s in stages)
           + f" {'total min':>9s}")
+    out = []
     for env in ("Reacher-v5", "Hopper-v5"):
         results = load_results(env, "paper")
         if not results:
@@ -192,11 +213,17 @@ def stage_times() -> None:
         med = np.median(t, axis=0)
         print(f"{env + f' ({len(t)} seeds)':28s} " + " ".join(f"{v:14.0f}" for v in med)
               + f" {med.sum() / 60:9.1f}")
+        out.append({"env": env, "seeds": len(t), **dict(zip(stages, med.tolist(), strict=True))})
+    return out
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     else:
-        main()
-        stage_times()
+        import results_io
+
+        rows = main()
+        path = results_io.write("mujoco_jacobian", rows, repeats=REPEATS,
+                                committed_seed_stage_seconds=stage_times())
+        print(f"\nwrote {path}")

@@ -84,7 +84,7 @@ class TrajectoryLayout:
     @classmethod
     def from_index(cls, index: Any, mask: Any) -> TrajectoryLayout:
         """From a padded ``(N, T_max)`` sample index and its validity mask (each row's valid
-        steps a prefix, as :func:`logel.irl.neural.trajectory_index` makes them)."""
+        steps a prefix, as ``logel.irl.neural.trajectory_index`` makes them)."""
         idx = np.asarray(index)
         valid = np.asarray(mask, dtype=bool)
         if idx.ndim != 2 or valid.shape != idx.shape:
@@ -154,7 +154,8 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
 
     Args:
         scores: ``(N, T, d)`` per-step scores :math:`\\nabla_\\theta\\log\\pi(a_t|s_t)`; with
-            ``layout``, ``(n, d)`` per-sample scores or a :class:`ScoreSource`.
+            ``layout``, ``(n, d)`` per-sample scores or a
+            :class:`~logel.estimators.ScoreSource`.
         features: ``(N, T, q)`` per-step undiscounted features :math:`\\phi_t`; with
             ``layout``, ``(n, q)`` per-sample features.
         gamma: discount factor; step ``t`` of each trajectory is weighted by ``gamma**t``.
@@ -163,7 +164,8 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
         mask: optional ``(N, T)`` booleans, False on the padding after a trajectory ended
             (trajectories of unequal length, left-aligned); padded steps contribute nothing.
             Not used with ``layout``.
-        layout: the trajectories of compact ``(n, ...)`` samples (module docstring).
+        layout: the trajectories of compact ``(n, ...)`` samples
+            (:class:`~logel.estimators.TrajectoryLayout`).
         block_bytes: with ``layout``, the size of each of the two float64 buffers that hold one
             time step's cumulative scores for a block of columns (small enough to stay in cache;
             the estimate is the same for any value).

@@ -177,7 +177,7 @@ def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.nda
 
     Per-sample scores of ``policy`` from one batched backward pass, kept factored by layer,
     then :func:`logel.gpomdp_jacobian` on the trajectories ``index``/``mask`` (from
-    :func:`trajectory_index` or :func:`official_index`) in the compact layout.
+    ``trajectory_index`` or ``official_index``) in the compact layout.
 
     Args:
         policy: the policy at :math:`\\hat\\theta_t`.

@@ -211,7 +211,7 @@ def per_sample_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.nd
 class LayerScores:
     """Per-sample scores of an MLP kept factored by linear layer (a ``ScoreSource``).
 
-    Parameter tensor ``p`` of :math:`\\theta` (in :meth:`GaussianMLPPolicy.theta_names` order)
+    Parameter tensor ``p`` of :math:`\\theta` (in ``GaussianMLPPolicy.theta_names()`` order)
     has per-sample scores ``deltas[p][i, r] * inputs[p][i, c]`` at column ``r * in + c`` of a
     weight ``(out, in)`` (row-major, as ``weight.reshape(-1)``), and ``deltas[p][i, r]`` for a
     bias (``inputs[p]`` is None).
@@ -296,8 +296,8 @@ def layer_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray
         include_mean_head: include the mean head in :math:`\\theta`.
 
     Returns:
-        :class:`LayerScores` whose :meth:`~LayerScores.dense` equals :func:`per_sample_scores`
-        of the policy in float64.
+        :class:`LayerScores` whose :meth:`~LayerScores.dense` equals ``per_sample_scores`` of
+        the policy in float64.
     """
     obs_t, act_t = _as_tensor(obs, torch.float64), _as_tensor(actions, torch.float64)
     if obs_t.ndim != 2 or act_t.ndim != 2 or obs_t.shape[0] != act_t.shape[0]:
