@@ -65,6 +65,35 @@ def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
     return g, phi, valid
 
 
+def trajectory_index(episode_starts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows of consecutive steps at episode starts into left-aligned trajectories.
+
+    Args:
+        episode_starts: ``(N, T)`` booleans, True where a step is the first of an episode; each
+            row also starts a trajectory at ``t = 0`` (an episode cut by the rollout start).
+
+    Returns:
+        ``index`` ``(n_traj, T_max)`` int64 into the row-major flattened ``(N * T)`` samples
+        (0 on padding) and ``mask`` ``(n_traj, T_max)`` bool, False on padding.
+    """
+    starts = np.asarray(episode_starts, dtype=bool)
+    if starts.ndim != 2:
+        raise ValueError(f"episode_starts must be (N, T), got {starts.shape}")
+    N, T = starts.shape
+    cut = starts.copy()
+    cut[:, 0] = True
+    rows, cols = np.nonzero(cut)
+    begins = rows * T + cols
+    ends = np.append(begins[1:], N * T)
+    ends = np.minimum(ends, (rows + 1) * T)  # a trajectory never crosses into the next row
+    lengths = ends - begins
+    t_max = int(lengths.max())
+    offsets = np.arange(t_max)
+    mask = offsets[None, :] < lengths[:, None]
+    index = np.where(mask, begins[:, None] + offsets[None, :], 0)
+    return index.astype(np.int64), mask
+
+
 @dataclass(frozen=True)
 class TrajectoryLayout:
     """Compact layout of trajectories of unequal length, grouped by time step.
@@ -84,7 +113,7 @@ class TrajectoryLayout:
     @classmethod
     def from_index(cls, index: Any, mask: Any) -> TrajectoryLayout:
         """From a padded ``(N, T_max)`` sample index and its validity mask (each row's valid
-        steps a prefix, as ``logel.irl.neural.trajectory_index`` makes them)."""
+        steps a prefix, as :func:`trajectory_index` makes them)."""
         idx = np.asarray(index)
         valid = np.asarray(mask, dtype=bool)
         if idx.ndim != 2 or valid.shape != idx.shape:
@@ -100,6 +129,12 @@ class TrajectoryLayout:
         counts = valid.sum(axis=0)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         return cls(order.astype(np.int64), offsets.astype(np.int64), int(idx.shape[0]))
+
+    @classmethod
+    def from_episode_starts(cls, episode_starts: Any) -> TrajectoryLayout:
+        """From ``(N, T)`` rows of consecutive steps split at their episode starts
+        (:func:`trajectory_index`)."""
+        return cls.from_index(*trajectory_index(episode_starts))
 
     @property
     def n_valid(self) -> int:

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from logel import gpomdp_jacobian
-from logel.estimators import DenseScores, ScoreSource, TrajectoryLayout
-from logel.irl.neural import official_index, step_jacobian, trajectory_index
+from logel.estimators import DenseScores, ScoreSource, TrajectoryLayout, trajectory_index
+from logel.irl.neural import official_index, step_jacobian
 from logel.policies.gaussian_mlp import (
     GaussianMLPPolicy,
     LayerScores,

@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from logel.estimators import TrajectoryLayout, gpomdp_jacobian
+from logel.estimators import TrajectoryLayout, gpomdp_jacobian, trajectory_index
 from logel.irl.logel import LOGELResult, fit
 from logel.policies.gaussian_mlp import (
     GaussianBCConfig,
@@ -131,35 +131,6 @@ class NeuralLOGELResult:
     n_trajectories: list[int]
 
 
-def trajectory_index(episode_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows of consecutive steps at episode starts into left-aligned trajectories.
-
-    Args:
-        episode_starts: ``(N, T)`` booleans, True where a step is the first of an episode; each
-            row also starts a trajectory at ``t = 0`` (an episode cut by the rollout start).
-
-    Returns:
-        ``index`` ``(n_traj, T_max)`` int64 into the row-major flattened ``(N * T)`` samples
-        (0 on padding) and ``mask`` ``(n_traj, T_max)`` bool, False on padding.
-    """
-    starts = np.asarray(episode_starts, dtype=bool)
-    if starts.ndim != 2:
-        raise ValueError(f"episode_starts must be (N, T), got {starts.shape}")
-    N, T = starts.shape
-    cut = starts.copy()
-    cut[:, 0] = True
-    rows, cols = np.nonzero(cut)
-    begins = rows * T + cols
-    ends = np.append(begins[1:], N * T)
-    ends = np.minimum(ends, (rows + 1) * T)  # a trajectory never crosses into the next row
-    lengths = ends - begins
-    t_max = int(lengths.max())
-    offsets = np.arange(t_max)
-    mask = offsets[None, :] < lengths[:, None]
-    index = np.where(mask, begins[:, None] + offsets[None, :], 0)
-    return index.astype(np.int64), mask
-
-
 def official_index(n_steps: int, segment_length: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Windows of the official code: the first ``(n_steps // L) * L`` steps of one row."""
     n_seg = n_steps // segment_length
@@ -177,7 +148,7 @@ def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.nda
 
     Per-sample scores of ``policy`` from one batched backward pass, kept factored by layer,
     then :func:`logel.gpomdp_jacobian` on the trajectories ``index``/``mask`` (from
-    ``trajectory_index`` or ``official_index``) in the compact layout.
+    :func:`logel.estimators.trajectory_index` or ``official_index``) in the compact layout.
 
     Args:
         policy: the policy at :math:`\\hat\\theta_t`.

@@ -50,11 +50,13 @@ class GaussianMLPPolicy(nn.Module):
         hidden: trunk widths (paper: ``(64, 64)``).
         log_std_init: initial log standard deviation (SB3 and the official code: 0).
         seed: seed of the orthogonal initialisation (trunk gain :math:`\\sqrt2`, mean head gain
-            0.01, zero biases: SB3's ``ortho_init``).
+            ``mean_gain``, zero biases: SB3's ``ortho_init``).
+        mean_gain: orthogonal gain of the mean head (SB3: 0.01; the official learner: 1).
     """
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64),
-                 log_std_init: float = 0.0, seed: int | None = 0) -> None:
+                 log_std_init: float = 0.0, seed: int | None = 0,
+                 mean_gain: float = 0.01) -> None:
         super().__init__()
         self.obs_dim, self.act_dim, self.hidden = int(obs_dim), int(act_dim), tuple(hidden)
         layers: list[nn.Module] = []
@@ -68,7 +70,7 @@ class GaussianMLPPolicy(nn.Module):
         gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
         with torch.no_grad():
             for module, gain in [(m, math.sqrt(2.0)) for m in self.trunk
-                                 if isinstance(m, nn.Linear)] + [(self.mean, 0.01)]:
+                                 if isinstance(m, nn.Linear)] + [(self.mean, mean_gain)]:
                 nn.init.orthogonal_(module.weight, gain=gain, generator=gen)
                 module.bias.zero_()
 
