@@ -1,0 +1,87 @@
+"""E1: the G(PO)MDP learner follows the premise exactly, and LOGEL recovers its reward."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mujoco")
+pytest.importorskip("stable_baselines3")
+
+from logel import artifacts  # noqa: E402
+from logel.estimators import trajectory_index  # noqa: E402
+from logel.experiments import mujoco_controls as mc  # noqa: E402
+from logel.irl.neural import step_jacobian  # noqa: E402
+from logel.learners.policy_gradient import (  # noqa: E402
+    least_squares_weights,
+    pg_config,
+    train_policy_gradient,
+)
+from logel.policies.gaussian_mlp import policy_from_theta, set_flat_parameters  # noqa: E402
+
+pytestmark = pytest.mark.mujoco
+
+
+@pytest.fixture(scope="module")
+def hopper_run():
+    return train_policy_gradient(pg_config("smoke", env_id="Hopper-v5",
+                                           weights=(125.0, 1.0, -1e-3), seed=3))
+
+
+def test_each_update_is_a_normalised_gradient_step(hopper_run):
+    trace, cfg = hopper_run.trace, hopper_run.config
+    meta = trace.metadata
+    for t in range(trace.n_policies - 1):
+        policy = policy_from_theta(meta["obs_dim"], meta["act_dim"], trace.thetas[t])
+        set_flat_parameters(policy, np.asarray(meta["actor_heads"][t]),
+                            ["mean.weight", "mean.bias", "log_std"])
+        n = cfg.n_envs * cfg.n_steps
+        index, mask = trajectory_index(trace.episode_starts[t])
+        jac = step_jacobian(policy, trace.states[t].reshape(n, -1),
+                            trace.actions[t].reshape(n, -1), trace.features[t].reshape(n, -1),
+                            index, mask, trace.gamma, cfg.baseline_eps)
+        grad = jac @ hopper_run.weights
+        delta = trace.thetas[t + 1] - trace.thetas[t]
+        np.testing.assert_allclose(trace.learning_rates[t], cfg.step_length
+                                   / np.linalg.norm(grad), rtol=1e-10)
+        # theta is stored in float32: the step is exact up to that rounding
+        np.testing.assert_allclose(delta, trace.learning_rates[t] * grad, rtol=0,
+                                   atol=1e-6 * np.abs(trace.thetas[t + 1]).max())
+        assert abs(np.linalg.norm(delta) - cfg.step_length) < 1e-4
+
+
+def test_learner_is_deterministic_and_validates(hopper_run):
+    again = train_policy_gradient(hopper_run.config)
+    np.testing.assert_array_equal(again.trace.thetas, hopper_run.trace.thetas)
+    np.testing.assert_array_equal(again.trace.states, hopper_run.trace.states)
+    with pytest.raises(ValueError, match="step_length"):
+        train_policy_gradient(replace(hopper_run.config, step_length=0.0))
+    with pytest.raises(ValueError, match="weights must have 3"):
+        train_policy_gradient(replace(hopper_run.config, weights=(1.0, 2.0)))
+
+
+def test_least_squares_weights_recover_a_linear_reward():
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=(4, 50, 3))
+    np.testing.assert_allclose(least_squares_weights(phi, phi @ [2.0, -1.0, 0.5] + 3.0),
+                               [2.0, -1.0, 0.5], atol=1e-10)
+
+
+def test_positive_control_smoke_run_recovers_the_reward(tmp_path):
+    config = mc.experiment_config("Reacher-v5", "smoke")
+    status = mc.run(config, [0], root=tmp_path)
+    assert status == {0: "done"}
+    out = mc.output_dir(config, 0, tmp_path)
+    assert artifacts.is_complete(out)
+    res = mc.load_results("Reacher-v5", "smoke", root=tmp_path)[0]
+    true = res["observers"]["true"]
+    # same samples, same estimator: the learner's omega up to scale, all motion explained
+    assert true["cosine"] > 1 - 1e-6
+    assert true["explained_motion_fit"] > 1 - 1e-6
+    assert res["observers"]["bc"]["cosine"] <= 1.0
+    assert mc.run(config, [0], root=tmp_path) == {0: "skipped"}
+    with pytest.raises(RuntimeError, match="different configuration"):
+        mc.run(replace(config, logel=replace(config.logel, baseline_eps=1e-3)), [0],
+               root=tmp_path)
