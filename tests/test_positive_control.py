@@ -78,7 +78,7 @@ def test_positive_control_smoke_run_recovers_the_reward(tmp_path):
     res = mc.load_results("Reacher-v5", "smoke", root=tmp_path)[0]
     true = res["observers"]["true"]
     # same samples, same estimator: the learner's omega up to scale, all motion explained
-    assert true["cosine"] > 1 - 1e-6
+    assert true["cosine"] > 1 - 1e-6 and true["cosine_standardised"] > 1 - 1e-6
     assert true["explained_motion_fit"] > 1 - 1e-6
     assert res["observers"]["bc"]["cosine"] <= 1.0
     assert mc.run(config, [0], root=tmp_path) == {0: "skipped"}

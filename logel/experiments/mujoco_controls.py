@@ -104,10 +104,22 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
 
+def feature_scales(trace: Any, steps: Sequence[int]) -> np.ndarray:
+    """``(q,)`` standard deviation of each feature over the observed steps' samples."""
+    phi = np.asarray(trace.features[list(steps)], dtype=np.float64)
+    return phi.reshape(-1, phi.shape[-1]).std(axis=0)
+
+
 def observe(trace: Any, omega: np.ndarray, learner_alphas: np.ndarray,
             config: NeuralLOGELConfig) -> dict[str, Any]:
-    """Run one observer and score it against the learner's :math:`\\omega` and :math:`\\alpha`."""
+    """Run one observer and score it against the learner's :math:`\\omega` and :math:`\\alpha`.
+
+    ``cosine_standardised`` compares :math:`\\hat\\omega\\odot s` with :math:`\\omega\\odot s`,
+    ``s`` the features' standard deviations: each weight in units of the reward it moves, so a
+    feature with a large numeric weight (Hopper's forward velocity, 125) does not hide errors in
+    the others."""
     result = neural_logel(trace, config)
+    scales = feature_scales(trace, result.steps)
     deltas = np.diff(result.thetas, axis=0)
     steps = list(result.steps)
     true_alpha = np.asarray(learner_alphas)[steps[:-1]]
@@ -117,6 +129,7 @@ def observe(trace: Any, omega: np.ndarray, learner_alphas: np.ndarray,
         "weights": result.weights.tolist(),
         "learning_rates": result.learning_rates.tolist(),
         "cosine": _cosine(result.weights, omega),
+        "cosine_standardised": _cosine(result.weights * scales, omega * scales),
         "explained_motion_fit": explained_motion(deltas, result.jacobians, result.weights,
                                                  result.learning_rates),
         "explained_motion_learner_omega": explained_motion(deltas, result.jacobians, omega),
@@ -153,6 +166,7 @@ def run_seed(config: PositiveControlConfig, seed: int, out: Path | None = None
         "learner_curve": run.curve.tolist(),
         "learner_learning_rates": run.trace.learning_rates.tolist(),
         "gradient_norms": run.gradient_norms.tolist(),
+        "learner_objective": run.objective.tolist(),
         "observers": observers,
         "timings": {"learner": learner_seconds,
                     **{f"observer_{k}": sum(v["seconds"].values())

@@ -99,6 +99,8 @@ class PGRun:
         trace: the learner trace (``thetas`` of the trunk, ``learning_rates`` the
             :math:`\\alpha_t`).
         gradient_norms: ``(n_updates,)`` :math:`\\|\\widehat{\\nabla\\psi}\\,\\omega\\|`.
+        objective: ``(n_updates,)`` the learner's own reward :math:`\\omega^\\top\\phi`, mean per
+            step over each update's rollout.
         update_seconds: ``(n_updates,)`` wall time of each update.
     """
 
@@ -107,6 +109,7 @@ class PGRun:
     curve: np.ndarray
     trace: LearnerTrace
     gradient_norms: np.ndarray
+    objective: np.ndarray
     update_seconds: np.ndarray
 
 
@@ -184,7 +187,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
                            (policy.mean.weight, policy.mean.bias, policy.log_std)]).double()
         keep: dict[str, list[Any]] = {k: [] for k in ("states", "actions", "features",
                                                       "rewards", "starts")}
-        thetas, alphas, norms, curve, seconds = [], [], [], [], []
+        thetas, alphas, norms, curve, seconds, objective = [], [], [], [], [], []
         for _ in range(config.n_updates):
             t0 = time.perf_counter()
             roll = _rollout(venv, policy, obs, start, config.n_steps, gen, episodes, q)
@@ -203,6 +206,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
             alpha = config.step_length / norm if norm > 0 else 0.0
             load_theta(policy, theta + alpha * grad)
             thetas.append(theta)
+            objective.append(float(np.mean(roll["features"] @ weights)))
             alphas.append(alpha)
             norms.append(norm)
             window = episodes[-CURVE_WINDOW:]
@@ -214,7 +218,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
         "learner": "G(PO)MDP ascent (normalised steps) on the trunk of a Gaussian MLP",
         "env_id": config.env_id, "seed": config.seed, "config": asdict(config),
         "weights": weights.tolist(), "learner_curve": curve, "update_seconds": seconds,
-        "gradient_norms": norms, "obs_dim": obs_dim, "act_dim": act_dim,
+        "gradient_norms": norms, "objective": objective, "obs_dim": obs_dim, "act_dim": act_dim,
         "hidden": list(config.hidden), "actor_heads": [heads.tolist()] * config.n_updates,
         "obs_rms_mean": [venv.obs_rms.mean.tolist()] * config.n_updates,
         "obs_rms_var": [venv.obs_rms.var.tolist()] * config.n_updates,
@@ -228,4 +232,4 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
                          episode_starts=np.stack(keep["starts"]),
                          rewards=np.stack(keep["rewards"]))
     return PGRun(config, weights, np.asarray(curve), trace, np.asarray(norms),
-                 np.asarray(seconds))
+                 np.asarray(objective), np.asarray(seconds))
