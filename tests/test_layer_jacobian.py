@@ -55,20 +55,22 @@ def _policy(seed: int = 1, hidden=(64, 64)) -> GaussianMLPPolicy:
     return policy
 
 
-@pytest.mark.parametrize("head", [False, True])
-def test_layer_scores_equal_torch_func_scores(head):
+@pytest.mark.parametrize("head,log_std", [(False, False), (True, False), (False, True),
+                                          (True, True)])
+def test_layer_scores_equal_torch_func_scores(head, log_std):
     rng = np.random.default_rng(0)
     policy = _policy()
     obs, act = rng.normal(size=(57, 11)), rng.normal(size=(57, 3))
     before = [p.detach().clone() for p in policy.parameters()]
-    scores = layer_scores(policy, obs, act, include_mean_head=head)
+    scores = layer_scores(policy, obs, act, include_mean_head=head, include_log_std=log_std)
     # the policy is not modified (layer_scores works on a float64 copy)
     assert all(torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))
     assert next(policy.parameters()).dtype == torch.float32
     assert isinstance(scores, ScoreSource) and isinstance(scores, LayerScores)
-    assert scores.names == policy.theta_names(head)
-    ref = per_sample_scores(policy.double(), obs, act, include_mean_head=head)
-    assert scores.dense().shape == ref.shape == (57, policy.n_theta(head))
+    assert scores.names == policy.theta_names(head, log_std)
+    ref = per_sample_scores(policy.double(), obs, act, include_mean_head=head,
+                            include_log_std=log_std)
+    assert scores.dense().shape == ref.shape == (57, policy.n_theta(head, log_std))
     np.testing.assert_allclose(scores.dense(), ref, rtol=1e-12, atol=1e-12)
 
 

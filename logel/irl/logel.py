@@ -39,7 +39,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -354,9 +354,15 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
     return _omega_step(red, alpha)
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 0 else v
+
+
 def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min: float = 0.01,
         tol: float = 1e-6, max_iter: int = 1000, null_directions: Any = None,
         jacobian_stderr: Any = None, jacobian_covariance: Any = None,
+        convergence: Literal["weights", "direction"] = "weights",
         callback: Callable[[int, np.ndarray, np.ndarray, float], None] | None = None
         ) -> LOGELResult:
     """Weights and learning rates by block-coordinate descent (realistic setting, paper Sec. 4).
@@ -368,8 +374,16 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         \\frac{\\Delta_t^\\top\\nabla\\psi_t\\omega}{\\|\\nabla\\psi_t\\omega\\|^2}\\Big\\},\\qquad
         \\omega\\leftarrow\\arg\\min_\\omega L(\\omega,\\alpha).
 
-    Each block step is an exact minimisation, so the objective never increases. The loop stops
-    when :math:`\\|\\omega^{(k)}-\\omega^{(k-1)}\\|\\le\\mathrm{tol}\\,\\|\\omega^{(k)}\\|` or after
+    Each block step is an exact minimisation, so the objective never increases. With
+    ``convergence="weights"`` the loop stops when
+    :math:`\\|\\omega^{(k)}-\\omega^{(k-1)}\\|\\le\\mathrm{tol}\\,\\|\\omega^{(k)}\\|`; with
+    ``"direction"`` when the direction of :math:`\\omega` has settled,
+    :math:`\\|\\bar\\omega^{(k)}-\\bar\\omega^{(k-1)}\\|\\le\\mathrm{tol}` with
+    :math:`\\bar\\omega=\\omega/\\|\\omega\\|`, *and* the objective has,
+    :math:`L^{(k-1)}-L^{(k)}\\le\\mathrm{tol}\\,L^{(k-1)}`. The second rule is scale-free: the
+    product :math:`\\alpha_t\\omega` is what the data determine, and BCD can keep trading the
+    scale of :math:`\\omega` against that of :math:`\\alpha` long after the direction, the only
+    part of :math:`\\omega` that matters, has converged. Either way the loop ends after
     ``max_iter`` iterations (it always terminates, unlike the official MuJoCo loop). A step with
     :math:`\\nabla\\psi_t\\omega=0` keeps its previous learning rate (with a warning) instead of
     dividing by zero.
@@ -388,6 +402,7 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
             or below the estimation noise then count as zero in the diagnosis
             (:func:`identifiability`).
         callback: called as ``callback(k, omega, alpha, objective)`` after every iteration.
+        convergence: the stopping rule, ``"weights"`` or ``"direction"`` (above).
 
     Returns:
         A :class:`LOGELResult`.
@@ -398,6 +413,8 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         raise ValueError(f"alpha_min must be > 0, got {alpha_min}")
     if max_iter < 0 or tol < 0:
         raise ValueError("max_iter and tol must be non-negative")
+    if convergence not in ("weights", "direction"):
+        raise ValueError(f"convergence must be 'weights' or 'direction', got {convergence!r}")
     alpha = np.broadcast_to(np.asarray(alpha_init, dtype=float), (m,)).copy()
     if not np.all(np.isfinite(alpha)) or (alpha < alpha_min).any():
         raise ValueError(f"alpha_init must be finite and >= alpha_min = {alpha_min}")
@@ -418,13 +435,18 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         degenerate.update(np.flatnonzero(~ok).tolist())
         alpha = np.where(ok, np.maximum(alpha_min, zu / np.where(ok, uu, 1.0)), alpha)
         omega_new = _omega_step(red, alpha)
-        change = np.linalg.norm(omega_new - omega)
+        if convergence == "weights":
+            settled = np.linalg.norm(omega_new - omega) <= tol * np.linalg.norm(omega_new)
+        else:
+            settled = np.linalg.norm(_unit(omega_new) - _unit(omega)) <= tol
         omega = omega_new
         objective.append(_objective(red, omega, alpha))
         n_iter = k
         if callback is not None:
             callback(k, omega.copy(), alpha.copy(), objective[-1])
-        if change <= tol * np.linalg.norm(omega):
+        if convergence == "direction":
+            settled = settled and objective[-2] - objective[-1] <= tol * objective[-2]
+        if settled:
             converged = True
             break
     if degenerate:

@@ -95,6 +95,11 @@ class NeuralLOGELConfig:
     columns); any value gives the same estimate (:func:`logel.gpomdp_jacobian`)."""
     include_mean_head: bool = False
     """Include the Gaussian mean head in :math:`\\theta` (official: trunk only)."""
+    include_log_std: bool = False
+    """Include the log standard deviation in :math:`\\theta` (official: no; experiment E5)."""
+    convergence: Literal["weights", "direction"] = "direction"
+    """BCD stopping rule (:func:`logel.fit`): ``"direction"`` (scale-free, ours) or
+    ``"weights"`` (relative change of :math:`\\omega`, result version v1)."""
     seed: int = 0
     """Seeds the cloning and :math:`\\alpha^{(0)}`."""
 
@@ -143,7 +148,7 @@ def official_index(n_steps: int, segment_length: int = 50) -> tuple[np.ndarray, 
 def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.ndarray,
                   features: np.ndarray, index: np.ndarray, mask: np.ndarray, gamma: float,
                   baseline_eps: float, *, include_mean_head: bool = False,
-                  block_bytes: float = 4e6) -> np.ndarray:
+                  include_log_std: bool = False, block_bytes: float = 4e6) -> np.ndarray:
     """One observed step's Jacobian :math:`\\widehat{\\nabla\\psi}(\\hat\\theta_t)` ``(d, q)``.
 
     Per-sample scores of ``policy`` from one batched backward pass, kept factored by layer,
@@ -158,9 +163,11 @@ def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.nda
         gamma: discount (restarting at each trajectory's first step).
         baseline_eps: :math:`\\epsilon_b`.
         include_mean_head: include the mean head in :math:`\\theta`.
+        include_log_std: include the log standard deviation in :math:`\\theta`.
         block_bytes: the estimator's buffer size.
     """
-    scores = layer_scores(policy, states, actions, include_mean_head=include_mean_head)
+    scores = layer_scores(policy, states, actions, include_mean_head=include_mean_head,
+                          include_log_std=include_log_std)
     return gpomdp_jacobian(scores, features, gamma, baseline_eps,
                            layout=TrajectoryLayout.from_index(index, mask),
                            block_bytes=block_bytes)
@@ -214,6 +221,7 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
         A :class:`NeuralLOGELResult`.
     """
     for name, allowed in (("segments", ("episodes", "official")), ("jacobian_data", ("all", "env0")),
+                          ("convergence", ("weights", "direction")),
                           ("bc_data", ("all", "env0")), ("thetas", ("bc", "true"))):
         if getattr(config, name) not in allowed:
             raise ValueError(f"NeuralLOGELConfig.{name} must be one of {allowed}, "
@@ -233,12 +241,14 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
             [trace.states[k, rows].reshape(-1, obs_dim) for k in steps],
             [trace.actions[k, rows].reshape(-1, act_dim) for k in steps],
             config.bc, seed=config.seed, hidden=hidden,
-            include_mean_head=config.include_mean_head, init=bc_init)
+            include_mean_head=config.include_mean_head,
+            include_log_std=config.include_log_std, init=bc_init)
         policies = [bc.policy(i, obs_dim, act_dim, hidden) for i in range(len(steps))]
         thetas, bc_loss = bc.thetas, bc.final_loss
     else:
         policies = _true_policies(trace, steps)
-        thetas = np.stack([get_theta(p, config.include_mean_head) for p in policies])
+        thetas = np.stack([get_theta(p, config.include_mean_head, config.include_log_std)
+                           for p in policies])
         bc_loss = np.full(len(steps), np.nan)
     seconds["bc"] = time.perf_counter() - t0
 
@@ -260,6 +270,7 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
         jacobians.append(step_jacobian(policies[i], s, a, phi, index, mask, trace.gamma,
                                        config.baseline_eps,
                                        include_mean_head=config.include_mean_head,
+                                       include_log_std=config.include_log_std,
                                        block_bytes=config.block_bytes))
         n_traj.append(int(index.shape[0]))
     J = np.stack(jacobians)
@@ -270,7 +281,7 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x10CE1]))
     alpha_init = np.maximum(rng.random(len(deltas)), config.alpha_min)
     result = fit(deltas, J, alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
-                 max_iter=config.max_iter)
+                 max_iter=config.max_iter, convergence=config.convergence)
     seconds["fit"] = time.perf_counter() - t0
 
     cosine = None

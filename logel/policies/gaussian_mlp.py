@@ -89,24 +89,31 @@ class GaussianMLPPolicy(nn.Module):
 
     log_prob = forward
 
-    def theta_names(self, include_mean_head: bool = False) -> list[str]:
-        """Names of the parameters that form :math:`\\theta`, in flattening order."""
+    def theta_names(self, include_mean_head: bool = False,
+                    include_log_std: bool = False) -> list[str]:
+        """Names of the parameters that form :math:`\\theta`, in flattening order (trunk, then
+        optionally the mean head, then optionally the log standard deviation)."""
         names = [n for n, _ in self.named_parameters() if n.startswith("trunk.")]
         if include_mean_head:
             names += ["mean.weight", "mean.bias"]
+        if include_log_std:
+            names += ["log_std"]
         return names
 
-    def n_theta(self, include_mean_head: bool = False) -> int:
+    def n_theta(self, include_mean_head: bool = False, include_log_std: bool = False) -> int:
         """``d``, the size of :math:`\\theta`."""
         params = dict(self.named_parameters())
-        return sum(params[n].numel() for n in self.theta_names(include_mean_head))
+        return sum(params[n].numel()
+                   for n in self.theta_names(include_mean_head, include_log_std))
 
 
-def get_theta(policy: GaussianMLPPolicy, include_mean_head: bool = False) -> np.ndarray:
+def get_theta(policy: GaussianMLPPolicy, include_mean_head: bool = False,
+              include_log_std: bool = False) -> np.ndarray:
     """Flattened :math:`\\theta` ``(d,)`` (float64) in :meth:`~GaussianMLPPolicy.theta_names` order."""
     params = dict(policy.named_parameters())
     return torch.cat([params[n].detach().reshape(-1) for n in
-                      policy.theta_names(include_mean_head)]).double().numpy()
+                      policy.theta_names(include_mean_head, include_log_std)]
+                     ).double().numpy()
 
 
 def get_flat_parameters(policy: nn.Module) -> np.ndarray:
@@ -160,8 +167,8 @@ def _as_tensor(x: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float32)
 
 
 def iter_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, *,
-                include_mean_head: bool = False, chunk_size: int = 2000
-                ) -> Iterator[tuple[slice, torch.Tensor]]:
+                include_mean_head: bool = False, include_log_std: bool = False,
+                chunk_size: int = 2000) -> Iterator[tuple[slice, torch.Tensor]]:
     """Yield ``(rows, scores)`` chunks of per-sample :math:`\\nabla_\\theta\\log\\pi(a_i|s_i)`.
 
     Args:
@@ -170,6 +177,7 @@ def iter_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray,
             float32 unless the policy was converted with ``.double()``).
         actions: ``(n, act_dim)`` actions (the *unclipped* Gaussian samples).
         include_mean_head: differentiate w.r.t. the mean head as well as the trunk.
+        include_log_std: and w.r.t. the log standard deviation.
         chunk_size: samples per ``vmap`` call (memory ~ ``chunk_size * d * 4`` bytes).
 
     Yields:
@@ -180,7 +188,7 @@ def iter_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray,
     if obs_t.ndim != 2 or act_t.ndim != 2 or obs_t.shape[0] != act_t.shape[0]:
         raise ValueError(f"obs and actions must be (n, obs_dim) and (n, act_dim), got "
                          f"{tuple(obs_t.shape)} and {tuple(act_t.shape)}")
-    names = policy.theta_names(include_mean_head)
+    names = policy.theta_names(include_mean_head, include_log_std)
     params = {n: p.detach() for n, p in policy.named_parameters()}
     diff = {n: params[n] for n in names}
     fixed = {n: p for n, p in params.items() if n not in diff}
@@ -198,13 +206,14 @@ def iter_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray,
 
 
 def per_sample_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, *,
-                      include_mean_head: bool = False, chunk_size: int = 2000) -> np.ndarray:
+                      include_mean_head: bool = False, include_log_std: bool = False,
+                      chunk_size: int = 2000) -> np.ndarray:
     """``(n, d)`` per-sample scores (see :func:`iter_scores`), float32 (``4 n d`` bytes) for a
     float32 policy."""
     dtype = np.float64 if next(policy.parameters()).dtype == torch.float64 else np.float32
-    out = np.empty((len(obs), policy.n_theta(include_mean_head)), dtype=dtype)
+    out = np.empty((len(obs), policy.n_theta(include_mean_head, include_log_std)), dtype=dtype)
     for rows, g in iter_scores(policy, obs, actions, include_mean_head=include_mean_head,
-                               chunk_size=chunk_size):
+                               include_log_std=include_log_std, chunk_size=chunk_size):
         out[rows] = g.numpy()
     return out
 
@@ -283,7 +292,8 @@ class LayerScores:
 
 
 def layer_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray, *,
-                 include_mean_head: bool = False) -> LayerScores:
+                 include_mean_head: bool = False, include_log_std: bool = False
+                 ) -> LayerScores:
     """Per-sample scores of ``policy`` as :class:`LayerScores`, from one batched backward pass.
 
     The forward pass runs in float64 on a copy of the parameters (the policy is not modified),
@@ -296,6 +306,9 @@ def layer_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray
         obs: ``(n, obs_dim)`` observations.
         actions: ``(n, act_dim)`` actions (the *unclipped* Gaussian samples).
         include_mean_head: include the mean head in :math:`\\theta`.
+        include_log_std: include the log standard deviation :math:`\\sigma` in
+            :math:`\\theta`; its score is :math:`z^2-1` per action dimension, with
+            :math:`z=(a-\\mu(s))e^{-\\sigma}`.
 
     Returns:
         :class:`LayerScores` whose :meth:`~LayerScores.dense` equals ``per_sample_scores`` of
@@ -331,9 +344,16 @@ def layer_scores(policy: GaussianMLPPolicy, obs: np.ndarray, actions: np.ndarray
         deltas += [d_np, d_np]
         xs += [inputs[name].detach().numpy(), None]
         names += [f"{name}.weight", f"{name}.bias"]
-    if names != policy.theta_names(include_mean_head):
+    if include_log_std:
+        with torch.no_grad():
+            z = (act_t - mean) * torch.exp(-net.log_std)
+        deltas.append((z * z - 1.0).numpy())
+        xs.append(None)
+        names.append("log_std")
+    expected = policy.theta_names(include_mean_head, include_log_std)
+    if names != expected:
         raise ValueError(f"layer_scores supports Linear/activation trunks; parameters {names} "
-                         f"do not match theta {policy.theta_names(include_mean_head)}")
+                         f"do not match theta {expected}")
     return LayerScores(deltas, xs, names)
 
 
@@ -438,7 +458,7 @@ def _nll(policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor) -> flo
 def clone_gaussian_policies(obs: Sequence[np.ndarray], actions: Sequence[np.ndarray],
                             config: GaussianBCConfig = GaussianBCConfig(), *,
                             seed: int = 0, hidden: Sequence[int] = (64, 64),
-                            include_mean_head: bool = False,
+                            include_mean_head: bool = False, include_log_std: bool = False,
                             init: GaussianMLPPolicy | None = None) -> BCResult:
     """Clone ``K`` consecutive policies, each warm-started from the previous estimate.
 
@@ -449,6 +469,7 @@ def clone_gaussian_policies(obs: Sequence[np.ndarray], actions: Sequence[np.ndar
         seed: seeds the initial network and the minibatch sampling.
         hidden: trunk widths.
         include_mean_head: whether :math:`\\theta` includes the mean head.
+        include_log_std: whether :math:`\\theta` includes the log standard deviation.
         init: start of the first step (default: a fresh orthogonally initialised network).
 
     Returns:
@@ -510,7 +531,7 @@ def clone_gaussian_policies(obs: Sequence[np.ndarray], actions: Sequence[np.ndar
                 optimiser.step()
         else:
             raise ValueError(f"unknown BC method {config.method!r}")
-        thetas.append(get_theta(policy, include_mean_head))
+        thetas.append(get_theta(policy, include_mean_head, include_log_std))
         flats.append(get_flat_parameters(policy))
         losses.append(_nll(policy, s, a))
     return BCResult(np.stack(thetas), np.stack(flats), np.asarray(losses))
