@@ -85,3 +85,20 @@ def test_positive_control_smoke_run_recovers_the_reward(tmp_path):
     with pytest.raises(RuntimeError, match="different configuration"):
         mc.run(replace(config, logel=replace(config.logel, baseline_eps=1e-3)), [0],
                root=tmp_path)
+
+
+def test_finite_difference_check_is_deterministic(hopper_run):
+    from logel.experiments.mujoco_checks import check_config, finite_difference_check
+
+    config = check_config("smoke")
+    first = finite_difference_check(hopper_run.trace, hopper_run.weights, config,
+                                    omega_reference=hopper_run.weights)
+    (step,) = first["steps"]
+    assert set(step["slopes"]) == {"recovered", "reference", "learner_step"}
+    assert len(step["random_slopes"]) == config.n_random
+    assert np.isfinite(list(step["slopes"].values())).all()
+    # omega_reference = omega: the same direction, the same common random numbers
+    assert step["slopes"]["recovered"] == step["slopes"]["reference"]
+    again = finite_difference_check(hopper_run.trace, hopper_run.weights, config)
+    assert again["steps"][0]["slopes"]["recovered"] == step["slopes"]["recovered"]
+    assert again["steps"][0]["random_slopes"] == step["random_slopes"]

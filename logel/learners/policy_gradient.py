@@ -113,10 +113,30 @@ class PGRun:
     update_seconds: np.ndarray
 
 
-def _rollout(venv: Any, policy: GaussianMLPPolicy, obs: np.ndarray, start: np.ndarray,
-             n_steps: int, gen: torch.Generator, episodes: list[float], q: int
-             ) -> dict[str, Any]:
-    """``n_steps`` steps of every environment from ``obs``; arrays are ``(n_envs, n_steps, .)``."""
+def rollout(venv: Any, policy: GaussianMLPPolicy, obs: np.ndarray, start: np.ndarray,
+            n_steps: int, gen: torch.Generator, episodes: list[float], q: int
+            ) -> dict[str, Any]:
+    """``n_steps`` steps of every environment of ``venv`` from (normalised) ``obs``.
+
+    Actions are Gaussian samples of ``policy`` drawn with ``gen``; the environments receive them
+    clipped to the action space. Finished episodes' true returns (``Monitor``) are appended to
+    ``episodes``.
+
+    Args:
+        venv: a ``VecNormalize`` vector of feature environments
+            (:func:`logel.learners.ppo.make_vec_env`).
+        policy: the policy.
+        obs: ``(n_envs, obs_dim)`` current observations; start: ``(n_envs,)`` whether each is the
+            first of an episode.
+        n_steps: steps per environment.
+        gen: the action-noise generator.
+        episodes: list that collects finished episodes' true returns.
+        q: number of reward features.
+
+    Returns:
+        ``states``, ``actions``, ``features``, ``rewards`` (true), ``starts`` as
+        ``(n_envs, n_steps, ...)`` arrays, and ``next_obs``, ``next_start``.
+    """
     n_envs = obs.shape[0]
     space = venv.action_space
     out = {"states": [], "actions": [], "features": np.zeros((n_steps, n_envs, q)),
@@ -175,7 +195,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
         q = n_features(config.env_id)
         episodes: list[float] = []
         start = np.ones(config.n_envs, dtype=bool)
-        warm = _rollout(venv, policy, obs, start, config.n_steps, gen, episodes, q)
+        warm = rollout(venv, policy, obs, start, config.n_steps, gen, episodes, q)
         venv.training = False  # freeze the observation statistics
         weights = (least_squares_weights(warm["features"], warm["rewards"])
                    if config.weights is None else np.asarray(config.weights, dtype=np.float64))
@@ -190,7 +210,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
         thetas, alphas, norms, curve, seconds, objective = [], [], [], [], [], []
         for _ in range(config.n_updates):
             t0 = time.perf_counter()
-            roll = _rollout(venv, policy, obs, start, config.n_steps, gen, episodes, q)
+            roll = rollout(venv, policy, obs, start, config.n_steps, gen, episodes, q)
             obs, start = roll["next_obs"], roll["next_start"]
             for k in keep:
                 keep[k].append(roll[k])
