@@ -9,12 +9,10 @@ reported after centring and normalising (spec Sec. 8, q6).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from scipy import stats
 
 from logel.envs.gridworld import START_STATE, Gridworld
+from logel.statistics import mean_ci  # noqa: F401  (moved to logel.statistics; re-exported)
 from logel.tabular import deterministic_policy, policy_evaluation, value_iteration
 
 
@@ -66,11 +64,3 @@ def cosine_similarity(omega_hat: np.ndarray, omega_true: np.ndarray, centre: boo
     """Cosine between the (centred) weight vectors."""
     return float(_normalise(omega_hat, centre) @ _normalise(omega_true, centre))
 
-
-def mean_ci(values: Any, level: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the t-based confidence interval (half-width 0 for one value)."""
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), 0.0
-    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return float(x.mean()), float(half)
