@@ -82,6 +82,10 @@ def test_positive_control_smoke_run_recovers_the_reward(tmp_path):
     assert true["explained_motion_fit"] > 1 - 1e-6
     assert res["observers"]["bc"]["cosine"] <= 1.0
     assert mc.run(config, [0], root=tmp_path) == {0: "skipped"}
+    mc.run(config, [1], root=tmp_path)
+    both = mc.load_results("Reacher-v5", "smoke", root=tmp_path)
+    true_claim, _ = mc.claims(both, "Reacher-v5")
+    assert true_claim.verdict == "holds" and true_claim.low > mc.CLAIM_THRESHOLDS["true"]
     with pytest.raises(RuntimeError, match="different configuration"):
         mc.run(replace(config, logel=replace(config.logel, baseline_eps=1e-3)), [0],
                root=tmp_path)

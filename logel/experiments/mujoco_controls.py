@@ -50,6 +50,7 @@ from logel.experiments.mujoco_diagnostics import explained_motion
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
 from logel.learners.policy_gradient import PGConfig, pg_config, train_policy_gradient
 from logel.policies.gaussian_mlp import GaussianBCConfig
+from logel.statistics import Claim, mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,27 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None
     base = output_dir(experiment_config(env_id, budget), 0, root).parent
     return {int(d.name.split("_")[1]): artifacts.load(d)["positive_control"]
             for d in sorted(base.glob("seed_*"))}
+
+
+CLAIM_THRESHOLDS = {"true": 0.999, "bc": 0.9}
+"""E1's claims, stated before the results: with the learner's true :math:`\\theta` the mean
+standardised cosine :math:`\\cos(\\hat\\omega\\odot s,\\omega\\odot s)` exceeds 0.999 (the
+pipeline is right: the same samples and estimator give the learner's reward); with cloning it
+exceeds 0.9 (cloning keeps the reward when the premise holds)."""
+
+
+def claims(results: dict[int, dict[str, Any]], env_id: str) -> list[Claim]:
+    """E1's verdicts for one environment: mean standardised cosine over seeds, t-interval,
+    against :data:`CLAIM_THRESHOLDS`."""
+    out = []
+    for observer, text in (("true", "true-θ LOGEL recovers the positive control's reward"),
+                           ("bc", "cloned-θ LOGEL recovers the positive control's reward")):
+        values = [r["observers"][observer]["cosine_standardised"] for r in results.values()]
+        mean, half = mean_ci(values)
+        out.append(Claim.of(f"{env_id}: {text} (standardised cosine, {len(values)} seeds)",
+                            mean, mean - half, mean + half, CLAIM_THRESHOLDS[observer], ">",
+                            "t"))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
