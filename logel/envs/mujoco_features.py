@@ -60,6 +60,7 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 RBF_HALF_WIDTH = 0.2
 """The RBF centres span ``[-0.2, 0.2]^2`` (official ``build_features_reacher2(0.2, 5, 2)``)."""
@@ -212,6 +213,78 @@ class CallableReward(gym.Wrapper):
         obs, _, terminated, truncated, info = self.env.step(action)
         self._last_obs = np.asarray(obs)
         return obs, reward, terminated, truncated, info
+
+
+def _per_row_dot(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``[rows[i] @ vector for i]`` in one call, with each row's float64 arithmetic unchanged.
+
+    A stacked ``(n, 1, k) @ (k, 1)`` product makes numpy call the same BLAS dot as the 1-D
+    ``rows[i] @ vector``, row by row in C; a plain ``rows @ vector`` may sum in another order.
+    """
+    return np.matmul(rows[:, None, :], vector[:, None])[:, 0, 0]
+
+
+def per_row_matmul(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``np.stack([rows[i] @ matrix for i])`` in one call, bit for bit (see :func:`_per_row_dot`)."""
+    return np.matmul(rows[:, None, :], matrix)[:, 0, :]
+
+
+class VecLinearFeatureReward(VecEnvWrapper):
+    """Vectorised :class:`LinearFeatureReward`: :math:`\\hat\\omega^\\top\\phi` for all environments
+    at once, between SB3's ``DummyVecEnv`` and ``VecNormalize``.
+
+    Each environment must be wrapped in :class:`RewardFeatures` (``info["features"]``); any
+    ``Monitor`` inside still logs the true return. The rewards are bit-identical to the per-step
+    wrapper's (same float64 dot product per environment, then SB3's float32 reward buffer).
+    """
+
+    def __init__(self, venv: Any, weights: np.ndarray) -> None:
+        super().__init__(venv)
+        self.weights = np.asarray(weights, dtype=float).ravel()
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, _, dones, infos = self.venv.step_wait()
+        phi = np.stack([info["features"] for info in infos])
+        if phi.shape[1:] != self.weights.shape:
+            raise ValueError(f"weights have shape {self.weights.shape}, features {phi.shape[1:]}")
+        rewards = _per_row_dot(phi, self.weights).astype(np.float32)
+        return obs, rewards, dones, infos
+
+
+class VecCallableReward(VecEnvWrapper):
+    """Vectorised :class:`CallableReward`: ``reward_fn(observations, actions) -> (n_envs,)``.
+
+    ``reward_fn`` receives the raw observations at which the actions were taken (``(n_envs,
+    obs_dim)``, after any automatic reset: the first observation of the new episode) and the
+    actions the environments received. Place it between ``DummyVecEnv`` and ``VecNormalize``.
+    """
+
+    def __init__(self, venv: Any,
+                 reward_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        super().__init__(venv)
+        self.reward_fn = reward_fn
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> Any:
+        obs = self.venv.reset()
+        self._last_obs = np.array(obs)
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if self._last_obs is None or self._actions is None:
+            raise RuntimeError("call reset() and step_async() before step_wait()")
+        rewards = np.asarray(self.reward_fn(self._last_obs, self._actions), dtype=float)
+        obs, _, dones, infos = self.venv.step_wait()
+        self._last_obs = np.array(obs)
+        return obs, rewards.astype(np.float32), dones, infos
 
 
 def make_feature_env(env_id: str, *, monitor: bool = True,

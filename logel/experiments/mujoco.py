@@ -12,9 +12,23 @@ For each seed:
    logs the *true* episode return, and each curve is the mean of the last 10 finished true
    returns after each update (the official metric).
 
-Run from the command line (the paper budget takes tens of minutes per seed on 2 cores)::
+Run from the command line::
 
     python -m logel.experiments.mujoco --env Hopper-v5 --seeds 0-4 --budget paper
+
+**Speed** (issue "MuJoCo at the speed limit"). With ``parallel=True`` (the default, except at
+the smoke budget) a seed uses two processes: the learner steps half of its 16 environments in a
+second process, then the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its observer)
+run side by side, one core each. The observers replace the reward for all environments at once
+(:class:`~logel.envs.mujoco_features.VecLinearFeatureReward`,
+:class:`~logel.envs.mujoco_features.VecCallableReward`) and the vector environment no longer
+deep-copies its infos. None of this changes a number: each environment sees the same actions and
+seed, every stage seeds itself, and the vectorised rewards repeat each environment's float64
+arithmetic exactly (tests compare both layouts and both reward paths bit for bit), so results
+of the same seed are identical to the one-process run (``parallel=False``). ``timings.json``
+holds each stage's own time (``learner``, ``logel``, ``lfl``, ``observer_logel``,
+``observer_lfl``) and the wall times ``learner_wall``, ``after_learner_wall`` and
+``total_wall``.
 
 Results go to ``artifacts/mujoco/<env>/seed_<k>/`` (``paper``) or
 ``artifacts/mujoco_<budget>/<env>/seed_<k>/``: small files only (curves, recovered weights and
@@ -45,10 +59,11 @@ import torch
 
 from logel import artifacts
 from logel.envs.mujoco_features import (
-    CallableReward,
-    LinearFeatureReward,
+    VecCallableReward,
+    VecLinearFeatureReward,
     env_family,
     feature_names,
+    per_row_matmul,
 )
 from logel.experiments.budgets import BUDGETS
 from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
@@ -90,6 +105,11 @@ class MujocoConfig:
     """LfL options (its seed is replaced by the run's seed)."""
     run_lfl: bool = True
     """Run the LfL baseline and its observer."""
+    parallel: bool = True
+    """Use two processes: the learner steps half of its environments in a second process, then
+    the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its observer) run in two
+    processes, one core each. False runs every stage in this process, one after the other.
+    A layout, not a result option: both layouts give the same numbers (tested)."""
     version: str = VERSION
     """Result version, recorded in the manifest."""
 
@@ -100,7 +120,8 @@ def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overri
 
     ``paper``: the spec (learner 16 x 2000 x 20, observers 30 updates, official LfL epochs).
     ``book``: learner 8 x 1000 x 20, observers 20 updates, LfL epochs / 5 (ours).
-    ``smoke``: learner 2 x 200 x 3, observers 3 updates, tiny cloning and LfL (tests only).
+    ``smoke``: learner 2 x 200 x 3, observers 3 updates, tiny cloning and LfL (tests only),
+    in one process (``parallel=False``).
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
@@ -113,8 +134,10 @@ def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overri
         logel_cfg = replace(logel_cfg, bc=GaussianBCConfig(epochs=2, batch_size=100),
                             max_iter=200)
     lfl_cfg = LfLContinuousConfig().scaled(budget)
+    # smoke: starting the worker processes (imports) takes longer than the stages themselves
     return replace(MujocoConfig(env_id=env_id, budget=budget, learner=learner,
-                                observer=observer, logel=logel_cfg, lfl=lfl_cfg), **overrides)
+                                observer=observer, logel=logel_cfg, lfl=lfl_cfg,
+                                parallel=budget != "smoke"), **overrides)
 
 
 def output_dir(config: MujocoConfig, seed: int, root: Path | None = None) -> Path:
@@ -130,10 +153,14 @@ def config_dict(config: MujocoConfig, seed: int) -> dict[str, Any]:
 
 
 def _lfl_reward(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> Any:
-    """The LfL reward :math:`\\log\\pi_R(a|s)` as a per-step numpy function.
+    """The LfL reward :math:`\\log\\pi_R(a|s)` as a numpy function of observations and actions.
 
-    The observer's environments call it once per transition (960k times at the paper budget);
-    a float64 numpy copy of the network is several times faster than a torch call per sample.
+    ``reward(obs, action)`` takes one transition (``(obs_dim,)``, ``(act_dim,)``: a float) or a
+    batch (``(n, obs_dim)``, ``(n, act_dim)``: an ``(n,)`` array). The observer calls it once per
+    step for all its environments (:class:`~logel.envs.mujoco_features.VecCallableReward`); a
+    float64 numpy copy of the network is several times faster than torch on so few samples.
+    Each row of a batch gets exactly the float64 arithmetic of a single call (stacked
+    ``matmul``, see :func:`~logel.envs.mujoco_features.per_row_matmul`).
     """
     net = result.reward_network()
     layers = [(m.weight.detach().double().numpy().T, m.bias.detach().double().numpy())
@@ -144,22 +171,27 @@ def _lfl_reward(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> 
     inv_std = np.exp(-log_std)
     const = float(-(log_std.sum() + 0.5 * np.log(2.0 * np.pi) * log_std.size))
 
-    def reward(obs: np.ndarray, action: np.ndarray) -> float:
-        h = normalise_observations(obs, mean, var, clip).astype(np.float64)
+    def reward(obs: np.ndarray, action: np.ndarray) -> Any:
+        obs = np.asarray(obs)
+        single = obs.ndim == 1
+        h = normalise_observations(np.atleast_2d(obs), mean, var, clip).astype(np.float64)
         for w, b in layers:
-            h = np.tanh(h @ w + b)
-        z = (np.asarray(action, dtype=np.float64) - (h @ head_w + head_b)) * inv_std
-        return const - 0.5 * float(z @ z)
+            h = np.tanh(per_row_matmul(h, w) + b)
+        a = np.atleast_2d(np.asarray(action, dtype=np.float64))
+        z = (a - (per_row_matmul(h, head_w) + head_b)) * inv_std
+        r = const - 0.5 * np.matmul(z[:, None, :], z[:, :, None])[:, 0, 0]
+        return float(r[0]) if single else r
 
     return reward
 
 
-def learner_trace(config: PPOConfig, trace_path: Path | None = None
+def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_processes: int = 1
                   ) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
     """Train the learner, or load its trace from ``trace_path`` if one with this config is there.
 
     The trace (about 100 MB per paper-budget seed) is never part of the committed artifacts;
     keeping it in a scratch directory lets the observer stages be re-run without the learner.
+    ``env_processes``: see :func:`~logel.learners.ppo.train_ppo` (same trace either way).
 
     Returns:
         ``(trace, curve, update_seconds)``.
@@ -172,7 +204,7 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None
             curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
             return trace, curve, np.asarray(meta["update_seconds"])
         log.info("%s holds another learner configuration: retraining", trace_path)
-    run = train_ppo(config)
+    run = train_ppo(config, env_processes=env_processes)
     assert run.trace is not None
     if trace_path is not None:
         Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
@@ -180,9 +212,111 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None
     return run.trace, run.curve, run.update_seconds
 
 
+def _logel_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LOGEL on the learner's trace: ``{"weights", "summary", "seconds"}``."""
+    t0 = time.perf_counter()
+    logel_result = neural_logel(trace, replace(config.logel, seed=seed))
+    seconds = time.perf_counter() - t0
+    weights = logel_result.weights
+    logel_summary = summary(logel_result)
+    logel_summary["feature_names"] = feature_names(config.env_id)
+    family = env_family(config.env_id)
+    if family in TRUE_WEIGHTS:
+        w_star = np.asarray(TRUE_WEIGHTS[family])
+        logel_summary["true_weights"] = w_star.tolist()
+        logel_summary["cosine_to_true"] = float(
+            weights @ w_star / (np.linalg.norm(weights) * np.linalg.norm(w_star) + 1e-300))
+    log.info("%s seed %d: LOGEL %.1fs, weights %s", config.env_id, seed, seconds,
+             np.array2string(weights, precision=4))
+    return {"weights": weights, "summary": logel_summary, "seconds": seconds}
+
+
+def _lfl_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LfL on the learner's trace: ``{"result", "obs_mean", "obs_var", "seconds"}``."""
+    t0 = time.perf_counter()
+    lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed))
+    seconds = time.perf_counter() - t0
+    log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, seconds,
+             {k: round(v, 1) for k, v in lfl_result.seconds.items()})
+    last = lfl_result.steps[-1]
+    return {"result": lfl_result, "obs_mean": np.asarray(trace.metadata["obs_rms_mean"][last]),
+            "obs_var": np.asarray(trace.metadata["obs_rms_var"][last]), "seconds": seconds}
+
+
+def _observer_config(config: MujocoConfig, seed: int) -> PPOConfig:
+    return replace(config.observer, seed=10_000 + seed, record=False)
+
+
+def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """The LOGEL observer: fresh PPO on :math:`\\hat\\omega^\\top\\phi`."""
+    t0 = time.perf_counter()
+    run = train_ppo(_observer_config(config, seed),
+                    vec_reward=lambda venv: VecLinearFeatureReward(venv, weights))
+    seconds = time.perf_counter() - t0
+    log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed, seconds,
+             np.round(run.curve, 1))
+    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds}
+
+
+def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)`."""
+    fn = _lfl_reward(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
+    t0 = time.perf_counter()
+    run = train_ppo(_observer_config(config, seed),
+                    vec_reward=lambda venv: VecCallableReward(venv, fn))
+    seconds = time.perf_counter() - t0
+    log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed, seconds,
+             np.round(run.curve, 1))
+    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds}
+
+
+def _logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LOGEL, then its observer (one worker of the parallel layout)."""
+    logel = _logel_stage(trace, config, seed)
+    return {"logel": logel, "observer": _observe_logel(logel["weights"], config, seed)}
+
+
+def _lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LfL, then its observer (the other worker of the parallel layout)."""
+    lfl = _lfl_stage(trace, config, seed)
+    return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
+
+
+def _init_worker(log_level: int) -> None:
+    torch.set_num_threads(1)
+    logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
+
+
+def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int
+                ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The LOGEL chain and the LfL chain, in two processes or one after the other."""
+    if not config.parallel or not config.run_lfl:
+        logel = _logel_stage(trace, config, seed)
+        lfl = _lfl_stage(trace, config, seed) if config.run_lfl else None
+        a = {"logel": logel, "observer": _observe_logel(logel["weights"], config, seed)}
+        b = None if lfl is None else {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
+        return a, b
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (fork would copy torch's thread pools and locks)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker,
+                             initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
+        future_b = pool.submit(_lfl_chain, trace, config, seed)  # the longer chain first
+        future_a = pool.submit(_logel_chain, trace, config, seed)
+        return future_a.result(), future_b.result()
+
+
 def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
              trace_path: Path | None = None) -> dict[str, Any]:
     """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
+
+    With ``config.parallel`` the learner steps its environments in two processes
+    (:class:`~logel.learners.ppo.SplitVecEnv`), then LOGEL with its observer and LfL with its
+    observer, two independent chains, run in two processes (one core each). Otherwise every
+    stage runs in this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer.
+    Every stage seeds itself, so both layouts give the same numbers.
 
     Args:
         config: the experiment.
@@ -194,68 +328,44 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
         A summary dict (learner and observer curves, recovered weights, timings).
     """
     t_start = time.perf_counter()
-    family = env_family(config.env_id)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
     trace, learner_curve, learner_seconds = learner_trace(
-        replace(config.learner, seed=seed, record=True), trace_path)
+        replace(config.learner, seed=seed, record=True), trace_path,
+        env_processes=2 if config.parallel else 1)
     timings["learner"] = float(np.sum(learner_seconds))
     timings["learner_wall"] = time.perf_counter() - t0
     log.info("%s seed %d: learner %.1fs, curve %s", config.env_id, seed, timings["learner"],
              np.round(learner_curve, 1))
 
     t0 = time.perf_counter()
-    logel_result = neural_logel(trace, replace(config.logel, seed=seed))
-    timings["logel"] = time.perf_counter() - t0
-    weights = logel_result.weights
-    logel_summary = summary(logel_result)
-    logel_summary["feature_names"] = feature_names(config.env_id)
-    if family in TRUE_WEIGHTS:
-        w_star = np.asarray(TRUE_WEIGHTS[family])
-        logel_summary["true_weights"] = w_star.tolist()
-        logel_summary["cosine_to_true"] = float(
-            weights @ w_star / (np.linalg.norm(weights) * np.linalg.norm(w_star) + 1e-300))
-    log.info("%s seed %d: LOGEL %.1fs, weights %s", config.env_id, seed, timings["logel"],
-             np.array2string(weights, precision=4))
-
-    lfl_result = None
-    if config.run_lfl:
-        t0 = time.perf_counter()
-        lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed))
-        timings["lfl"] = time.perf_counter() - t0
-        log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, timings["lfl"],
-                 {k: round(v, 1) for k, v in lfl_result.seconds.items()})
-
-    observer_seed = 10_000 + seed
-    observer_cfg = replace(config.observer, seed=observer_seed, record=False)
-    t0 = time.perf_counter()
-    obs_logel = train_ppo(observer_cfg, reward=lambda env: LinearFeatureReward(env, weights))
-    timings["observer_logel"] = time.perf_counter() - t0
-    log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed,
-             timings["observer_logel"], np.round(obs_logel.curve, 1))
-    obs_lfl = None
-    if lfl_result is not None:
-        last = lfl_result.steps[-1]
-        mean = np.asarray(trace.metadata["obs_rms_mean"][last])
-        var = np.asarray(trace.metadata["obs_rms_var"][last])
-        fn = _lfl_reward(lfl_result, mean, var, config.learner.clip_obs)
-        t0 = time.perf_counter()
-        obs_lfl = train_ppo(observer_cfg, reward=lambda env: CallableReward(env, fn))
-        timings["observer_lfl"] = time.perf_counter() - t0
-        log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed,
-                 timings["observer_lfl"], np.round(obs_lfl.curve, 1))
+    chain_logel, chain_lfl = _run_chains(trace, config, seed)
+    timings["logel"] = chain_logel["logel"]["seconds"]
+    if chain_lfl is not None:
+        timings["lfl"] = chain_lfl["lfl"]["seconds"]
+    timings["observer_logel"] = chain_logel["observer"]["seconds"]
+    if chain_lfl is not None:
+        timings["observer_lfl"] = chain_lfl["observer"]["seconds"]
+    timings["after_learner_wall"] = time.perf_counter() - t0
+    timings["total_wall"] = time.perf_counter() - t_start
+    log.info("%s seed %d: %.1fs in all (%s)", config.env_id, seed, timings["total_wall"],
+             {k: round(v, 1) for k, v in timings.items()})
+    logel_summary = chain_logel["logel"]["summary"]
+    obs_logel = chain_logel["observer"]
+    obs_lfl = None if chain_lfl is None else chain_lfl["observer"]
 
     steps_per_update = config.learner.n_envs * config.learner.n_steps
     result = {
         "learner_curve": learner_curve,
         "learner_update_seconds": learner_seconds,
         "logel": logel_summary,
-        "observer_logel_curve": obs_logel.curve,
-        "observer_lfl_curve": None if obs_lfl is None else obs_lfl.curve,
+        "observer_logel_curve": obs_logel["curve"],
+        "observer_lfl_curve": None if obs_lfl is None else obs_lfl["curve"],
         "timings": timings,
     }
     if out is not None:
+        observer_cfg = _observer_config(config, seed)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         artifacts.save_json(out / "config.json", config_dict(config, seed))
@@ -266,13 +376,16 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
         artifacts.save_json(out / "logel.json", logel_summary)
         obs_steps = (np.arange(observer_cfg.n_updates) + 1) * (observer_cfg.n_envs
                                                                * observer_cfg.n_steps)
-        artifacts.save_arrays(out / "observer_logel.npz", curve=obs_logel.curve,
-                              env_steps=obs_steps, update_seconds=obs_logel.update_seconds)
-        if lfl_result is not None and obs_lfl is not None:
-            artifacts.save_arrays(out / "observer_lfl.npz", curve=obs_lfl.curve,
-                                  env_steps=obs_steps, update_seconds=obs_lfl.update_seconds)
+        artifacts.save_arrays(out / "observer_logel.npz", curve=obs_logel["curve"],
+                              env_steps=obs_steps, update_seconds=obs_logel["update_seconds"])
+        if chain_lfl is not None and obs_lfl is not None:
+            lfl = chain_lfl["lfl"]
+            lfl_result = lfl["result"]
+            artifacts.save_arrays(out / "observer_lfl.npz", curve=obs_lfl["curve"],
+                                  env_steps=obs_steps, update_seconds=obs_lfl["update_seconds"])
             artifacts.save_arrays(out / "lfl.npz", reward_parameters=lfl_result.reward_parameters,
-                                  obs_mean=mean, obs_var=var, kl_loss=lfl_result.kl_loss,
+                                  obs_mean=lfl["obs_mean"], obs_var=lfl["obs_var"],
+                                  kl_loss=lfl_result.kl_loss,
                                   fit_loss=lfl_result.fit_loss,
                                   kl_targets_mean=lfl_result.kl_targets_mean,
                                   steps=np.asarray(lfl_result.steps))
@@ -284,13 +397,20 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
 
 
 ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all",
-                                             ("logel", "block_bytes"): 4e6}
+                                             ("logel", "block_bytes"): 4e6,
+                                             ("logel", "include_log_std"): False,
+                                             ("logel", "convergence"): "weights"}
 """Options added after artifacts were written, with the value that reproduces those artifacts:
 a stored configuration that lacks one matches a current one that has this value."""
 
 REMOVED_OPTIONS: tuple[tuple[str, ...], ...] = (("logel", "chunk_size"),
                                                 ("logel", "memory_bytes"))
 """Options that no longer exist (they set memory use only, not results): ignored when stored."""
+
+LAYOUT_OPTIONS: tuple[tuple[str, ...], ...] = (("parallel",),)
+"""Options that choose how a seed runs, not what it computes (both values give the same numbers,
+tested): recorded in the manifest, ignored when comparing configurations, so a seed computed in
+one layout (or before the option existed: one process) is not recomputed in the other."""
 
 
 def _part(tree: Any, path: Sequence[str]) -> Any:
@@ -312,6 +432,9 @@ def _same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
             del current_part[key]
     for *parents, key in REMOVED_OPTIONS:
         _part(stored, parents).pop(key, None)
+    for *parents, key in LAYOUT_OPTIONS:
+        _part(stored, parents).pop(key, None)
+        _part(current, parents).pop(key, None)
     stored.pop("version", None)
     current.pop("version", None)
     return stored == current
