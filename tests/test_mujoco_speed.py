@@ -174,3 +174,29 @@ def test_parallel_layout_gives_the_sequential_numbers(tmp_path):
     assert {"after_learner_wall", "total_wall"} <= set(par["timings"])
     # the layout is not a result option: a seed run in one layout is skipped by the other
     assert mj._same_config(tmp_path / "seq", replace(config, parallel=True), 0)
+
+
+def test_fast_reacher_features_are_bitwise_the_reference():
+    from logel.envs.mujoco_features import _reacher_features, reacher_features
+
+    rng = np.random.default_rng(6)
+    for scale in (0.01, 0.1, 0.3):
+        for _ in range(300):
+            delta = rng.normal(size=3) * scale
+            action = (2 * rng.normal(size=2)).astype(np.float32)
+            np.testing.assert_array_equal(_reacher_features(delta, action),
+                                          reacher_features(delta[:2], action))
+
+
+def test_observer_without_features():
+    """The LfL observer's environments skip the reward features (its reward does not read
+    them); a recording learner cannot."""
+    from logel.learners.ppo import make_vec_env, ppo_config
+
+    config = ppo_config("smoke", env_id="Reacher-v5", n_steps=10, batch_size=10)
+    venv = make_vec_env(replace(config, record=False), features=False)
+    venv.reset()
+    _, _, _, infos = venv.step(np.zeros((2, 2), dtype=np.float32))
+    assert "features" not in infos[0]
+    with pytest.raises(ValueError, match="needs the reward features"):
+        make_vec_env(config, features=False)

@@ -262,7 +262,7 @@ def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[s
     """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)`."""
     fn = _lfl_reward(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
     t0 = time.perf_counter()
-    run = train_ppo(_observer_config(config, seed),
+    run = train_ppo(_observer_config(config, seed), features=False,
                     vec_reward=lambda venv: VecCallableReward(venv, fn))
     seconds = time.perf_counter() - t0
     log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed, seconds,
