@@ -26,8 +26,9 @@ deep-copies its infos. None of this changes a number: each environment sees the 
 seed, every stage seeds itself, and the vectorised rewards repeat each environment's float64
 arithmetic exactly (tests compare both layouts and both reward paths bit for bit), so results
 of the same seed are identical to the one-process run (``parallel=False``). ``timings.json``
-holds each stage's own time (``learner``, ``logel``, ``lfl``, ``observer_logel``,
-``observer_lfl``) and the wall times ``learner_wall``, ``after_learner_wall`` and
+holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_logel``,
+``observer_lfl``), its CPU time (``<stage>_cpu``, both processes of the learner; steadier than
+wall time on a shared machine) and the wall times ``learner_wall``, ``after_learner_wall`` and
 ``total_wall``.
 
 Results go to ``artifacts/mujoco/<env>/seed_<k>/`` (``paper``) or
@@ -214,9 +215,9 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
 
 def _logel_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
     """LOGEL on the learner's trace: ``{"weights", "summary", "seconds"}``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     logel_result = neural_logel(trace, replace(config.logel, seed=seed))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     weights = logel_result.weights
     logel_summary = summary(logel_result)
     logel_summary["feature_names"] = feature_names(config.env_id)
@@ -228,19 +229,20 @@ def _logel_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[s
             weights @ w_star / (np.linalg.norm(weights) * np.linalg.norm(w_star) + 1e-300))
     log.info("%s seed %d: LOGEL %.1fs, weights %s", config.env_id, seed, seconds,
              np.array2string(weights, precision=4))
-    return {"weights": weights, "summary": logel_summary, "seconds": seconds}
+    return {"weights": weights, "summary": logel_summary, "seconds": seconds, "cpu": cpu}
 
 
 def _lfl_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
     """LfL on the learner's trace: ``{"result", "obs_mean", "obs_var", "seconds"}``."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, seconds,
              {k: round(v, 1) for k, v in lfl_result.seconds.items()})
     last = lfl_result.steps[-1]
     return {"result": lfl_result, "obs_mean": np.asarray(trace.metadata["obs_rms_mean"][last]),
-            "obs_var": np.asarray(trace.metadata["obs_rms_var"][last]), "seconds": seconds}
+            "obs_var": np.asarray(trace.metadata["obs_rms_var"][last]), "seconds": seconds,
+            "cpu": cpu}
 
 
 def _observer_config(config: MujocoConfig, seed: int) -> PPOConfig:
@@ -255,7 +257,8 @@ def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict
     seconds = time.perf_counter() - t0
     log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed, seconds,
              np.round(run.curve, 1))
-    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds}
+    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
+            "cpu": run.cpu_seconds}
 
 
 def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -267,7 +270,8 @@ def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[s
     seconds = time.perf_counter() - t0
     log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed, seconds,
              np.round(run.curve, 1))
-    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds}
+    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
+            "cpu": run.cpu_seconds}
 
 
 def _logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -336,17 +340,19 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
         env_processes=2 if config.parallel else 1)
     timings["learner"] = float(np.sum(learner_seconds))
     timings["learner_wall"] = time.perf_counter() - t0
+    if trace.metadata.get("cpu_seconds") is not None:
+        timings["learner_cpu"] = float(trace.metadata["cpu_seconds"])
     log.info("%s seed %d: learner %.1fs, curve %s", config.env_id, seed, timings["learner"],
              np.round(learner_curve, 1))
 
     t0 = time.perf_counter()
     chain_logel, chain_lfl = _run_chains(trace, config, seed)
-    timings["logel"] = chain_logel["logel"]["seconds"]
+    parts = {"logel": chain_logel["logel"], "observer_logel": chain_logel["observer"]}
     if chain_lfl is not None:
-        timings["lfl"] = chain_lfl["lfl"]["seconds"]
-    timings["observer_logel"] = chain_logel["observer"]["seconds"]
-    if chain_lfl is not None:
-        timings["observer_lfl"] = chain_lfl["observer"]["seconds"]
+        parts.update(lfl=chain_lfl["lfl"], observer_lfl=chain_lfl["observer"])
+    for name, part in parts.items():
+        timings[name] = float(part["seconds"])
+        timings[f"{name}_cpu"] = float(part["cpu"])
     timings["after_learner_wall"] = time.perf_counter() - t0
     timings["total_wall"] = time.perf_counter() - t_start
     log.info("%s seed %d: %.1fs in all (%s)", config.env_id, seed, timings["total_wall"],

@@ -183,7 +183,7 @@ def _split_worker(remote: Any, parent_remote: Any, env_fn: Any, n_envs: int) -> 
                 remote.send(getattr(venv, name)(*args, **kwargs))
             elif cmd == "close":
                 venv.close()
-                remote.send(None)
+                remote.send(time.process_time())
                 break
     except (EOFError, KeyboardInterrupt):
         pass
@@ -220,6 +220,8 @@ class SplitVecEnv(VecEnv):
         self._process.start()
         work_remote.close()
         self._closed = False
+        self.worker_cpu_seconds = float("nan")
+        """CPU time of the worker process, known once closed."""
         super().__init__(n_envs, self.local.observation_space, self.local.action_space)
 
     def _call_remote(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -268,7 +270,7 @@ class SplitVecEnv(VecEnv):
         self.local.close()
         try:
             self._remote.send(("close", None))
-            self._remote.recv()
+            self.worker_cpu_seconds = float(self._remote.recv())
         except (BrokenPipeError, EOFError):
             pass
         self._process.join(timeout=10)
@@ -414,6 +416,7 @@ class PPORun:
         trace: the learner trace (``config.record``) or None.
         model: the trained SB3 ``PPO`` (its env is the ``VecNormalize``, closed if
             ``env_processes=2``).
+        cpu_seconds: CPU time of the whole run, the second process's included.
     """
 
     config: PPOConfig
@@ -421,6 +424,7 @@ class PPORun:
     update_seconds: np.ndarray
     trace: LearnerTrace | None
     model: Any
+    cpu_seconds: float = float("nan")
 
 
 def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None,
@@ -442,6 +446,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
     """
     from stable_baselines3 import PPO
 
+    cpu_start = time.process_time()
     threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
     venv = None
@@ -472,8 +477,11 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
     finally:
         torch.set_num_threads(threads)
+        worker_cpu = 0.0
         if venv is not None and env_processes > 1:
             venv.close()  # stops the second process; the model's env is closed
+            worker_cpu = venv.unwrapped.worker_cpu_seconds
+    cpu_seconds = time.process_time() - cpu_start + worker_cpu
     curve = np.array([np.nan if v is None else v for v in recorder.curve])
     trace = None
     if config.record:
@@ -486,6 +494,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             "config": asdict(config),
             "learner_curve": recorder.curve,
             "update_seconds": recorder.update_seconds,
+            "cpu_seconds": cpu_seconds,
             "learning_rates_used": schedule_values(config.lr_schedule, config.learning_rate,
                                                    config.n_updates).tolist(),
             "theta": "actor trunk" + (" + mean head" if config.include_mean_head else ""),
@@ -504,7 +513,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
         trace = LearnerTrace(np.stack(d.states), np.stack(d.actions), np.stack(d.features),
                              config.gamma, thetas=np.stack(d.thetas), metadata=metadata,
                              episode_starts=np.stack(d.starts), rewards=np.stack(d.rewards))
-    return PPORun(config, curve, np.asarray(recorder.update_seconds), trace, model)
+    return PPORun(config, curve, np.asarray(recorder.update_seconds), trace, model, cpu_seconds)
 
 
 def normalise_observations(obs: np.ndarray, mean: np.ndarray, var: np.ndarray,
