@@ -46,6 +46,13 @@ import numpy as np
 from logel._validation import as_array
 
 
+def _check_discount(gamma: float, baseline_eps: float) -> None:
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+    if baseline_eps < 0:
+        raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
+
+
 def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
              mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     g = as_array(scores, "scores", ndim=3, shape_doc="(N, T, d)")
@@ -58,10 +65,7 @@ def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
     if phi.shape[:2] != g.shape[:2]:
         raise ValueError(f"features must have shape (N, T, q) = ({g.shape[0]}, {g.shape[1]}, q) "
                          f"to match scores {g.shape}, got {phi.shape}")
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
-    if baseline_eps < 0:
-        raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
+    _check_discount(gamma, baseline_eps)
     return g, phi, valid
 
 
@@ -255,10 +259,7 @@ def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma:
     if phi.shape[0] != source.n_samples:
         raise ValueError(f"features must have {source.n_samples} rows to match scores, got "
                          f"{phi.shape[0]}")
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
-    if baseline_eps < 0:
-        raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
+    _check_discount(gamma, baseline_eps)
     order, offsets = layout.order, layout.offsets
     if order.size and (order.min() < 0 or order.max() >= source.n_samples):
         raise ValueError(f"layout indexes samples outside 0..{source.n_samples - 1}")
