@@ -18,8 +18,9 @@ Run from the command line::
 
 **Speed** (issue "MuJoCo at the speed limit"). With ``parallel=True`` (the default, except at
 the smoke budget) a seed uses two processes: the learner steps half of its 16 environments in a
-second process, then the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its observer)
-run side by side, one core each. The observers replace the reward for all environments at once
+second process (when two cores are idle: in lock step, the two processes lose to one when another
+program holds a core), then the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its
+observer) run side by side, one core each. The observers replace the reward for all environments at once
 (:class:`~logel.envs.mujoco_features.VecLinearFeatureReward`,
 :class:`~logel.envs.mujoco_features.VecCallableReward`) and the vector environment no longer
 deep-copies its infos. None of this changes a number: each environment sees the same actions and
@@ -28,8 +29,8 @@ arithmetic exactly (tests compare both layouts and both reward paths bit for bit
 of the same seed are identical to the one-process run (``parallel=False``). ``timings.json``
 holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_logel``,
 ``observer_lfl``), its CPU time (``<stage>_cpu``, both processes of the learner; steadier than
-wall time on a shared machine) and the wall times ``learner_wall``, ``after_learner_wall`` and
-``total_wall``.
+wall time on a shared machine), the wall times ``learner_wall``, ``after_learner_wall`` and
+``total_wall``, and ``learner_env_processes``.
 
 Results go to ``artifacts/mujoco/<env>/seed_<k>/`` (``paper``) or
 ``artifacts/mujoco_<budget>/<env>/seed_<k>/``: small files only (curves, recovered weights and
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -107,10 +109,11 @@ class MujocoConfig:
     run_lfl: bool = True
     """Run the LfL baseline and its observer."""
     parallel: bool = True
-    """Use two processes: the learner steps half of its environments in a second process, then
-    the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its observer) run in two
-    processes, one core each. False runs every stage in this process, one after the other.
-    A layout, not a result option: both layouts give the same numbers (tested)."""
+    """Use two processes: the learner steps half of its environments in a second process (if
+    two cores are idle when it starts), then the LOGEL chain (LOGEL, its observer) and the LfL
+    chain (LfL, its observer) run in two processes, one core each. False runs every stage in
+    this process, one after the other. A layout, not a result option: every layout gives the
+    same numbers (tested)."""
     version: str = VERSION
     """Result version, recorded in the manifest."""
 
@@ -286,6 +289,30 @@ def _lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str
     return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
 
 
+def idle_cores(seconds: float = 0.5) -> float:
+    """Cores left idle by every process on the machine over ``seconds`` (from ``/proc/stat``;
+    ``os.cpu_count()`` where it cannot be read)."""
+    def snapshot() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, total
+
+    n = os.cpu_count() or 1
+    try:
+        idle0, total0 = snapshot()
+        time.sleep(seconds)
+        idle1, total1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return float(n)
+    return n * (idle1 - idle0) / max(total1 - total0, 1)
+
+
+LEARNER_SPLIT_IDLE_CORES = 1.5
+"""The learner steps its environments in two processes only if this many cores are idle when
+it starts: the two processes work in lock step, and when another program holds one of the two
+cores they are slower than one process (the results are the same either way)."""
+
+
 def _init_worker(log_level: int) -> None:
     torch.set_num_threads(1)
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
@@ -317,10 +344,11 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
 
     With ``config.parallel`` the learner steps its environments in two processes
-    (:class:`~logel.learners.ppo.SplitVecEnv`), then LOGEL with its observer and LfL with its
-    observer, two independent chains, run in two processes (one core each). Otherwise every
-    stage runs in this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer.
-    Every stage seeds itself, so both layouts give the same numbers.
+    (:class:`~logel.learners.ppo.SplitVecEnv`) if two cores are idle
+    (:data:`LEARNER_SPLIT_IDLE_CORES`), then LOGEL with its observer and LfL with its observer,
+    two independent chains, run in two processes (one core each). Otherwise every stage runs in
+    this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer. Every stage
+    seeds itself, so every layout gives the same numbers.
 
     Args:
         config: the experiment.
@@ -335,9 +363,11 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
+    env_processes = 2 if config.parallel and idle_cores() >= LEARNER_SPLIT_IDLE_CORES else 1
     trace, learner_curve, learner_seconds = learner_trace(
         replace(config.learner, seed=seed, record=True), trace_path,
-        env_processes=2 if config.parallel else 1)
+        env_processes=env_processes)
+    timings["learner_env_processes"] = env_processes
     timings["learner"] = float(np.sum(learner_seconds))
     timings["learner_wall"] = time.perf_counter() - t0
     if trace.metadata.get("cpu_seconds") is not None:

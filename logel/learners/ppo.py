@@ -193,9 +193,9 @@ def _split_worker(remote: Any, parent_remote: Any, env_fn: Any, n_envs: int) -> 
 
 class SplitVecEnv(VecEnv):
     """``n_envs`` environments stepped by two processes: the first ``n_local`` here, the rest in
-    one worker process, at the same time (one core each). The default ``n_local = n_envs // 4``
-    balances the two: this process also runs the policy and SB3's bookkeeping at every step,
-    about as long as 16 Reacher or 7 Hopper environment steps.
+    one worker process, at the same time (one core each). The default is half each: the policy
+    and SB3's bookkeeping run in this process between two steps, while the worker waits for the
+    actions, so only the environment steps themselves overlap.
 
     Each environment only sees its own actions and seed (``seed + index``, as in
     ``DummyVecEnv``), and the results are concatenated in index order, so observations,
@@ -208,7 +208,7 @@ class SplitVecEnv(VecEnv):
 
         from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper
 
-        self.n_local = max(1, n_envs // 4) if n_local is None else n_local
+        self.n_local = n_envs // 2 if n_local is None else n_local
         if not 0 < self.n_local < n_envs:
             raise ValueError(f"n_local must be in 1..{n_envs - 1}, got {self.n_local}")
         self.local = ShallowInfoDummyVecEnv([env_fn] * self.n_local)
