@@ -56,6 +56,13 @@ from logel.policies.gaussian_mlp import GaussianMLPPolicy
 ENVS = ("Reacher-v5", "Hopper-v5")
 STAGES = ("learner", "logel", "lfl", "observer_logel", "observer_lfl")
 REPEATS = 3
+PARITY = "sb3"
+"""Learner of every case and fresh run: SB3's, the learner of the committed artifacts, so that
+*before* and *after* run the same computation (``--parity official`` for the paper's learner)."""
+
+
+def _config(env_id: str) -> Any:
+    return mj.experiment_config(env_id, "paper", parity=PARITY)
 
 
 def _weights(env_id: str) -> np.ndarray:
@@ -82,12 +89,15 @@ def _lfl_fn(env_id: str) -> Any:
 def _venv(env_id: str, kind: str, side: str, n_envs: int = 16) -> Any:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    raw = PARITY == "official"
     if side == "baseline":
         per_env = {"features": None,
                    "logel": lambda e: mf.LinearFeatureReward(e, _weights(env_id)),
                    "lfl": lambda e: mf.CallableReward(e, _lfl_fn(env_id))}[kind]
-        return DummyVecEnv([lambda: mf.make_feature_env(env_id, reward=per_env)] * n_envs)
-    venv = ppo.ShallowInfoDummyVecEnv([lambda: mf.make_feature_env(env_id)] * n_envs)
+        return DummyVecEnv([lambda: mf.make_feature_env(env_id, reward=per_env,
+                                                        raw_actions=raw)] * n_envs)
+    venv = ppo.ShallowInfoDummyVecEnv([lambda: mf.make_feature_env(
+        env_id, features=kind != "lfl", raw_actions=raw)] * n_envs)
     if kind == "logel":
         return mf.VecLinearFeatureReward(venv, _weights(env_id))
     if kind == "lfl":
@@ -140,7 +150,7 @@ def learner_rows(n_updates: int) -> list[dict[str, Any]]:
 
     rows = []
     for env_id in ENVS:
-        config = replace(mj.experiment_config(env_id, "paper").learner, n_updates=n_updates,
+        config = replace(_config(env_id).learner, n_updates=n_updates,
                          seed=0, record=True)
         out = {}
         for procs in (1, 2):
@@ -180,7 +190,7 @@ def observer_rows(n_updates: int) -> list[dict[str, Any]]:
 
     rows = []
     for env_id in ENVS:
-        config = replace(mj.experiment_config(env_id, "paper").observer, n_updates=n_updates,
+        config = replace(_config(env_id).observer, n_updates=n_updates,
                          seed=10_000)
         t = time.perf_counter()
         seq = [_observer_chain(k, env_id, config) for k in ("logel", "lfl")]
@@ -218,8 +228,8 @@ def stage_rows(seed: int, after_root: Path | None) -> list[dict[str, Any]]:
           + f" {'sum of stages':>13s} {'wall':>7s}")
     print("(stages run side by side after the learner, so 'wall' < 'sum of stages' after)")
     for env_id in ENVS:
-        config = mj.experiment_config(env_id, "paper")
-        committed = mj.output_dir(config, 0).parent
+        config = _config(env_id)
+        committed = mj.output_dir(mj.experiment_config(env_id, "paper", parity="sb3"), 0).parent
         seeds = sorted(committed.glob("seed_*"))
         table = [t for t in (_timings(p) for p in seeds) if t is not None]
         cases = []
@@ -256,7 +266,7 @@ def paper_run(seed: int, root: Path) -> None:
     """One paper-budget seed of each environment with the current code, into ``root``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for env_id in ENVS:
-        config = mj.experiment_config(env_id, "paper")
+        config = _config(env_id)
         t = time.perf_counter()
         mj.run(config, [seed], root=root, force=True)
         print(f"{env_id} seed {seed}: {time.perf_counter() - t:.0f} s wall")
@@ -272,6 +282,9 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true",
                         help="also run one paper-budget seed of each environment")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parity", default=PARITY, choices=("sb3", "official"),
+                        help="learner of the cases and of --paper (default sb3: the committed "
+                             "artifacts' learner, so before and after compare like with like)")
     parser.add_argument("--root", type=Path, default=None,
                         help="where --paper writes (default: a temporary directory)")
     parser.add_argument("--after-root", type=Path, default=None,
@@ -280,6 +293,8 @@ def main() -> None:
                         help="only the per-stage table (with --paper or --after-root)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    global PARITY
+    PARITY = args.parity
 
     rows: list[dict[str, Any]] = []
     if not args.skip_cases:
@@ -296,7 +311,7 @@ def main() -> None:
             paper_run(args.seed, after_root)
         rows += stage_rows(args.seed, after_root)
     path = results_io.write("mujoco_seed", rows, repeats=REPEATS, steps=args.steps,
-                            updates=args.updates, paper_seed=args.seed,
+                            updates=args.updates, paper_seed=args.seed, parity=PARITY,
                             after_root=None if after_root is None else str(after_root),
                             load_average=list(os.getloadavg()),
                             committed_manifest_version=_committed_version())
@@ -304,7 +319,7 @@ def main() -> None:
 
 
 def _committed_version() -> str | None:
-    d = mj.output_dir(mj.experiment_config("Hopper-v5", "paper"), 0)
+    d = mj.output_dir(mj.experiment_config("Hopper-v5", "paper", parity="sb3"), 0)
     return mj.stored_version(d) if artifacts.is_complete(d) else None
 
 

@@ -178,7 +178,8 @@ def test_ppo_schedule_is_shifted():
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     torch.set_num_threads(1)
-    config = mj.experiment_config("Hopper-v5", "smoke")
+    # the SB3 learner: its trace names and folders are those of the committed runs
+    config = mj.experiment_config("Hopper-v5", "smoke", parity="sb3")
     config = replace(config, learner=replace(config.learner, n_steps=100, batch_size=100),
                      observer=replace(config.observer, n_steps=100, batch_size=100,
                                       n_updates=2))
@@ -220,7 +221,7 @@ def test_artifact_tampering_is_detected(smoke_run, tmp_path):
     import shutil
 
     _, root, *_ = smoke_run
-    src = mj.output_dir(mj.experiment_config("Hopper-v5", "smoke"), 0, root)
+    src = mj.output_dir(mj.experiment_config("Hopper-v5", "smoke", parity="sb3"), 0, root)
     dst = tmp_path / "copy"
     shutil.copytree(src, dst)
     artifacts.verify(dst)
@@ -392,9 +393,12 @@ def test_data_choices_on_a_kept_trace(smoke_run, tmp_path):
 
 def test_committed_paper_artifacts_match_the_current_configuration(tmp_path):
     """The committed seeds have the current options, although they were written before
-    ``jacobian_data`` and ``block_bytes`` existed; they are result version v1, so rerunning the
-    documented command says so instead of silently skipping or overwriting them."""
-    config = mj.experiment_config("Hopper-v5", "paper")
+    ``jacobian_data``, ``block_bytes`` and ``learner.parity`` existed (they are the SB3
+    learner); they are result version v1, so rerunning the documented command says so instead
+    of silently skipping or overwriting them."""
+    config = mj.experiment_config("Hopper-v5", "paper", parity="sb3")
+    # written with BCD's v1 stopping rule (the relative change of omega)
+    config = replace(config, logel=replace(config.logel, convergence="weights"))
     seed_dir = artifacts.artifact_root() / "mujoco" / "Hopper-v5" / "seed_0"
     assert artifacts.is_complete(seed_dir)
     assert mj._same_config(seed_dir, config, 0)

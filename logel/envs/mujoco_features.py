@@ -21,9 +21,11 @@ Reacher-v5      26    25 unnormalised Gaussian RBFs of the planar ``fingertip - 
                       0.0025); ``||a||^2`` (positive sign, the official 16-process path)
 ==============  ====  ===========================================================================
 
-``a`` is the action the environment receives. Under SB3 that is the Gaussian sample *clipped*
-to the action box, the same action the true reward's control cost charges; the official code
-used the unclipped sample (the observer's log-probabilities always use the unclipped sample).
+``a`` is the action the environment receives, the same action the true reward's control cost
+charges. With the official learner's parity (:class:`RawActions`, ``PPOConfig.parity =
+"official"``) that is the raw Gaussian sample, as in the official code, and the simulator clamps
+the control to the actuators' range; with ``parity="sb3"`` it is SB3's sample *clipped* to the
+action box. The observer's log-probabilities always use the unclipped sample.
 
 Gymnasium v5 against the paper's gym v2 (mujoco_py):
 
@@ -307,14 +309,48 @@ class VecCallableReward(VecEnvWrapper):
         return obs, rewards.astype(np.float32), dones, infos
 
 
+class RawActions(gym.Wrapper):
+    """Shows the agent an action box it is never clipped to, so that SB3 passes its raw sample.
+
+    SB3 clips a sampled action to the environment's action box before ``env.step``; the official
+    learner (Kostrikov's PPO on gym ``*-v2``) did not. Behind this wrapper SB3's clip is a no-op
+    (the box is :math:`[-m, m]` with ``m`` the largest float32: SB3 requires finite bounds, and no
+    Gaussian sample comes near them), so the environment receives the raw sample: the true
+    reward's control cost (gymnasium v5 charges the action it receives, as gym v2 did) and the
+    :math:`\\|a\\|^2` feature see the raw action, while the simulator clamps the control to each
+    actuator's ``ctrlrange`` itself (``ctrllimited`` actuators, checked here), as MuJoCo did
+    for gym v2: the dynamics are those of the clipped action.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        import mujoco
+
+        model = env.unwrapped.model  # type: ignore[attr-defined]
+        if (not np.all(model.actuator_ctrllimited)
+                or model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL):
+            raise ValueError("RawActions needs actuators that clamp their control (ctrllimited)")
+        space = env.action_space
+        big = float(np.finfo(np.float32).max)
+        self.action_space = gym.spaces.Box(-big, big, shape=space.shape,
+                                           dtype=space.dtype)  # type: ignore[arg-type]
+        self.clamp_low = np.asarray(model.actuator_ctrlrange[:, 0])
+        """Lower end of the control range the simulator clamps to (the original box)."""
+        self.clamp_high = np.asarray(model.actuator_ctrlrange[:, 1])
+        """Upper end of the control range."""
+
+
 def make_feature_env(env_id: str, *, monitor: bool = True,
                      reward: Callable[[gym.Env], gym.Env] | None = None,
-                     features: bool = True, **make_kwargs: Any) -> gym.Env:
-    """``gym.make(env_id)`` -> (SB3 ``Monitor``) -> :class:`RewardFeatures` -> ``reward(env)``.
+                     features: bool = True, raw_actions: bool = False,
+                     **make_kwargs: Any) -> gym.Env:
+    """``gym.make(env_id)`` -> (SB3 ``Monitor``) -> :class:`RewardFeatures` -> ``reward(env)``
+    [-> :class:`RawActions`].
 
     The ``Monitor`` sits innermost, so it logs the *true* episode return even when ``reward``
     replaces the reward (the official observers' metric). ``features=False`` leaves out
     :class:`RewardFeatures` (for a reward that does not read them, e.g. the LfL observer's).
+    ``raw_actions=True`` (the official learner's parity) makes SB3 pass its raw samples.
     """
     env = gym.make(env_id, **make_kwargs)
     if monitor:
@@ -325,4 +361,6 @@ def make_feature_env(env_id: str, *, monitor: bool = True,
         env = RewardFeatures(env, env_id)
     if reward is not None:
         env = reward(env)
+    if raw_actions:
+        env = RawActions(env)
     return env

@@ -14,7 +14,15 @@ For each seed:
 
 Run from the command line::
 
-    python -m logel.experiments.mujoco --env Hopper-v5 --seeds 0-4 --budget paper
+    python -m logel.experiments.mujoco --env Hopper-v5 --seeds 0-4 --budget paper [--parity sb3]
+
+**The learner** (:attr:`~logel.learners.ppo.PPOConfig.parity`, learner and observers alike).
+``"official"`` (the default) is the paper's learner: Gaussian mean head initialised orthogonal
+with gain 1, log-std at 0, control cost and :math:`\\|a\\|^2` feature on the raw sampled action
+(the simulator clamps the control), time limits as in the official PPO (no bootstrap at
+truncations, the forced masks of rollout step 1000). ``"sb3"`` is SB3's learner (head gain
+0.01, the action clipped before ``env.step``, bootstrapped truncations): the learner of every
+artifact committed before the option existed, reproduced bit for bit.
 
 **Speed** (issue "MuJoCo at the speed limit"). With ``parallel=True`` (the default, except at
 the smoke budget) a seed uses two processes: the learner steps half of its 16 environments in a
@@ -32,11 +40,14 @@ holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_lo
 wall time on a shared machine), the wall times ``learner_wall``, ``after_learner_wall`` and
 ``total_wall``, and ``learner_env_processes``.
 
-Results go to ``artifacts/mujoco/<env>/seed_<k>/`` (``paper``) or
-``artifacts/mujoco_<budget>/<env>/seed_<k>/``: small files only (curves, recovered weights and
-learning rates, BCD objective, LfL reward-network parameters, the config) and a
-``manifest.json`` with hashes (:mod:`logel.artifacts`). A seed whose manifest verifies and whose
-config matches is skipped, so an interrupted sweep resumes where it stopped.
+Results go to ``artifacts/mujoco[_<parity>][_<budget>]/<env>/seed_<k>/`` (:func:`variant_name`:
+no budget for ``paper``, no parity for ``sb3``, so ``artifacts/mujoco/`` keeps the committed
+SB3-learner runs and ``artifacts/mujoco_official/`` receives the paper's learner): small files
+only (curves, recovered weights and learning rates, BCD objective, LfL reward-network
+parameters, the config, in which ``learner.parity`` is recorded) and a ``manifest.json`` with
+hashes (:mod:`logel.artifacts`). A seed whose manifest verifies and whose config matches is
+skipped, so an interrupted sweep resumes where it stopped. :func:`load_results` reads either
+learner (``parity="sb3"`` by default: the committed runs chapter 8 shows).
 
 Choices that are ours, not the official code's: the observers' recovered reward goes through
 ``VecNormalize``'s return normalisation (the official LOGEL observer trains on the raw
@@ -71,7 +82,13 @@ from logel.envs.mujoco_features import (
 from logel.experiments.budgets import BUDGETS
 from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
-from logel.learners.ppo import PPOConfig, normalise_observations, ppo_config, train_ppo
+from logel.learners.ppo import (
+    PARITIES,
+    PPOConfig,
+    normalise_observations,
+    ppo_config,
+    train_ppo,
+)
 from logel.policies.gaussian_mlp import GaussianBCConfig
 from logel.traces import LearnerTrace
 
@@ -118,19 +135,22 @@ class MujocoConfig:
     """Result version, recorded in the manifest."""
 
 
-def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overrides: Any
-                      ) -> MujocoConfig:
-    """The configuration of ``env_id`` at ``budget``.
+def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper",
+                      parity: str = "official", **overrides: Any) -> MujocoConfig:
+    """The configuration of ``env_id`` at ``budget`` with the learner ``parity``.
 
     ``paper``: the spec (learner 16 x 2000 x 20, observers 30 updates, official LfL epochs).
     ``book``: learner 8 x 1000 x 20, observers 20 updates, LfL epochs / 5 (ours).
     ``smoke``: learner 2 x 200 x 3, observers 3 updates, tiny cloning and LfL (tests only),
     in one process (``parallel=False``).
+    ``parity`` (:attr:`~logel.learners.ppo.PPOConfig.parity`, learner and observers):
+    ``"official"``, the paper's learner (default), or ``"sb3"``, the learner of the artifacts
+    committed before the option existed.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     env_family(env_id)
-    learner = ppo_config(budget, env_id=env_id)
+    learner = ppo_config(budget, env_id=env_id, parity=parity)
     obs_updates = {"paper": OBSERVER_UPDATES, "book": 20, "smoke": 3}[budget]
     observer = replace(learner, n_updates=obs_updates, record=False)
     logel_cfg = NeuralLOGELConfig()
@@ -144,11 +164,31 @@ def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overri
                                 parallel=budget != "smoke"), **overrides)
 
 
+def variant_name(budget: str, parity: str) -> str:
+    """``mujoco[_<parity>][_<budget>]``: the folder of one budget and learner parity.
+
+    The parity is named for every learner but ``"sb3"``, whose folders (``mujoco/``,
+    ``mujoco_<budget>/``) hold the artifacts written before the option existed.
+    """
+    if parity not in PARITIES:
+        raise ValueError(f"parity must be one of {PARITIES}, got {parity!r}")
+    return ("mujoco" + ("" if parity == "sb3" else f"_{parity}")
+            + ("" if budget == "paper" else f"_{budget}"))
+
+
 def output_dir(config: MujocoConfig, seed: int, root: Path | None = None) -> Path:
-    """``<root>/mujoco[_<budget>]/<env>/seed_<seed>``."""
+    """``<root>/mujoco[_<parity>][_<budget>]/<env>/seed_<seed>`` (see :func:`variant_name`)."""
     root = artifacts.artifact_root() if root is None else Path(root)
-    name = "mujoco" if config.budget == "paper" else f"mujoco_{config.budget}"
+    name = variant_name(config.budget, config.learner.parity)
     return root / name / config.env_id / f"seed_{seed}"
+
+
+def trace_name(config: MujocoConfig, seed: int) -> str:
+    """File name of a kept learner trace: ``<env>_<budget>[_<parity>]_seed<k>.npz`` (no parity
+    for ``"sb3"``, as :func:`variant_name`)."""
+    parity = config.learner.parity
+    return (f"{config.env_id}_{config.budget}" + ("" if parity == "sb3" else f"_{parity}")
+            + f"_seed{seed}.npz")
 
 
 def config_dict(config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -202,7 +242,7 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
     """
     if trace_path is not None and Path(trace_path).is_file():
         trace = LearnerTrace.load(trace_path)
-        if trace.metadata.get("config") == artifacts._jsonable(asdict(config)):
+        if _same_learner(trace.metadata.get("config"), config):
             log.info("learner trace loaded from %s", trace_path)
             meta = trace.metadata
             curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
@@ -339,6 +379,17 @@ def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int
         return future_a.result(), future_b.result()
 
 
+def _same_learner(stored: Any, config: PPOConfig) -> bool:
+    """Whether a trace's stored learner configuration is ``config`` (:data:`ADDED_OPTIONS`)."""
+    current = artifacts._jsonable(asdict(config))
+    if not isinstance(stored, dict):
+        return False
+    for (*parents, key), old_value in ADDED_OPTIONS.items():
+        if parents == ["learner"] and key not in stored and current.get(key) == old_value:
+            del current[key]
+    return stored == current
+
+
 def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
              trace_path: Path | None = None) -> dict[str, Any]:
     """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
@@ -435,7 +486,9 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
 ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all",
                                              ("logel", "block_bytes"): 4e6,
                                              ("logel", "include_log_std"): False,
-                                             ("logel", "convergence"): "weights"}
+                                             ("logel", "convergence"): "weights",
+                                             ("learner", "parity"): "sb3",
+                                             ("observer", "parity"): "sb3"}
 """Options added after artifacts were written, with the value that reproduces those artifacts:
 a stored configuration that lacks one matches a current one that has this value."""
 
@@ -481,14 +534,15 @@ def stored_version(directory: Path) -> str | None:
     return artifacts.read_manifest(directory).get("config", {}).get("version")
 
 
-README = """# MuJoCo results: {env_id}, budget `{budget}`
+README = """# MuJoCo results: {env_id}, budget `{budget}`, learner parity `{parity}`
 
 Generated by `logel.experiments.mujoco` (result version {version}); regenerate with
 
-    python -m logel.experiments.mujoco --env {env_id} --seeds <seeds> --budget {budget}
+    python -m logel.experiments.mujoco --env {env_id} --seeds <seeds> --budget {budget} --parity {parity}
 
 One folder per seed (`seed_<k>/`), each complete only if its `manifest.json` verifies
-(`logel.artifacts.verify`); load them with `logel.experiments.mujoco.load_results`.
+(`logel.artifacts.verify`); load them with
+`logel.experiments.mujoco.load_results("{env_id}", "{budget}", parity="{parity}")`.
 
 | file | content |
 |---|---|
@@ -497,7 +551,7 @@ One folder per seed (`seed_<k>/`), each complete only if its `manifest.json` ver
 | `logel.json` | LOGEL: recovered weights and learning rates, BCD objective, identifiability, cloning diagnostics |
 | `lfl.npz` | LfL: reward-network parameters, the observation statistics it uses, KL and fit losses |
 | `observer_logel.npz`, `observer_lfl.npz` | observers' true-return curves (fresh PPO on each recovered reward) |
-| `timings.json` | wall time of each stage |
+| `timings.json` | wall (and CPU) time of each stage |
 | `manifest.json` | config, seeds, versions, git SHA, hardware, wall time, SHA-256 of every file |
 
 No trajectories are stored.
@@ -514,7 +568,8 @@ def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
     if seeds:
         base = output_dir(config, seeds[0], root).parent
         artifacts.atomic_write_text(base / "README.md", README.format(
-            env_id=config.env_id, budget=config.budget, version=config.version))
+            env_id=config.env_id, budget=config.budget, version=config.version,
+            parity=config.learner.parity))
     for seed in seeds:
         out = output_dir(config, seed, root)
         if not force and artifacts.is_complete(out):
@@ -528,21 +583,25 @@ def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
             log.info("seed %d: %s verifies, skipped", seed, out)
             status[seed] = "skipped"
             continue
-        trace_path = (None if trace_dir is None else
-                      Path(trace_dir) / f"{config.env_id}_{config.budget}_seed{seed}.npz")
+        trace_path = None if trace_dir is None else Path(trace_dir) / trace_name(config, seed)
         run_seed(config, seed, out, trace_path)
         status[seed] = "done"
     return status
 
 
-def load_results(env_id: str, budget: str = "paper", root: Path | None = None
-                 ) -> dict[int, dict[str, Any]]:
-    """Every complete seed of ``env_id`` at ``budget``, each verified against its manifest.
+def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
+                 parity: str = "sb3") -> dict[int, dict[str, Any]]:
+    """Every complete seed of ``env_id`` at ``budget`` and learner ``parity``, each verified
+    against its manifest.
+
+    ``parity`` defaults to ``"sb3"``, the learner of the committed artifacts (what chapter 8
+    shows until the official-learner runs are committed); pass ``"official"`` for the paper's
+    learner, the default of :func:`experiment_config` and :func:`run`.
 
     Raises:
         logel.artifacts.ArtifactError: if a seed directory fails verification.
     """
-    base = output_dir(experiment_config(env_id, budget), 0, root).parent
+    base = output_dir(experiment_config(env_id, budget, parity=parity), 0, root).parent
     out = {}
     for directory in sorted(base.glob("seed_*")):
         out[int(directory.name.split("_")[1])] = artifacts.load(directory)
@@ -568,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
     parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
     parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser.add_argument("--parity", default="official", choices=PARITIES,
+                        help="learner: the official one (default) or SB3's choices (the "
+                             "committed artifacts under artifacts/mujoco/)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one process (parallel=False): same results, slower")
     parser.add_argument("--root", type=Path, default=None,
                         help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
     parser.add_argument("--no-lfl", action="store_true", help="skip LfL and its observer")
@@ -578,7 +642,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    config = experiment_config(args.env, args.budget, run_lfl=not args.no_lfl)
+    config = experiment_config(args.env, args.budget, parity=args.parity,
+                               run_lfl=not args.no_lfl)
+    if args.sequential:
+        config = replace(config, parallel=False)
     status = run(config, args.seeds, args.root, args.force, args.trace_dir)
     log.info("finished: %s", status)
     return 0

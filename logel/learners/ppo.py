@@ -26,10 +26,25 @@ starts, the ``VecNormalize`` statistics of that update and the learner curve (me
 finished true episode returns, from ``Monitor``). :func:`train_ppo` returns it as a
 :class:`~logel.traces.LearnerTrace` with ``states`` ``(K, n_envs, n_steps, obs_dim)``.
 
-Differences from the official learner (not spec'd choices, documented): no forced ``done`` mask
-every 1000 steps; SB3's value clipping is off (the official clipped value loss is a max of
-clipped and unclipped losses, SB3's is not); SB3 initialises the mean head with gain 0.01;
-SB3 bootstraps the value at time-limit truncations.
+**Parity with the official learner** (:attr:`PPOConfig.parity`). ``"official"`` (the paper
+experiment's default) adds to SB3 what the official learner (Kostrikov's PPO on gym ``*-v2``,
+``reference-code-notes.md`` Sec. 3.3) does differently:
+
+* the Gaussian mean head (``policy.action_net``) is orthogonal with gain 1 (SB3: 0.01; we rescale
+  SB3's own draw, so both parities share the random directions) and the log-std starts at 0;
+* the environment receives the *raw* sampled action, so the true reward's control cost and the
+  :math:`\\|a\\|^2` feature charge it, while MuJoCo clamps the control to the actuators'
+  range (:class:`~logel.envs.mujoco_features.RawActions`; SB3 clips the action before
+  ``env.step``);
+* time limits as in the official PPO: a ``TimeLimit`` truncation is a termination (no value
+  bootstrap, :class:`TimeLimitAsTermination`), and GAE is cut after rollout step 1000 for every
+  environment without a reset (the official forced masks, :class:`ForcedMaskRolloutBuffer`).
+
+``"sb3"`` keeps SB3's choices: the learner of the artifacts written before the option existed,
+reproduced bit for bit. Remaining differences in both: SB3's value clipping is off (the official
+clipped value loss is a max of clipped and unclipped losses, SB3's is not), minibatches are drawn
+by SB3's permutation, and the environments are gymnasium's v5 ones
+(:mod:`logel.envs.mujoco_features`).
 """
 
 from __future__ import annotations
@@ -38,18 +53,29 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
 from logel.envs.mujoco_features import make_feature_env, n_features
 from logel.traces import LearnerTrace
 
 CURVE_WINDOW = 10
 """Episodes averaged by the learner/observer curves (official: last 10 finished episodes)."""
+
+PARITIES = ("official", "sb3")
+"""Values of :attr:`PPOConfig.parity`."""
+OFFICIAL_HEAD_GAIN = 1.0
+"""Orthogonal gain of the official Gaussian mean head (Kostrikov's ``DiagGaussian``)."""
+SB3_HEAD_GAIN = 0.01
+"""SB3's orthogonal gain for ``policy.action_net``."""
+FORCED_MASK_PERIOD = 1000
+"""The official learner marks every rollout step ``s > 1`` with ``s % 1000 == 0`` as terminal for
+GAE (masks only, the environment is not reset)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,23 @@ class PPOConfig:
     """``torch.set_num_threads`` during training."""
     seed: int = 0
     """Seeds SB3 (python, numpy, torch) and the environments (``seed + rank``)."""
+    parity: Literal["official", "sb3"] = "sb3"
+    """``"official"``: the official learner's choices SB3 does not make (mean head orthogonal
+    with gain 1, log-std initialised at 0, control cost and :math:`\\|a\\|^2` feature on the raw
+    sampled action with the simulator clamping the control, time limits as in the official
+    PPO); ``"sb3"``: SB3's choices (head gain 0.01, the action clipped to the box before
+    ``env.step``, value bootstrapped at time-limit truncations), the learner of the artifacts
+    written before this option existed. The paper's experiment
+    (:func:`logel.experiments.mujoco.experiment_config`) selects ``"official"``; the dataclass
+    default stays ``"sb3"`` so that code building environments from :func:`ppo_config` for its
+    own rollouts keeps its behaviour. See the module docstring."""
+
+    def __post_init__(self) -> None:
+        if self.parity not in PARITIES:
+            raise ValueError(f"PPOConfig.parity must be one of {PARITIES}, got {self.parity!r}")
+        if self.parity == "official" and self.log_std_init != 0.0:
+            raise ValueError("PPOConfig.parity='official' initialises the log-std at 0; use "
+                             f"parity='sb3' for log_std_init={self.log_std_init}")
 
     @property
     def total_timesteps(self) -> int:
@@ -292,6 +335,51 @@ class SplitVecEnv(VecEnv):
         raise NotImplementedError("SplitVecEnv does not render")
 
 
+class TimeLimitAsTermination(VecEnvWrapper):
+    """Time-limit truncations count as terminations (official learner, gym v2 era).
+
+    SB3 adds :math:`\\gamma V(s_T)` to the reward of a step whose ``info`` says
+    ``TimeLimit.truncated``; the official PPO (no ``bad_masks``) treated the ``done`` of gym's
+    ``TimeLimit`` like any other: mask 0, no bootstrap. This wrapper clears the flag (the original
+    value stays in ``info["time_limit_truncated"]``); nothing else changes.
+    """
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        for info in infos:
+            info["time_limit_truncated"] = bool(info.get("TimeLimit.truncated", False))
+            info["TimeLimit.truncated"] = False
+        return obs, rewards, dones, infos
+
+
+class ForcedMaskRolloutBuffer(RolloutBuffer):
+    """SB3's rollout buffer with the official learner's forced masks in GAE.
+
+    The official learner sets ``done`` for every environment after rollout step ``s``
+    (``s > 1``, ``s % 1000 == 0``; step 1000 of a 2000-step rollout), without resetting them:
+    GAE neither bootstraps across that step nor carries the advantage past it. Here the episode
+    starts of step ``s + 1`` (or the last ``dones``) are set for the computation of returns and
+    advantages only; the buffer keeps the real episode starts (the trace records those).
+    """
+
+    def compute_returns_and_advantage(self, last_values: torch.Tensor,
+                                      dones: np.ndarray) -> None:
+        real_starts = self.episode_starts.copy()
+        dones = np.array(dones, copy=True)
+        for s in range(FORCED_MASK_PERIOD, self.buffer_size, FORCED_MASK_PERIOD):
+            if s + 1 < self.buffer_size:
+                self.episode_starts[s + 1] = 1.0
+            else:
+                dones[:] = True
+        try:
+            super().compute_returns_and_advantage(last_values, dones)
+        finally:
+            self.episode_starts[:] = real_starts
+
+
 def make_vec_env(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None,
                  vec_reward: Callable[[Any], Any] | None = None, env_processes: int = 1,
                  features: bool = True) -> Any:
@@ -306,14 +394,17 @@ def make_vec_env(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None 
     """
     if config.record and not features:
         raise ValueError("a recording learner needs the reward features")
+    official = config.parity == "official"
     factory = functools.partial(make_feature_env, config.env_id, monitor=True, reward=reward,
-                                features=features)
+                                features=features, raw_actions=official)
     if env_processes == 1 or config.n_envs < 2:
         venv: Any = ShallowInfoDummyVecEnv([factory] * config.n_envs)
     elif env_processes == 2:
         venv = SplitVecEnv(factory, config.n_envs)
     else:
         raise ValueError(f"env_processes must be 1 or 2, got {env_processes}")
+    if official:
+        venv = TimeLimitAsTermination(venv)
     if vec_reward is not None:
         venv = vec_reward(venv)
     return VecNormalize(venv, norm_obs=config.norm_obs, norm_reward=config.norm_reward,
@@ -427,6 +518,38 @@ class PPORun:
     cpu_seconds: float = float("nan")
 
 
+def build_model(config: PPOConfig, venv: Any) -> Any:
+    """SB3's ``PPO`` for ``config`` on ``venv``, initialised as ``config.parity`` says.
+
+    ``parity="official"``: SB3's orthogonal draw of the mean head is rescaled from gain 0.01 to
+    gain 1 (same directions, so the two parities start from the same random draw) and GAE uses
+    the official forced masks (:class:`ForcedMaskRolloutBuffer`). The log-std starts at 0 in both.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
+
+    official = config.parity == "official"
+    model = PPO(
+        "MlpPolicy", venv,
+        learning_rate=_schedule(config.lr_schedule, config.learning_rate, config.n_updates),
+        n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
+        gamma=config.gamma, gae_lambda=config.gae_lambda,
+        clip_range=_schedule(config.clip_schedule, config.clip_range, config.n_updates),
+        ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm, normalize_advantage=True,
+        policy_kwargs={"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
+                       "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init,
+                       "ortho_init": True, "optimizer_kwargs": {"eps": config.adam_eps}},
+        rollout_buffer_class=ForcedMaskRolloutBuffer if official else None,
+        seed=config.seed, device="cpu", verbose=0)
+    if official:
+        with torch.no_grad():
+            model.policy.action_net.weight.mul_(OFFICIAL_HEAD_GAIN / SB3_HEAD_GAIN)
+    # no logger folder: SB3 would otherwise create an empty /tmp/SB3-<date> per run
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
 def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None,
               vec_reward: Callable[[Any], Any] | None = None, env_processes: int = 1,
               features: bool = True) -> PPORun:
@@ -444,8 +567,6 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
     Returns:
         A :class:`PPORun`.
     """
-    from stable_baselines3 import PPO
-
     cpu_start = time.process_time()
     threads = torch.get_num_threads()
     torch.set_num_threads(config.torch_threads)
@@ -456,22 +577,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
         if n_minibatch_samples % config.batch_size:
             raise ValueError(f"batch_size {config.batch_size} must divide n_envs * n_steps = "
                              f"{n_minibatch_samples}")
-        model = PPO(
-            "MlpPolicy", venv,
-            learning_rate=_schedule(config.lr_schedule, config.learning_rate, config.n_updates),
-            n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
-            gamma=config.gamma, gae_lambda=config.gae_lambda,
-            clip_range=_schedule(config.clip_schedule, config.clip_range, config.n_updates),
-            ent_coef=config.ent_coef, vf_coef=config.vf_coef,
-            max_grad_norm=config.max_grad_norm, normalize_advantage=True,
-            policy_kwargs={"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
-                           "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init,
-                           "ortho_init": True, "optimizer_kwargs": {"eps": config.adam_eps}},
-            seed=config.seed, device="cpu", verbose=0)
-        # no logger folder: SB3 would otherwise create an empty /tmp/SB3-<date> per run
-        from stable_baselines3.common.logger import Logger
-
-        model.set_logger(Logger(folder=None, output_formats=[]))
+        model = build_model(config, venv)
         q = n_features(config.env_id)
         recorder = _make_callback(config, q)
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
@@ -509,6 +615,9 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             "clip_obs": config.clip_obs,
             "states": "VecNormalize-normalised observations (float32)",
             "actions": "unclipped Gaussian samples",
+            "env_actions": ("the raw samples (the simulator clamps the control)"
+                            if config.parity == "official" else
+                            "the samples clipped to the action box"),
         }
         trace = LearnerTrace(np.stack(d.states), np.stack(d.actions), np.stack(d.features),
                              config.gamma, thetas=np.stack(d.thetas), metadata=metadata,
