@@ -340,6 +340,53 @@ class RawActions(gym.Wrapper):
         """Upper end of the control range."""
 
 
+EPISODE_KEYS = {
+    "Hopper": ("ep_reward_forward", "ep_reward_survive", "ep_reward_ctrl",
+               "ep_forward_distance"),
+    "Reacher": ("ep_reward_dist", "ep_reward_ctrl", "ep_final_distance"),
+}
+"""Per-episode statistics that :class:`EpisodeStats` adds to the ``Monitor``'s episode record:
+the true reward's terms summed over the episode, Hopper's forward distance (torso ``x`` at the
+end minus at the start) and Reacher's fingertip-to-target distance at the episode's last step."""
+
+
+class EpisodeStats(gym.Wrapper):
+    """Accumulates the true reward's terms over an episode and reports them when it ends.
+
+    Sits directly on the gymnasium environment (inside the ``Monitor``, which copies the keys of
+    :data:`EPISODE_KEYS` into its episode record, ``info_keywords``). Gymnasium v5 reports each
+    term of the true reward in ``info`` (``reward_forward``, ``reward_survive``,
+    ``reward_ctrl`` for Hopper; ``reward_dist``, ``reward_ctrl`` for Reacher), which sum to the
+    reward, so the split is the environment's own.
+    """
+
+    def __init__(self, env: gym.Env, env_id: str) -> None:
+        super().__init__(env)
+        self.family = env_family(env_id)
+        self._terms: dict[str, float] = {}
+        self._x0 = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._terms = {}
+        self._x0 = float(info.get("x_position", 0.0))
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        for key, value in info.items():
+            if key.startswith("reward_"):
+                self._terms[key] = self._terms.get(key, 0.0) + float(value)
+        if terminated or truncated:
+            for key, value in self._terms.items():
+                info["ep_" + key] = value
+            if self.family == "Hopper":
+                info["ep_forward_distance"] = float(info["x_position"]) - self._x0
+            else:
+                info["ep_final_distance"] = -float(info["reward_dist"])
+        return obs, reward, terminated, truncated, info
+
+
 def make_feature_env(env_id: str, *, monitor: bool = True,
                      reward: Callable[[gym.Env], gym.Env] | None = None,
                      features: bool = True, raw_actions: bool = False,
@@ -348,7 +395,8 @@ def make_feature_env(env_id: str, *, monitor: bool = True,
     [-> :class:`RawActions`].
 
     The ``Monitor`` sits innermost, so it logs the *true* episode return even when ``reward``
-    replaces the reward (the official observers' metric). ``features=False`` leaves out
+    replaces the reward (the official observers' metric), with the episode statistics of
+    :class:`EpisodeStats` (the true reward's terms, forward or final distance). ``features=False`` leaves out
     :class:`RewardFeatures` (for a reward that does not read them, e.g. the LfL observer's).
     ``raw_actions=True`` (the official learner's parity) makes SB3 pass its raw samples.
     """
@@ -356,7 +404,8 @@ def make_feature_env(env_id: str, *, monitor: bool = True,
     if monitor:
         from stable_baselines3.common.monitor import Monitor
 
-        env = Monitor(env)
+        env = Monitor(EpisodeStats(env, env_id),
+                      info_keywords=EPISODE_KEYS[env_family(env_id)])
     if features:
         env = RewardFeatures(env, env_id)
     if reward is not None:

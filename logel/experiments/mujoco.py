@@ -301,7 +301,7 @@ def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict
     log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed, seconds,
              np.round(run.curve, 1))
     return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
-            "cpu": run.cpu_seconds}
+            "cpu": run.cpu_seconds, "episode_stats": run.episode_stats}
 
 
 def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -314,7 +314,7 @@ def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[s
     log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed, seconds,
              np.round(run.curve, 1))
     return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
-            "cpu": run.cpu_seconds}
+            "cpu": run.cpu_seconds, "episode_stats": run.episode_stats}
 
 
 def _logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -353,8 +353,18 @@ it starts: the two processes work in lock step, and when another program holds o
 cores they are slower than one process (the results are the same either way)."""
 
 
+def _one_blas_thread() -> None:
+    """One BLAS thread in this process: the stages run one process per core, and a
+    multi-threaded BLAS on small matrices only oversubscribes the cores (as the Makefile's
+    ``OMP_NUM_THREADS=1``, for a command run outside ``make``)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _init_worker(log_level: int) -> None:
     torch.set_num_threads(1)
+    _one_blas_thread()
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
 
 
@@ -456,20 +466,25 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         artifacts.save_json(out / "config.json", config_dict(config, seed))
+        learner_stats = {f"episode_{k}": np.array([np.nan if x is None else x for x in v])
+                         for k, v in trace.metadata.get("learner_episode_stats", {}).items()}
         artifacts.save_arrays(out / "learner.npz", curve=learner_curve,
                               update_seconds=learner_seconds,
                               env_steps=(np.arange(len(learner_curve)) + 1) * steps_per_update,
-                              learning_rates=np.asarray(trace.metadata["learning_rates_used"]))
+                              learning_rates=np.asarray(trace.metadata["learning_rates_used"]),
+                              **learner_stats)
         artifacts.save_json(out / "logel.json", logel_summary)
         obs_steps = (np.arange(observer_cfg.n_updates) + 1) * (observer_cfg.n_envs
                                                                * observer_cfg.n_steps)
         artifacts.save_arrays(out / "observer_logel.npz", curve=obs_logel["curve"],
-                              env_steps=obs_steps, update_seconds=obs_logel["update_seconds"])
+                              env_steps=obs_steps, update_seconds=obs_logel["update_seconds"],
+                              **_episode_arrays(obs_logel))
         if chain_lfl is not None and obs_lfl is not None:
             lfl = chain_lfl["lfl"]
             lfl_result = lfl["result"]
             artifacts.save_arrays(out / "observer_lfl.npz", curve=obs_lfl["curve"],
-                                  env_steps=obs_steps, update_seconds=obs_lfl["update_seconds"])
+                                  env_steps=obs_steps, update_seconds=obs_lfl["update_seconds"],
+                                  **_episode_arrays(obs_lfl))
             artifacts.save_arrays(out / "lfl.npz", reward_parameters=lfl_result.reward_parameters,
                                   obs_mean=lfl["obs_mean"], obs_var=lfl["obs_var"],
                                   kl_loss=lfl_result.kl_loss,
@@ -479,8 +494,14 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
         artifacts.save_json(out / "timings.json", timings)
         artifacts.write_manifest(out, config=config_dict(config, seed), seeds=[seed],
                                  wall_time_seconds=time.perf_counter() - t_start,
-                                 extra={"experiment": "mujoco", "version": config.version})
+                                 extra={"experiment": "mujoco", "version": config.version,
+                                        "observer_seed": observer_cfg.seed})
     return result
+
+
+def _episode_arrays(observer: dict[str, Any]) -> dict[str, np.ndarray]:
+    """An observer's per-update episode statistics as ``episode_<name>`` arrays."""
+    return {f"episode_{k}": v for k, v in observer.get("episode_stats", {}).items()}
 
 
 ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all",
@@ -642,6 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
+    _one_blas_thread()
     config = experiment_config(args.env, args.budget, parity=args.parity,
                                run_lfl=not args.no_lfl)
     if args.sequential:

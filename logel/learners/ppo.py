@@ -423,6 +423,15 @@ def _curve_value(model: Any) -> float | None:
     return float(np.mean([ep["r"] for ep in buf])) if buf else None
 
 
+def _episode_means(model: Any) -> dict[str, float]:
+    """Mean over the last 10 finished episodes of the episode length ``l`` and of every
+    :class:`~logel.envs.mujoco_features.EpisodeStats` key (NaN before any episode finished)."""
+    buf = list(model.ep_info_buffer)[-CURVE_WINDOW:]
+    keys = ("l", *sorted({k for ep in buf for k in ep if k.startswith("ep_")}))
+    return {("length" if k == "l" else k[3:]): float(np.mean([ep[k] for ep in buf if k in ep]))
+            for k in keys} if buf else {}
+
+
 @dataclass
 class _Rollouts:
     states: list[np.ndarray] = field(default_factory=list)
@@ -447,6 +456,7 @@ def _make_callback(config: PPOConfig, q: int) -> Any:
             super().__init__()
             self.data = _Rollouts()
             self.curve: list[float | None] = []
+            self.episode_stats: list[dict[str, float]] = []
             self.update_seconds: list[float] = []
             self._t0 = time.perf_counter()
             self._t = 0
@@ -469,6 +479,7 @@ def _make_callback(config: PPOConfig, q: int) -> Any:
             model: Any = self.model
             # collect_rollouts has already passed every step's infos to ep_info_buffer
             self.curve.append(_curve_value(model))
+            self.episode_stats.append(_episode_means(model))
             now = time.perf_counter()
             self.update_seconds.append(now - self._t0)
             self._t0 = now
@@ -508,6 +519,9 @@ class PPORun:
         model: the trained SB3 ``PPO`` (its env is the ``VecNormalize``, closed if
             ``env_processes=2``).
         cpu_seconds: CPU time of the whole run, the second process's included.
+        episode_stats: per statistic (``length`` and the true reward's terms, forward or final
+            distance: :data:`~logel.envs.mujoco_features.EPISODE_KEYS`), ``(n_updates,)``
+            means over the last 10 finished episodes after each update's rollout (as ``curve``).
     """
 
     config: PPOConfig
@@ -516,6 +530,7 @@ class PPORun:
     trace: LearnerTrace | None
     model: Any
     cpu_seconds: float = float("nan")
+    episode_stats: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_model(config: PPOConfig, venv: Any) -> Any:
@@ -589,6 +604,11 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             worker_cpu = venv.unwrapped.worker_cpu_seconds
     cpu_seconds = time.process_time() - cpu_start + worker_cpu
     curve = np.array([np.nan if v is None else v for v in recorder.curve])
+    names = sorted({k for stats in recorder.episode_stats for k in stats})
+    episode_stats = {k: np.array([stats.get(k, np.nan) for stats in recorder.episode_stats])
+                     for k in names}
+    episode_stats_lists = {k: [None if np.isnan(v) else float(v) for v in a]
+                           for k, a in episode_stats.items()}
     trace = None
     if config.record:
         d = recorder.data
@@ -599,6 +619,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             "seed": config.seed,
             "config": asdict(config),
             "learner_curve": recorder.curve,
+            "learner_episode_stats": episode_stats_lists,
             "update_seconds": recorder.update_seconds,
             "cpu_seconds": cpu_seconds,
             "learning_rates_used": schedule_values(config.lr_schedule, config.learning_rate,
@@ -622,7 +643,8 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
         trace = LearnerTrace(np.stack(d.states), np.stack(d.actions), np.stack(d.features),
                              config.gamma, thetas=np.stack(d.thetas), metadata=metadata,
                              episode_starts=np.stack(d.starts), rewards=np.stack(d.rewards))
-    return PPORun(config, curve, np.asarray(recorder.update_seconds), trace, model, cpu_seconds)
+    return PPORun(config, curve, np.asarray(recorder.update_seconds), trace, model, cpu_seconds,
+                  episode_stats)
 
 
 def normalise_observations(obs: np.ndarray, mean: np.ndarray, var: np.ndarray,
