@@ -106,3 +106,22 @@ def test_finite_difference_check_is_deterministic(hopper_run):
     again = finite_difference_check(hopper_run.trace, hopper_run.weights, config)
     assert again["steps"][0]["slopes"]["recovered"] == step["slopes"]["recovered"]
     assert again["steps"][0]["random_slopes"] == step["random_slopes"]
+
+
+def test_published_lfl_runs_on_a_kept_trace(tmp_path):
+    from logel.experiments import mujoco as mj
+    from logel.experiments import mujoco_published_lfl as e7
+
+    config = mj.experiment_config("Hopper-v5", "smoke")
+    traces = tmp_path / "traces"
+    mj.run(config, [0], root=tmp_path, trace_dir=traces)
+    assert e7.run(config, [0, 1], traces, root=tmp_path) == {0: "done", 1: "missing trace"}
+    res = e7.load_results(config, root=tmp_path)[0]
+    assert res["config"]["lfl"]["aliasing_bug"] is True
+    assert res["manifest"]["observer_seed"] == 10_000
+    # the bug: every per-step policy is the last one, so every KL target is exactly 0
+    assert np.all(res["lfl"]["kl_targets_mean"] == 0)
+    assert res["observer_lfl"]["curve"].shape == (config.observer.n_updates,)
+    assert "episode_length" in res["observer_lfl"]
+    main = mj.load_results("Hopper-v5", "smoke", tmp_path, parity=config.learner.parity)[0]
+    assert not np.all(main["lfl"]["kl_targets_mean"] == 0)

@@ -317,14 +317,24 @@ def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[s
             "cpu": run.cpu_seconds, "episode_stats": run.episode_stats}
 
 
-def _logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """LOGEL, then its observer (one worker of the parallel layout)."""
+def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LOGEL, then its observer (one worker of the parallel layout).
+
+    Returns:
+        ``{"logel": {"weights", "summary", "seconds", "cpu"}, "observer": {"curve",
+        "update_seconds", "seconds", "cpu", "episode_stats"}}``.
+    """
     logel = _logel_stage(trace, config, seed)
     return {"logel": logel, "observer": _observe_logel(logel["weights"], config, seed)}
 
 
-def _lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """LfL, then its observer (the other worker of the parallel layout)."""
+def lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """LfL, then its observer (the other worker of the parallel layout).
+
+    Returns:
+        ``{"lfl": {"result", "obs_mean", "obs_var", "seconds", "cpu"}, "observer": {"curve",
+        "update_seconds", "seconds", "cpu", "episode_stats"}}``.
+    """
     lfl = _lfl_stage(trace, config, seed)
     return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
 
@@ -384,8 +394,8 @@ def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_init_worker,
                              initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
-        future_b = pool.submit(_lfl_chain, trace, config, seed)  # the longer chain first
-        future_a = pool.submit(_logel_chain, trace, config, seed)
+        future_b = pool.submit(lfl_chain, trace, config, seed)  # the longer chain first
+        future_a = pool.submit(logel_chain, trace, config, seed)
         return future_a.result(), future_b.result()
 
 

@@ -1,0 +1,136 @@
+"""E7: the published LfL (its snapshot-aliasing bug kept) run end to end beside the fixed one.
+
+The paper compared LOGEL with the LfL code as published, whose per-step "policies" all alias the
+last cloned network (``LfLContinuousConfig.aliasing_bug``; chapter 8 explains the bug). The main
+MuJoCo runs (:mod:`logel.experiments.mujoco`) train an observer on the *fixed* LfL's reward; this
+experiment takes the same kept learner traces and runs the published LfL and its observer with
+everything else equal (same learner, same cloning schedule, same observer seed ``10_000 + k``),
+so the two LfL observers can be compared seed by seed.
+
+Run after the main runs have kept their traces (``--trace-dir``)::
+
+    python -m logel.experiments.mujoco_published_lfl --env Hopper-v5 --seeds 0-4 --trace-dir DIR
+
+Results go to ``artifacts/mujoco_published_lfl[_<parity>][_<budget>]/<env>/seed_<k>/`` with a
+manifest (the observer's true-return curve and episode statistics, LfL's losses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from logel import artifacts
+from logel.experiments.budgets import BUDGETS
+from logel.experiments.mujoco import (
+    MujocoConfig,
+    config_dict,
+    experiment_config,
+    lfl_chain,
+    output_dir,
+    parse_seeds,
+    trace_name,
+)
+from logel.traces import LearnerTrace
+
+log = logging.getLogger(__name__)
+
+VERSION = "v1"
+"""Bump when a change alters results; stored in every manifest."""
+
+
+def published_config(config: MujocoConfig) -> MujocoConfig:
+    """``config`` with the published LfL (aliasing bug kept)."""
+    return replace(config, lfl=replace(config.lfl, aliasing_bug=True))
+
+
+def published_dir(config: MujocoConfig, seed: int, root: Path | None = None) -> Path:
+    """``<root>/mujoco_published_lfl...`` beside the main run's ``<root>/mujoco...`` folder."""
+    main = output_dir(config, seed, root)
+    variant = main.parent.parent.name.replace("mujoco", "mujoco_published_lfl", 1)
+    return main.parent.parent.parent / variant / config.env_id / f"seed_{seed}"
+
+
+def run_seed(trace: LearnerTrace, config: MujocoConfig, seed: int, out: Path | None = None
+             ) -> dict[str, Any]:
+    """The published LfL and its observer on one kept trace; writes the artifacts to ``out``."""
+    t0 = time.perf_counter()
+    chain = lfl_chain(trace, published_config(config), seed)
+    observer, lfl = chain["observer"], chain["lfl"]["result"]
+    result = {"curve": observer["curve"], "episode_stats": observer["episode_stats"],
+              "kl_targets_mean": lfl.kl_targets_mean}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = {**config_dict(published_config(config), seed), "experiment": "mujoco_published_lfl",
+               "e7_version": VERSION}
+        artifacts.save_json(out / "config.json", cfg)
+        artifacts.save_arrays(out / "observer_lfl.npz", curve=observer["curve"],
+                              update_seconds=observer["update_seconds"],
+                              **{f"episode_{k}": v for k, v in observer["episode_stats"].items()})
+        artifacts.save_arrays(out / "lfl.npz", reward_parameters=lfl.reward_parameters,
+                              kl_loss=lfl.kl_loss, fit_loss=lfl.fit_loss,
+                              kl_targets_mean=lfl.kl_targets_mean, steps=np.asarray(lfl.steps))
+        artifacts.write_manifest(out, config=cfg, seeds=[seed],
+                                 wall_time_seconds=time.perf_counter() - t0,
+                                 extra={"experiment": "mujoco_published_lfl", "version": VERSION,
+                                        "observer_seed": 10_000 + seed})
+    return result
+
+
+def run(config: MujocoConfig, seeds: Sequence[int], trace_dir: Path, root: Path | None = None,
+        force: bool = False) -> dict[int, str]:
+    """E7 on every seed with a kept trace of ``config``'s learner; resumable."""
+    status = {}
+    for seed in seeds:
+        out = published_dir(config, seed, root)
+        path = Path(trace_dir) / trace_name(config, seed)
+        if not force and artifacts.is_complete(out):
+            status[seed] = "skipped"
+            continue
+        if not path.is_file():
+            log.warning("seed %d: no kept trace at %s", seed, path)
+            status[seed] = "missing trace"
+            continue
+        run_seed(LearnerTrace.load(path), config, seed, out)
+        status[seed] = "done"
+    return status
+
+
+def load_results(config: MujocoConfig, root: Path | None = None) -> dict[int, dict[str, Any]]:
+    """Every complete seed of E7 for ``config``, verified against its manifest."""
+    base = published_dir(config, 0, root).parent
+    return {int(d.name.split("_")[1]): artifacts.load(d) for d in sorted(base.glob("seed_*"))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_published_lfl",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
+    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
+    parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser.add_argument("--parity", default="official", choices=("official", "sb3"),
+                        help="the learner whose kept traces are used")
+    parser.add_argument("--trace-dir", type=Path, required=True,
+                        help="directory of kept learner traces of logel.experiments.mujoco")
+    parser.add_argument("--root", type=Path, default=None, help="artifact root")
+    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    config = experiment_config(args.env, args.budget, parity=args.parity)
+    status = run(config, args.seeds, args.trace_dir, args.root, args.force)
+    log.info("finished: %s", status)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
