@@ -17,8 +17,11 @@ Ours against the previous code, side by side on this machine (``ratio`` = baseli
   processes (what :func:`logel.experiments.mujoco.run_seed` does with ``parallel=True``, worker
   start-up included); same curves required.
 
-Two-process cases are wall-time ratios and need a second free core: on a machine shared with
-other work they understate the gain. One-process cases also report CPU time.
+Two-process cases are wall-time ratios and need a second free core: each row records the idle
+cores measured just before it (``idle_cores_before``, from ``/proc/stat``); with another program
+on one of two cores the two-process layouts lose (lock-step environment processes, or two
+processes sharing one core), which is why the learner only splits its environments when two
+cores are idle. One-process cases also report CPU time.
 
 Finally the per-stage times of paper-budget seeds: *before* from the committed artifacts
 (``artifacts/mujoco/<env>/seed_<k>/timings.json``, median over seeds and the chosen seed), *after*
@@ -153,6 +156,7 @@ def learner_rows(n_updates: int) -> list[dict[str, Any]]:
         config = replace(_config(env_id).learner, n_updates=n_updates,
                          seed=0, record=True)
         out = {}
+        idle = mj.idle_cores()
         for procs in (1, 2):
             t = time.perf_counter()
             run = ppo.train_ppo(config, env_processes=procs)
@@ -164,7 +168,8 @@ def learner_rows(n_updates: int) -> list[dict[str, Any]]:
         name = f"{env_id} learner, {n_updates} updates 16x2000, 2 env processes vs 1"
         t_o, t_b = out[2][0], out[1][0]
         print(f"{name:62s} {t_o:7.2f} {'':8s} {t_b:7.2f} {'':8s} {t_b / t_o:7.2f}")
-        rows.append(results_io.row(name, t_o, t_b, memory_ratio=None, identical=True))
+        rows.append(results_io.row(name, t_o, t_b, memory_ratio=None, identical=True,
+                                   idle_cores_before=idle))
     return rows
 
 
@@ -192,6 +197,7 @@ def observer_rows(n_updates: int) -> list[dict[str, Any]]:
     for env_id in ENVS:
         config = replace(_config(env_id).observer, n_updates=n_updates,
                          seed=10_000)
+        idle = mj.idle_cores()
         t = time.perf_counter()
         seq = [_observer_chain(k, env_id, config) for k in ("logel", "lfl")]
         t_b = time.perf_counter() - t
@@ -205,7 +211,8 @@ def observer_rows(n_updates: int) -> list[dict[str, Any]]:
                 raise AssertionError(f"{env_id}: parallel observers differ")
         name = f"{env_id} both observers, {n_updates} updates each, 2 processes vs 1"
         print(f"{name:62s} {t_o:7.2f} {'':8s} {t_b:7.2f} {'':8s} {t_b / t_o:7.2f}")
-        rows.append(results_io.row(name, t_o, t_b, memory_ratio=None, identical=True))
+        rows.append(results_io.row(name, t_o, t_b, memory_ratio=None, identical=True,
+                                   idle_cores_before=idle))
     return rows
 
 
@@ -273,6 +280,7 @@ def paper_run(seed: int, root: Path) -> None:
 
 
 def main() -> None:
+    global PARITY
     import results_io
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -293,7 +301,6 @@ def main() -> None:
                         help="only the per-stage table (with --paper or --after-root)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    global PARITY
     PARITY = args.parity
 
     rows: list[dict[str, Any]] = []
