@@ -519,7 +519,13 @@ ADDED_OPTIONS: dict[tuple[str, ...], Any] = {("logel", "jacobian_data"): "all",
                                              ("logel", "include_log_std"): False,
                                              ("logel", "convergence"): "weights",
                                              ("learner", "parity"): "sb3",
-                                             ("observer", "parity"): "sb3"}
+                                             ("observer", "parity"): "sb3",
+                                             ("learner", "optimizer"): "adam",
+                                             ("observer", "optimizer"): "adam",
+                                             ("learner", "head_gain"): None,
+                                             ("observer", "head_gain"): None,
+                                             ("learner", "raw_control"): None,
+                                             ("observer", "raw_control"): None}
 """Options added after artifacts were written, with the value that reproduces those artifacts:
 a stored configuration that lacks one matches a current one that has this value."""
 

@@ -97,6 +97,9 @@ class PPOConfig:
     ``"linear"`` (SB3's ``lr p``, zero on the last update) or ``"constant"``."""
     adam_eps: float = 1e-5
     """Adam epsilon (official and SB3: 1e-5)."""
+    optimizer: str = "adam"
+    """``"adam"`` (official) or ``"sgd"`` (plain stochastic gradient descent, no momentum: the
+    first rung of the PPO ladder, experiment E3)."""
     n_epochs: int = 10
     """Passes over each rollout (official ``--ppo-epoch`` 10)."""
     batch_size: int = 1000
@@ -143,6 +146,22 @@ class PPOConfig:
     (:func:`logel.experiments.mujoco.experiment_config`) selects ``"official"``; the dataclass
     default stays ``"sb3"`` so that code building environments from :func:`ppo_config` for its
     own rollouts keeps its behaviour. See the module docstring."""
+    head_gain: float | None = None
+    """Orthogonal gain of the mean head; None = the parity's (official 1, SB3 0.01). One factor
+    of the head-gain x control-cost factorial (experiment E2)."""
+    raw_control: bool | None = None
+    """Whether the environment receives (and charges the control cost of) the raw sample; None =
+    the parity's (official True, SB3 False). The other factor of experiment E2."""
+
+    def head_gain_used(self) -> float:
+        """The mean head's gain this configuration initialises."""
+        if self.head_gain is not None:
+            return float(self.head_gain)
+        return OFFICIAL_HEAD_GAIN if self.parity == "official" else SB3_HEAD_GAIN
+
+    def raw_control_used(self) -> bool:
+        """Whether the environments receive the raw sample."""
+        return self.parity == "official" if self.raw_control is None else bool(self.raw_control)
 
     def __post_init__(self) -> None:
         if self.parity not in PARITIES:
@@ -396,7 +415,7 @@ def make_vec_env(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None 
         raise ValueError("a recording learner needs the reward features")
     official = config.parity == "official"
     factory = functools.partial(make_feature_env, config.env_id, monitor=True, reward=reward,
-                                features=features, raw_actions=official)
+                                features=features, raw_actions=config.raw_control_used())
     if env_processes == 1 or config.n_envs < 2:
         venv: Any = ShallowInfoDummyVecEnv([factory] * config.n_envs)
     elif env_processes == 2:
@@ -533,6 +552,15 @@ class PPORun:
     episode_stats: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def _optimizer_kwargs(config: PPOConfig) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` for ``config.optimizer``."""
+    if config.optimizer == "adam":
+        return {"optimizer_kwargs": {"eps": config.adam_eps}}
+    if config.optimizer == "sgd":
+        return {"optimizer_class": torch.optim.SGD, "optimizer_kwargs": {}}
+    raise ValueError(f"PPOConfig.optimizer must be 'adam' or 'sgd', got {config.optimizer!r}")
+
+
 def build_model(config: PPOConfig, venv: Any) -> Any:
     """SB3's ``PPO`` for ``config`` on ``venv``, initialised as ``config.parity`` says.
 
@@ -554,12 +582,12 @@ def build_model(config: PPOConfig, venv: Any) -> Any:
         max_grad_norm=config.max_grad_norm, normalize_advantage=True,
         policy_kwargs={"net_arch": {"pi": list(config.hidden), "vf": list(config.hidden)},
                        "activation_fn": torch.nn.Tanh, "log_std_init": config.log_std_init,
-                       "ortho_init": True, "optimizer_kwargs": {"eps": config.adam_eps}},
+                       "ortho_init": True, **_optimizer_kwargs(config)},
         rollout_buffer_class=ForcedMaskRolloutBuffer if official else None,
         seed=config.seed, device="cpu", verbose=0)
-    if official:
+    if config.head_gain_used() != SB3_HEAD_GAIN:
         with torch.no_grad():
-            model.policy.action_net.weight.mul_(OFFICIAL_HEAD_GAIN / SB3_HEAD_GAIN)
+            model.policy.action_net.weight.mul_(config.head_gain_used() / SB3_HEAD_GAIN)
     # no logger folder: SB3 would otherwise create an empty /tmp/SB3-<date> per run
     model.set_logger(Logger(folder=None, output_formats=[]))
     return model
@@ -637,7 +665,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             "states": "VecNormalize-normalised observations (float32)",
             "actions": "unclipped Gaussian samples",
             "env_actions": ("the raw samples (the simulator clamps the control)"
-                            if config.parity == "official" else
+                            if config.raw_control_used() else
                             "the samples clipped to the action box"),
         }
         trace = LearnerTrace(np.stack(d.states), np.stack(d.actions), np.stack(d.features),
