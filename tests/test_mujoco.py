@@ -410,3 +410,22 @@ def test_committed_paper_artifacts_match_the_current_configuration(tmp_path):
     other = replace(config, logel=replace(config.logel, jacobian_data="env0"))
     assert not mj._same_config(seed_dir, other, 0)
     assert not mj._same_config(seed_dir, config, 1)
+
+
+def test_log_std_analysis_on_a_kept_trace(smoke_run, tmp_path):
+    """E5: the log-std in theta adds act_dim coordinates and keeps the true-theta fit sane."""
+    from logel.experiments import mujoco_diagnostics as diag
+
+    _, root, _ = smoke_run
+    assert diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
+                    analysis="log_std") == {0: "done"}
+    res = diag.load_results("Hopper-v5", "smoke", tmp_path, analysis="log_std")[0]
+    obs = res["observers"]
+    assert set(obs) == {"true theta (trunk)", "true theta with the log-std",
+                        "cloned theta with the log-std"}
+    for v in obs.values():
+        assert -1.0 <= v["cosine_to_reference"] <= 1.0
+        assert v["explained_motion_reference"] <= 1.0
+    # the official-parity traces are looked up under their own names
+    assert diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
+                    analysis="log_std", parity="official") == {0: "missing trace"}

@@ -54,7 +54,7 @@ import torch
 
 from logel import artifacts
 from logel.envs.mujoco_features import env_family
-from logel.experiments.mujoco import TRUE_WEIGHTS, experiment_config, parse_seeds
+from logel.experiments.mujoco import TRUE_WEIGHTS, experiment_config, parse_seeds, trace_name
 from logel.irl.neural import (
     NeuralLOGELConfig,
     NeuralLOGELResult,
@@ -261,28 +261,63 @@ def compare_data_choices(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict
     return out
 
 
-ANALYSES = {"diagnostics": diagnose, "data_choices": compare_data_choices}
+def log_std_in_theta(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
+    """E5: :math:`\\theta` with the log standard deviation, at the learner's true parameters
+    and cloned, against the trunk alone.
+
+    Most of PPO's gain on Reacher comes from shrinking the log-std, which the paper's
+    :math:`\\theta` (the trunk) leaves out; with it in :math:`\\theta` the Jacobian has the
+    log-std's rows (scores :math:`z^2-1`) and the learner's log-std steps are part of
+    :math:`\\Delta_t`. Per observer: the summary of :func:`diagnose`, the reference reward's
+    explained motion and the cosine of :math:`\\hat\\omega` to the reference."""
+    out: dict[str, Any] = {"observers": {}}
+    variants = {
+        "true theta (trunk)": replace(config, thetas="true"),
+        "true theta with the log-std": replace(config, thetas="true", include_log_std=True),
+        "cloned theta with the log-std": replace(config, include_log_std=True),
+    }
+    steps: tuple[int, ...] = ()
+    for name, cfg in variants.items():
+        res = neural_logel(trace, cfg)
+        steps = res.steps
+        w_ref = reference_weights(trace, steps)
+        summary = _observer_summary(trace, res)
+        summary["explained_motion_reference"] = explained_motion(
+            np.diff(res.thetas, axis=0), res.jacobians, w_ref)
+        summary["cosine_to_reference"] = _cosine(res.weights, w_ref)
+        summary["control_weight"] = float(res.weights[-1])
+        out["observers"][name] = summary
+    out["reference"] = {"weights": reference_weights(trace, steps).tolist()}
+    out["steps"] = list(steps)
+    return out
+
+
+ANALYSES = {"diagnostics": diagnose, "data_choices": compare_data_choices,
+            "log_std": log_std_in_theta}
 """Analyses of a kept trace; each writes ``artifacts/mujoco_<name>/<env>/seed_<k>/<name>.json``."""
 
 
-def _base(analysis: str, env_id: str, budget: str, root: Path | None) -> Path:
+def _base(analysis: str, env_id: str, budget: str, root: Path | None,
+          parity: str = "sb3") -> Path:
     if analysis not in ANALYSES:
         raise ValueError(f"analysis must be one of {sorted(ANALYSES)}, got {analysis!r}")
-    name = f"mujoco_{analysis}" + ("" if budget == "paper" else f"_{budget}")
+    name = (f"mujoco_{analysis}" + ("" if parity == "sb3" else f"_{parity}")
+            + ("" if budget == "paper" else f"_{budget}"))
     return (root or artifacts.artifact_root()) / name / env_id
 
 
 def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper",
-        root: Path | None = None, force: bool = False, analysis: str = "diagnostics"
-        ) -> dict[int, str]:
-    """Run ``analysis`` (a key of :data:`ANALYSES`) on every seed whose learner trace is in
-    ``trace_dir``; seeds whose artifact verifies are skipped unless ``force``."""
-    config = experiment_config(env_id, budget)
-    base = _base(analysis, env_id, budget, root)
+        root: Path | None = None, force: bool = False, analysis: str = "diagnostics",
+        parity: str = "sb3") -> dict[int, str]:
+    """Run ``analysis`` (a key of :data:`ANALYSES`) on every seed whose learner trace (of the
+    ``parity`` learner, as :mod:`logel.experiments.mujoco` keeps it) is in ``trace_dir``; seeds
+    whose artifact verifies are skipped unless ``force``."""
+    config = experiment_config(env_id, budget, parity=parity)
+    base = _base(analysis, env_id, budget, root, parity)
     status = {}
     for seed in seeds:
         out = base / f"seed_{seed}"
-        path = Path(trace_dir) / f"{env_id}_{budget}_seed{seed}.npz"
+        path = Path(trace_dir) / trace_name(config, seed)
         if not force and artifacts.is_complete(out):
             status[seed] = "skipped"
             continue
@@ -310,9 +345,10 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
 
 
 def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
-                 analysis: str = "diagnostics") -> dict[int, dict[str, Any]]:
+                 analysis: str = "diagnostics", parity: str = "sb3"
+                 ) -> dict[int, dict[str, Any]]:
     """Every seed of ``analysis``, verified against its manifest."""
-    base = _base(analysis, env_id, budget, root)
+    base = _base(analysis, env_id, budget, root, parity)
     return {int(p.name.split("_")[1]): artifacts.load(p)[analysis]
             for p in sorted(base.glob("seed_*"))}
 
@@ -327,11 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--analysis", default="diagnostics", choices=sorted(ANALYSES))
+    parser.add_argument("--parity", default="sb3", choices=("official", "sb3"),
+                        help="the learner whose kept traces are analysed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     log.info("finished: %s", run(args.env, args.seeds, args.trace_dir, args.budget, args.root,
-                                 args.force, args.analysis))
+                                 args.force, args.analysis, args.parity))
     return 0
 
 
