@@ -658,28 +658,41 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
+def command_line(module: str, doc: str | None, *, env: str = "Hopper-v5", seeds: str = "0-4"
+                 ) -> argparse.ArgumentParser:
+    """The options every MuJoCo command shares: ``--env``, ``--seeds``, ``--budget``, ``--root``
+    and ``--force`` (``python -m <module>``, described by the first paragraph of ``doc``)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}",
+                                     description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--env", default=env, help="Hopper-v5 or Reacher-v5")
+    parser.add_argument("--seeds", default=seeds, type=parse_seeds, help="e.g. 0-4 or 0,2")
     parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser.add_argument("--root", type=Path, default=None,
+                        help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
+    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
+    return parser
+
+
+def start_logging() -> None:
+    """INFO logging with times, one torch and one BLAS thread (a MuJoCo command's set-up)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(1)
+    _one_blas_thread()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = command_line("logel.experiments.mujoco", __doc__)
     parser.add_argument("--parity", default="official", choices=PARITIES,
                         help="learner: the official one (default) or SB3's choices (the "
                              "committed artifacts under artifacts/mujoco/)")
     parser.add_argument("--sequential", action="store_true",
                         help="one process (parallel=False): same results, slower")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
     parser.add_argument("--no-lfl", action="store_true", help="skip LfL and its observer")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
     parser.add_argument("--trace-dir", type=Path, default=None,
                         help="scratch directory that keeps learner traces (~100 MB per seed) "
                              "so later runs reuse them instead of retraining the learner")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
-    _one_blas_thread()
+    start_logging()
     config = experiment_config(args.env, args.budget, parity=args.parity,
                                run_lfl=not args.no_lfl)
     if args.sequential:

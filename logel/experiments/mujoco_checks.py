@@ -24,7 +24,6 @@ Results go to ``artifacts/mujoco_checks[_<budget>]/<env>/seed_<k>/`` with a mani
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import time
@@ -39,8 +38,7 @@ import torch
 from logel import artifacts
 from logel.envs.mujoco_features import n_features
 from logel.estimators import trajectory_index
-from logel.experiments.budgets import BUDGETS
-from logel.experiments.mujoco import load_results, parse_seeds
+from logel.experiments.mujoco import command_line, load_results, start_logging
 from logel.experiments.mujoco_diagnostics import reference_weights
 from logel.irl.neural import step_jacobian
 from logel.learners.policy_gradient import rollout
@@ -223,18 +221,11 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_checks",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
-    parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser = command_line("logel.experiments.mujoco_checks", __doc__)
     parser.add_argument("--trace-dir", type=Path, required=True,
                         help="directory of kept learner traces (<env>_<budget>_seed<k>.npz)")
-    parser.add_argument("--root", type=Path, default=None, help="artifact root")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    start_logging()
     status = run(args.env, args.seeds, args.trace_dir, args.budget, args.root, args.force)
     log.info("finished: %s", status)
     return 0

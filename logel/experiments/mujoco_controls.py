@@ -31,7 +31,6 @@ complete seeds are skipped (resumable).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Sequence
@@ -40,12 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from logel import artifacts
 from logel.envs.mujoco_features import env_family, feature_names
 from logel.experiments.budgets import BUDGETS
-from logel.experiments.mujoco import TRUE_WEIGHTS, parse_seeds
+from logel.experiments.mujoco import TRUE_WEIGHTS, command_line, start_logging
 from logel.experiments.mujoco_diagnostics import explained_motion
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
 from logel.learners.policy_gradient import PGConfig, pg_config, train_policy_gradient
@@ -240,17 +238,9 @@ def claims(results: dict[int, dict[str, Any]], env_id: str) -> list[Claim]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_controls",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
-    parser.add_argument("--budget", default="paper", choices=BUDGETS)
-    parser.add_argument("--root", type=Path, default=None,
-                        help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
+    parser = command_line("logel.experiments.mujoco_controls", __doc__)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    start_logging()
     try:
         status = run(experiment_config(args.env, args.budget), args.seeds, args.root,
                      args.force)

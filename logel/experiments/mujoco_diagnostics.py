@@ -41,7 +41,6 @@ cross Hopper's episode ends, and the official cloning schedule) and writes
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Sequence
@@ -50,11 +49,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from logel import artifacts
 from logel.envs.mujoco_features import env_family
-from logel.experiments.mujoco import TRUE_WEIGHTS, experiment_config, parse_seeds, trace_name
+from logel.experiments.mujoco import (
+    TRUE_WEIGHTS,
+    command_line,
+    experiment_config,
+    start_logging,
+    trace_name,
+)
 from logel.irl.neural import (
     NeuralLOGELConfig,
     NeuralLOGELResult,
@@ -354,20 +358,13 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_diagnostics",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Reacher-v5")
-    parser.add_argument("--seeds", default="0-9", type=parse_seeds)
-    parser.add_argument("--budget", default="paper")
+    parser = command_line("logel.experiments.mujoco_diagnostics", __doc__, env="Reacher-v5", seeds="0-9")
     parser.add_argument("--trace-dir", type=Path, required=True)
-    parser.add_argument("--root", type=Path, default=None)
-    parser.add_argument("--force", action="store_true")
     parser.add_argument("--analysis", default="diagnostics", choices=sorted(ANALYSES))
     parser.add_argument("--parity", default="sb3", choices=("official", "sb3"),
                         help="the learner whose kept traces are analysed")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    start_logging()
     log.info("finished: %s", run(args.env, args.seeds, args.trace_dir, args.budget, args.root,
                                  args.force, args.analysis, args.parity))
     return 0

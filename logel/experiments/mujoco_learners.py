@@ -31,7 +31,6 @@ variant) with a manifest; complete seeds are skipped.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Sequence
@@ -40,11 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from logel import artifacts
-from logel.experiments.budgets import BUDGETS
-from logel.experiments.mujoco import experiment_config, parse_seeds
+from logel.experiments.mujoco import command_line, experiment_config, start_logging
 from logel.experiments.mujoco_diagnostics import explained_motion, reference_weights
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
 from logel.learners.ppo import PPOConfig, train_ppo
@@ -200,17 +197,10 @@ def load_results(experiment: str, env_id: str, budget: str = "paper",
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_learners",
-                                     description=__doc__.split("\n\n")[0])
+    parser = command_line("logel.experiments.mujoco_learners", __doc__)
     parser.add_argument("--experiment", required=True, choices=tuple(EXPERIMENTS))
-    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
-    parser.add_argument("--budget", default="paper", choices=BUDGETS)
-    parser.add_argument("--root", type=Path, default=None, help="artifact root")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    start_logging()
     status = run(args.experiment, args.env, args.seeds, args.budget, args.root, args.force)
     log.info("finished: %s", status)
     return 0

@@ -17,7 +17,6 @@ manifest (the observer's true-return curve and episode statistics, LfL's losses)
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections.abc import Sequence
@@ -26,17 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from logel import artifacts
-from logel.experiments.budgets import BUDGETS
 from logel.experiments.mujoco import (
     MujocoConfig,
+    command_line,
     config_dict,
     experiment_config,
     lfl_chain,
     output_dir,
-    parse_seeds,
+    start_logging,
     trace_name,
 )
 from logel.traces import LearnerTrace
@@ -112,20 +110,13 @@ def load_results(config: MujocoConfig, root: Path | None = None) -> dict[int, di
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m logel.experiments.mujoco_published_lfl",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="Hopper-v5", help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default="0-4", type=parse_seeds, help="e.g. 0-4 or 0,2")
-    parser.add_argument("--budget", default="paper", choices=BUDGETS)
+    parser = command_line("logel.experiments.mujoco_published_lfl", __doc__)
     parser.add_argument("--parity", default="official", choices=("official", "sb3"),
                         help="the learner whose kept traces are used")
     parser.add_argument("--trace-dir", type=Path, required=True,
                         help="directory of kept learner traces of logel.experiments.mujoco")
-    parser.add_argument("--root", type=Path, default=None, help="artifact root")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(1)
+    start_logging()
     config = experiment_config(args.env, args.budget, parity=args.parity)
     status = run(config, args.seeds, args.trace_dir, args.root, args.force)
     log.info("finished: %s", status)
