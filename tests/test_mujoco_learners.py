@@ -48,3 +48,21 @@ def test_ladder_smoke_run_writes_verified_artifacts(tmp_path):
         assert "length" in v["learner_episode_stats"]
     assert artifacts.is_complete(ml.output_dir("ladder", "Reacher-v5", "smoke", 0, tmp_path))
     assert ml.run("ladder", "Reacher-v5", [0], "smoke", tmp_path) == {0: "skipped"}
+
+
+def test_calibration_rewards_and_smoke_run(tmp_path):
+    from logel.experiments import mujoco_calibration as cal
+
+    hopper = cal.calibration_rewards("Hopper-v5", 0)
+    assert set(hopper) == {"zero", "random", "control only", "alive only"}
+    np.testing.assert_array_equal(hopper["alive only"], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(hopper["control only"], [0.0, 0.0, -1.0])
+    assert np.linalg.norm(hopper["random"]) == pytest.approx(1.0)
+    assert not np.array_equal(hopper["random"], cal.calibration_rewards("Hopper-v5", 1)["random"])
+    assert set(cal.calibration_rewards("Reacher-v5", 0)) == {"zero", "random", "control only"}
+    assert cal.run("Reacher-v5", [0], "smoke", tmp_path) == {0: "done"}
+    res = cal.load_results("Reacher-v5", "smoke", tmp_path)[0]
+    for obs in res.values():
+        assert len(obs["curve"]) == 3
+        assert {"length", "final_distance", "reward_ctrl", "reward_dist"} <= set(
+            obs["episode_stats"])
