@@ -292,29 +292,28 @@ def _observer_config(config: MujocoConfig, seed: int) -> PPOConfig:
     return replace(config.observer, seed=10_000 + seed, record=False)
 
 
-def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """The LOGEL observer: fresh PPO on :math:`\\hat\\omega^\\top\\phi`."""
+def _observe(name: str, config: MujocoConfig, seed: int, **train: Any) -> dict[str, Any]:
+    """One observer: fresh PPO (``train_ppo(..., **train)``) with the observer's seed."""
     t0 = time.perf_counter()
-    run = train_ppo(_observer_config(config, seed),
-                    vec_reward=lambda venv: VecLinearFeatureReward(venv, weights))
+    run = train_ppo(_observer_config(config, seed), **train)
     seconds = time.perf_counter() - t0
-    log.info("%s seed %d: LOGEL observer %.1fs, curve %s", config.env_id, seed, seconds,
+    log.info("%s seed %d: %s observer %.1fs, curve %s", config.env_id, seed, name, seconds,
              np.round(run.curve, 1))
     return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
             "cpu": run.cpu_seconds, "episode_stats": run.episode_stats}
+
+
+def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict[str, Any]:
+    """The LOGEL observer: fresh PPO on :math:`\\hat\\omega^\\top\\phi`."""
+    return _observe("LOGEL", config, seed,
+                    vec_reward=lambda venv: VecLinearFeatureReward(venv, weights))
 
 
 def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
     """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)`."""
     fn = _lfl_reward(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
-    t0 = time.perf_counter()
-    run = train_ppo(_observer_config(config, seed), features=False,
+    return _observe("LfL", config, seed, features=False,
                     vec_reward=lambda venv: VecCallableReward(venv, fn))
-    seconds = time.perf_counter() - t0
-    log.info("%s seed %d: LfL observer %.1fs, curve %s", config.env_id, seed, seconds,
-             np.round(run.curve, 1))
-    return {"curve": run.curve, "update_seconds": run.update_seconds, "seconds": seconds,
-            "cpu": run.cpu_seconds, "episode_stats": run.episode_stats}
 
 
 def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
