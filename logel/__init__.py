@@ -11,6 +11,8 @@ Public API (numpy arrays in, arrays or result objects out):
 * :func:`solve_weights` -- :math:`\\omega` for known learning rates (exact/approximate settings);
 * :func:`fit` -- :math:`\\omega` and :math:`\\alpha` by block-coordinate descent (realistic setting);
 * :func:`identifiability` -- rank and conditioning diagnostics;
+* :func:`observe_exact`, :func:`observe_approximate`, :func:`observe_realistic` -- the paper's
+  three observers on a learner's trace (:mod:`logel.irl.observer`);
 * :class:`LearnerTrace` -- what a learner leaves behind, with save/load.
 """
 
@@ -29,22 +31,36 @@ from logel.irl.logel import (
     identifiability,
     solve_weights,
 )
+from logel.irl.observer import (
+    BoltzmannClass,
+    Observation,
+    ObserverConfig,
+    observe_approximate,
+    observe_exact,
+    observe_realistic,
+)
 from logel.traces import LearnerTrace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BoltzmannClass",
     "DegenerateGradientWarning",
     "Identifiability",
     "IdentifiabilityWarning",
     "LOGELResult",
     "LearnerTrace",
+    "Observation",
+    "ObserverConfig",
     "__version__",
     "fit",
     "gpomdp_jacobian",
     "gpomdp_jacobian_covariance",
     "gpomdp_jacobian_stderr",
     "identifiability",
+    "observe_approximate",
+    "observe_exact",
+    "observe_realistic",
     "reinforce_jacobian",
     "solve_weights",
 ]

@@ -38,9 +38,18 @@ def optimal_value(grid: Gridworld) -> float:
     return float(V[START_STATE])
 
 
-def is_optimal(grid: Gridworld, omega: np.ndarray, atol: float = 1e-6) -> bool:
+OPTIMAL_ATOL = 1e-6
+"""Tolerance of "attains the optimal value" (values are exact policy evaluations)."""
+
+
+def attains_optimum(value: float, optimal: float, atol: float = OPTIMAL_ATOL) -> bool:
+    """True if ``value`` equals the optimal value ``optimal`` up to ``atol``."""
+    return bool(value >= optimal - atol)
+
+
+def is_optimal(grid: Gridworld, omega: np.ndarray, atol: float = OPTIMAL_ATOL) -> bool:
     """True if the greedy policy of ``omega`` attains the optimal value from s0."""
-    return bool(greedy_value(grid, omega) >= optimal_value(grid) - atol)
+    return attains_optimum(greedy_value(grid, omega), optimal_value(grid), atol)
 
 
 def _normalise(v: np.ndarray, centre: bool) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,34 @@ class LearnerTrace:
             meta = json.loads(str(data["meta_json"]))
             arrays = {name: data[name] for name in _ARRAY_FIELDS if name in data.files}
         return cls(gamma=meta["gamma"], metadata=meta["metadata"], **arrays)
+
+    def subset(self, policies: Sequence[int] | None = None, rows: slice = slice(None),
+               time: slice = slice(None), metadata: dict[str, Any] | None = None
+               ) -> LearnerTrace:
+        """The data of some policies, rows and time steps, as a new trace.
+
+        Args:
+            policies: indices of the policies kept, in order (default: all). Learning rates are
+                kept only for a run of consecutive policies.
+            rows: the trajectories (environment rows) kept.
+            time: the time steps kept.
+            metadata: replaces the metadata (default: kept).
+        """
+        keep = list(range(self.n_policies)) if policies is None else [int(k) for k in policies]
+        if not keep or any(not 0 <= k < self.n_policies for k in keep):
+            raise ValueError(f"policies must be indices in 0..{self.n_policies - 1}, got {keep}")
+        consecutive = all(b == a + 1 for a, b in zip(keep, keep[1:], strict=False))
+
+        def cut(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else x[keep][:, rows, time]
+
+        rates = (self.learning_rates[keep[0]: keep[-1]]
+                 if self.learning_rates is not None and consecutive else None)
+        return LearnerTrace(cut(self.states), cut(self.actions), cut(self.features), self.gamma,
+                            None if self.thetas is None else self.thetas[keep], rates,
+                            None if self.returns is None else self.returns[keep][:, rows],
+                            self.metadata if metadata is None else metadata,
+                            cut(self.episode_starts), cut(self.rewards))
 
     def steps(self, m: int) -> LearnerTrace:
         """The first ``m`` learning steps (``m + 1`` policies)."""

@@ -27,12 +27,12 @@ from logel.envs.mujoco_features import (  # noqa: E402
     reacher_features,
     true_weights,
 )
+from logel.estimators import trajectory_index  # noqa: E402
 from logel.experiments import mujoco as mj  # noqa: E402
 from logel.irl.neural import (  # noqa: E402
     NeuralLOGELConfig,
     neural_logel,
     official_index,
-    trajectory_index,
 )
 from logel.learners.ppo import schedule_values  # noqa: E402
 from logel.policies.gaussian_mlp import (  # noqa: E402

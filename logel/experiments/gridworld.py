@@ -30,13 +30,18 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld, Variant, sample_batch
-from logel.estimators import gpomdp_jacobian
-from logel.evaluation import greedy_value, mean_ci, optimal_value, weight_error
-from logel.irl.bc import BCConfig, clone_policies
-from logel.irl.logel import fit, identifiability, solve_weights
+from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
+from logel.irl.bc import BCConfig
+from logel.irl.observer import (
+    BoltzmannClass,
+    ObserverConfig,
+    approximate_inputs,
+    exact_inputs,
+    realistic_inputs,
+    recover,
+)
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
-from logel.tabular import feature_expectations_jacobian
 from logel.traces import LearnerTrace
 
 Setting = Literal["exact", "approximate", "realistic"]
@@ -147,12 +152,11 @@ class RecoveryResult:
         raise KeyError(f"m={m} was not observed; observed {[o.m for o in self.outcomes]}")
 
 
-def _jacobians(grid: Gridworld, policy: BoltzmannPolicy, thetas: np.ndarray,
-               states: np.ndarray, actions: np.ndarray, features: np.ndarray,
-               baseline_eps: float) -> np.ndarray:
-    return np.stack([
-        gpomdp_jacobian(policy.scores(theta, s, a), f, grid.gamma, baseline_eps)
-        for theta, s, a, f in zip(thetas, states, actions, features, strict=True)])
+def observer_config(config: RecoveryConfig) -> ObserverConfig:
+    """The shared observer's options (:class:`logel.irl.observer.ObserverConfig`) of ``config``."""
+    return ObserverConfig(baseline_eps=config.baseline_eps, alpha_init=config.alpha_init,
+                          alpha_min=config.alpha_min, tol=config.tol, max_iter=config.max_iter,
+                          fix_constant_direction=config.fix_constant_direction)
 
 
 def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
@@ -187,56 +191,38 @@ def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
         raise ValueError(f"the {config.setting} setting needs the learner's thetas and "
                          "learning rates; use setting='realistic' for this trace")
     n = config.observer_trajectories
+    observer = observer_config(config)
+    policy_class = BoltzmannClass(policy, config.bc)
     bc_error = None
-
     if config.setting == "exact":
-        thetas = trace.thetas[: m_max + 1]
-        jacobians = np.stack([
-            feature_expectations_jacobian(grid.sampling_model, policy.probabilities(th),
-                                          policy.probability_jacobian(th), grid.horizon)
-            for th in thetas[:m_max]])
+        inputs = exact_inputs(trace, policy, grid.sampling_model, grid.horizon, m_max)
     elif config.setting == "approximate":
-        thetas = trace.thetas[: m_max + 1]
-        if config.observer_samples == "learner":
-            s, a, f = (x[:m_max, :n] for x in (trace.states, trace.actions, trace.features))
-        else:
+        samples = None
+        if config.observer_samples == "independent":
+            assert trace.thetas is not None
             batches = [sample_batch(grid, policy.probabilities(th), n, rng)
-                       for th in thetas[:m_max]]
-            s, a, f = (np.stack([getattr(b, k) for b in batches])
-                       for k in ("states", "actions", "features"))
-        jacobians = _jacobians(grid, policy, thetas[:m_max], s, a, f, config.baseline_eps)
+                       for th in trace.thetas[:m_max]]
+            samples = tuple(np.stack([getattr(b, k) for b in batches])
+                            for k in ("states", "actions", "features"))
+        inputs = approximate_inputs(trace, policy_class, observer, m_max, n_trajectories=n,
+                                    samples=samples)
     else:
-        s, a, f = (x[: m_max + 1, :n] for x in (trace.states, trace.actions, trace.features))
-        thetas = clone_policies(policy, s, a, config.bc)
+        inputs = realistic_inputs(trace, policy_class, observer, m_max, n_trajectories=n)
         if trace.thetas is not None:
-            bc_error = np.linalg.norm(thetas - trace.thetas[: m_max + 1], axis=1)
-        jacobians = _jacobians(grid, policy, thetas[:m_max], s[:m_max], a[:m_max], f[:m_max],
-                               config.baseline_eps)
+            bc_error = np.linalg.norm(inputs.thetas - trace.thetas[: m_max + 1], axis=1)
 
-    null = np.ones(grid.n_features) if config.fix_constant_direction else None
-    deltas = np.diff(thetas, axis=0)
     v_star = optimal_value(grid)
     outcomes = []
     for m in config.observed_steps:
-        D, J = deltas[:m], jacobians[:m]
-        if config.setting == "realistic":
-            res = fit(D, J, alpha_init=config.alpha_init, alpha_min=config.alpha_min,
-                      tol=config.tol, max_iter=config.max_iter, null_directions=null)
-            omega, alpha, n_iter, conv = res.weights, res.learning_rates, res.n_iter, res.converged
-            diag = res.identifiability
-        else:
-            alpha = trace.learning_rates[:m]
-            omega = solve_weights(D, J, alpha, null_directions=null)
-            n_iter, conv = 0, True
-            diag = identifiability(J, null_directions=null)
-        value = greedy_value(grid, omega)
+        obs = recover(inputs, observer, m)
+        value = greedy_value(grid, obs.weights)
         outcomes.append(StepsOutcome(
-            m=m, weights=omega, learning_rates=np.asarray(alpha), value=value,
-            optimal=bool(value >= v_star - 1e-6),
-            weight_error=weight_error(omega, grid.true_weights, centre=True),
-            weight_error_uncentred=weight_error(omega, grid.true_weights, centre=False),
-            n_iter=n_iter, converged=conv, rank=diag.rank,
-            condition_number=diag.condition_number))
+            m=m, weights=obs.weights, learning_rates=obs.learning_rates, value=value,
+            optimal=attains_optimum(value, v_star),
+            weight_error=weight_error(obs.weights, grid.true_weights, centre=True),
+            weight_error_uncentred=weight_error(obs.weights, grid.true_weights, centre=False),
+            n_iter=obs.n_iter, converged=obs.converged, rank=obs.identifiability.rank,
+            condition_number=obs.identifiability.condition_number))
     return outcomes, bc_error
 
 

@@ -60,9 +60,9 @@ from logel.experiments.mujoco import (
     trace_name,
 )
 from logel.irl.neural import (
+    GaussianMLPClass,
     NeuralLOGELConfig,
     NeuralLOGELResult,
-    _true_policies,
     neural_logel,
 )
 from logel.policies.gaussian_mlp import GaussianBCConfig
@@ -198,7 +198,7 @@ def diagnose(trace: LearnerTrace, config: NeuralLOGELConfig) -> dict[str, Any]:
         out["observers"][name] = _observer_summary(trace, res)
     assert true_run is not None
     # cloning started from the learner's own first observed policy (oracle start)
-    first = _true_policies(trace, true_run.steps[:1])[0]
+    first = GaussianMLPClass.of_trace(trace).true_policy(trace, true_run.steps[0])
     out["observers"]["realistic, clone started at the learner's policy"] = _observer_summary(
         trace, neural_logel(trace, config, bc_init=first))
     w_ref = reference_weights(trace, true_run.steps)

@@ -22,8 +22,8 @@ from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld
 from logel.evaluation import optimal_value
-from logel.experiments.gridworld import RecoveryConfig, RecoveryResult, _jacobians, observe
-from logel.irl.bc import clone_policies
+from logel.experiments.gridworld import RecoveryConfig, RecoveryResult, observe, observer_config
+from logel.irl.observer import BoltzmannClass, realistic_inputs
 from logel.learners.gpomdp import run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.traces import LearnerTrace
@@ -66,13 +66,11 @@ def observer_inputs(config: RecoveryConfig, grid: Gridworld, trace: LearnerTrace
     """
     if config.setting != "realistic":
         raise ValueError(f"observer_inputs needs the realistic setting, got {config.setting!r}")
-    m_max, n = max(config.observed_steps), config.observer_trajectories
-    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
-    s, a, f = (x[: m_max + 1, :n] for x in (trace.states, trace.actions, trace.features))
-    thetas = clone_policies(policy, s, a, config.bc)
-    jacobians = _jacobians(grid, policy, thetas[:m_max], s[:m_max], a[:m_max], f[:m_max],
-                           config.baseline_eps)
-    return thetas, np.diff(thetas, axis=0), jacobians
+    inputs = realistic_inputs(trace, BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions),
+                                                     config.bc),
+                              observer_config(config), max(config.observed_steps),
+                              n_trajectories=config.observer_trajectories)
+    return inputs.thetas, inputs.deltas, inputs.jacobians
 
 
 def _learner_key(config: RecoveryConfig) -> tuple[object, ...]:

@@ -38,6 +38,7 @@ negative gets :math:`10^{-6}` instead of 0, a negligible difference at the scale
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,11 +46,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from logel.estimators import TrajectoryLayout, gpomdp_jacobian, trajectory_index
-from logel.irl.logel import LOGELResult, fit
+from logel.estimators import TrajectoryLayout, gpomdp_jacobian
+from logel.irl.logel import LOGELResult
+from logel.irl.observer import ObserverConfig, approximate_inputs, realistic_inputs, recover
 from logel.policies.gaussian_mlp import (
     GaussianBCConfig,
     GaussianMLPPolicy,
+    LayerScores,
     clone_gaussian_policies,
     get_theta,
     layer_scores,
@@ -181,23 +184,8 @@ def _observed_steps(trace: LearnerTrace, steps: Sequence[int] | None) -> tuple[i
     return chosen
 
 
-def _true_policies(trace: LearnerTrace, steps: tuple[int, ...]) -> list[GaussianMLPPolicy]:
-    meta = trace.metadata
-    if trace.thetas is None or "actor_heads" not in meta:
-        raise ValueError("thetas='true' needs a trace with thetas and metadata['actor_heads']")
-    obs_dim, act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
-    hidden = tuple(meta.get("hidden", (64, 64)))
-    out = []
-    for k in steps:
-        heads = np.asarray(meta["actor_heads"][k])
-        policy = policy_from_theta(obs_dim, act_dim, trace.thetas[k][: _trunk_size(
-            obs_dim, hidden)], hidden=hidden)
-        set_flat_parameters(policy, heads, ["mean.weight", "mean.bias", "log_std"])
-        out.append(policy)
-    return out
-
-
-def _trunk_size(obs_dim: int, hidden: Sequence[int]) -> int:
+def trunk_size(obs_dim: int, hidden: Sequence[int]) -> int:
+    """Number of trunk parameters (the official :math:`\\theta`) of a Gaussian MLP."""
     size, width = 0, obs_dim
     for h in hidden:
         size += width * h + h
@@ -205,9 +193,105 @@ def _trunk_size(obs_dim: int, hidden: Sequence[int]) -> int:
     return size
 
 
+@dataclass(frozen=True)
+class GaussianMLPClass:
+    """The Gaussian MLP policy class (:class:`~logel.policies.gaussian_mlp.GaussianMLPPolicy`) as
+    the observer sees it (:class:`logel.irl.observer.PolicyClass`): per-sample scores kept
+    factored by layer (:func:`~logel.policies.gaussian_mlp.layer_scores`), cloning by
+    :func:`~logel.policies.gaussian_mlp.clone_gaussian_policies`. A policy is a network."""
+
+    obs_dim: int
+    """Observation size."""
+    act_dim: int
+    """Action size."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Trunk widths."""
+    bc: GaussianBCConfig = field(default_factory=GaussianBCConfig)
+    """Behavioural-cloning schedule."""
+    include_mean_head: bool = False
+    """Include the mean head in :math:`\\theta` (official: trunk only)."""
+    include_log_std: bool = False
+    """Include the log standard deviation in :math:`\\theta` (official: no)."""
+    seed: int = 0
+    """Seeds the cloning."""
+    init: GaussianMLPPolicy | None = None
+    """Start of the cloning (default: a fresh network seeded by ``seed``)."""
+
+    @classmethod
+    def of_trace(cls, trace: LearnerTrace, **options: Any) -> GaussianMLPClass:
+        """The class of a MuJoCo trace (sizes from its arrays, widths from its metadata)."""
+        return cls(int(trace.states.shape[-1]), int(trace.actions.shape[-1]),
+                   tuple(trace.metadata.get("hidden", (64, 64))), **options)
+
+    def scores(self, policy: GaussianMLPPolicy, states: np.ndarray, actions: np.ndarray
+               ) -> LayerScores:
+        """Factored scores of the flattened ``(N, T, ...)`` samples."""
+        return layer_scores(policy, np.asarray(states).reshape(-1, self.obs_dim),
+                            np.asarray(actions).reshape(-1, self.act_dim),
+                            include_mean_head=self.include_mean_head,
+                            include_log_std=self.include_log_std)
+
+    def clone(self, states: Sequence[np.ndarray], actions: Sequence[np.ndarray]
+              ) -> tuple[list[GaussianMLPPolicy], np.ndarray, np.ndarray]:
+        """Warm-started cloning of ``K`` policies from their flattened samples."""
+        bc = clone_gaussian_policies(
+            [np.asarray(s).reshape(-1, self.obs_dim) for s in states],
+            [np.asarray(a).reshape(-1, self.act_dim) for a in actions],
+            self.bc, seed=self.seed, hidden=self.hidden,
+            include_mean_head=self.include_mean_head, include_log_std=self.include_log_std,
+            init=self.init)
+        policies = [bc.policy(i, self.obs_dim, self.act_dim, self.hidden)
+                    for i in range(len(states))]
+        return policies, bc.thetas, bc.final_loss
+
+    def true_policy(self, trace: LearnerTrace, k: int) -> GaussianMLPPolicy:
+        """The learner's ``k``-th network: trunk from ``trace.thetas``, mean head and log std
+        from ``trace.metadata["actor_heads"]``."""
+        meta = trace.metadata
+        if trace.thetas is None or "actor_heads" not in meta:
+            raise ValueError("the learner's own policies need a trace with thetas and "
+                             "metadata['actor_heads']")
+        policy = policy_from_theta(self.obs_dim, self.act_dim,
+                                   trace.thetas[k][: trunk_size(self.obs_dim, self.hidden)],
+                                   hidden=self.hidden)
+        set_flat_parameters(policy, np.asarray(meta["actor_heads"][k]),
+                            ["mean.weight", "mean.bias", "log_std"])
+        return policy
+
+    def theta(self, policy: GaussianMLPPolicy) -> np.ndarray:
+        """:math:`\\theta` of ``policy`` (trunk, plus the heads asked for)."""
+        return get_theta(policy, self.include_mean_head, self.include_log_std)
+
+
+def observed_trace(trace: LearnerTrace, steps: Sequence[int], rows: slice = slice(None),
+                   segment_length: int | None = None) -> LearnerTrace:
+    """The observed policies ``steps`` of a MuJoCo trace, environment ``rows``, as a trace.
+
+    With ``segment_length`` the data are the official windows: the first
+    ``(T // L) * L`` steps of each row cut into windows of ``L`` steps regardless of episode
+    ends (``episode_starts`` set every ``L`` steps, as :func:`official_index`).
+    """
+    meta = dict(trace.metadata)
+    if "actor_heads" in meta:
+        meta["actor_heads"] = [meta["actor_heads"][k] for k in steps]
+    if segment_length is None:
+        return trace.subset(steps, rows, metadata=meta)
+    index, _ = official_index(trace.horizon, segment_length)
+    sub = trace.subset(steps, rows, slice(0, index.size), metadata=meta)
+    starts = np.zeros(sub.features.shape[:3], dtype=bool)
+    starts[..., ::segment_length] = True
+    return dataclasses.replace(sub, episode_starts=starts)
+
+
 def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELConfig(), *,
                  bc_init: GaussianMLPPolicy | None = None) -> NeuralLOGELResult:
     """Recover reward weights from a neural learner's trace (realistic setting by default).
+
+    The observer of :mod:`logel.irl.observer` with the :class:`GaussianMLPClass`: the MuJoCo
+    options choose its data (which environments clone, which estimate the Jacobians, episodes
+    or the official windows) and :func:`~logel.irl.observer.realistic_inputs` (or, with
+    ``thetas="true"``, :func:`~logel.irl.observer.approximate_inputs` with the learning rates
+    unknown) and :func:`~logel.irl.observer.recover` do the rest.
 
     Args:
         trace: states ``(K, N, T, obs_dim)``, unclipped actions ``(K, N, T, act_dim)``,
@@ -229,69 +313,52 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
     steps = _observed_steps(trace, config.steps)
     if trace.states.ndim != 4 or trace.actions.ndim != 4:
         raise ValueError("neural LOGEL needs continuous states and actions (K, N, T, dim)")
-    T, obs_dim = trace.states.shape[2:]
-    act_dim = trace.actions.shape[-1]
-    hidden = tuple(trace.metadata.get("hidden", (64, 64)))
-    seconds: dict[str, float] = {}
-
-    t0 = time.perf_counter()
-    if config.thetas == "bc":
-        rows = slice(None) if config.bc_data == "all" else slice(0, 1)
-        bc = clone_gaussian_policies(
-            [trace.states[k, rows].reshape(-1, obs_dim) for k in steps],
-            [trace.actions[k, rows].reshape(-1, act_dim) for k in steps],
-            config.bc, seed=config.seed, hidden=hidden,
-            include_mean_head=config.include_mean_head,
-            include_log_std=config.include_log_std, init=bc_init)
-        policies = [bc.policy(i, obs_dim, act_dim, hidden) for i in range(len(steps))]
-        thetas, bc_loss = bc.thetas, bc.final_loss
+    if config.segments == "episodes" and trace.episode_starts is None:
+        raise ValueError("segments='episodes' needs trace.episode_starts")
+    policy_class = GaussianMLPClass.of_trace(
+        trace, bc=config.bc, include_mean_head=config.include_mean_head,
+        include_log_std=config.include_log_std, seed=config.seed, init=bc_init)
+    observer = observer_config(config)
+    env0 = slice(0, 1)
+    if config.segments == "official":
+        jac_trace = observed_trace(trace, steps, env0, config.segment_length)
     else:
-        policies = _true_policies(trace, steps)
-        thetas = np.stack([get_theta(p, config.include_mean_head, config.include_log_std)
-                           for p in policies])
-        bc_loss = np.full(len(steps), np.nan)
-    seconds["bc"] = time.perf_counter() - t0
-
+        jac_trace = observed_trace(trace, steps, env0 if config.jacobian_data == "env0"
+                                   else slice(None))
+    seconds: dict[str, float] = {}
+    if config.thetas == "bc":
+        bc_trace = observed_trace(trace, steps, slice(None) if config.bc_data == "all" else env0)
+        inputs = realistic_inputs(bc_trace, policy_class, observer, jacobian_trace=jac_trace,
+                                  timings=seconds)
+    else:
+        inputs = approximate_inputs(jac_trace, policy_class, observer, timings=seconds)
+        seconds["bc"] = 0.0
     t0 = time.perf_counter()
-    if config.segments == "episodes":
-        if trace.episode_starts is None:
-            raise ValueError("segments='episodes' needs trace.episode_starts")
-        rows_used = slice(None) if config.jacobian_data == "all" else slice(0, 1)
-    else:  # "official" (validated above)
-        rows_used = slice(0, 1)
-        index, mask = official_index(T, config.segment_length)
-    jacobians, n_traj = [], []
-    for i, k in enumerate(steps[:-1]):
-        s = trace.states[k, rows_used].reshape(-1, obs_dim)
-        a = trace.actions[k, rows_used].reshape(-1, act_dim)
-        phi = trace.features[k, rows_used].reshape(len(s), -1)
-        if trace.episode_starts is not None and config.segments == "episodes":
-            index, mask = trajectory_index(trace.episode_starts[k, rows_used])
-        jacobians.append(step_jacobian(policies[i], s, a, phi, index, mask, trace.gamma,
-                                       config.baseline_eps,
-                                       include_mean_head=config.include_mean_head,
-                                       include_log_std=config.include_log_std,
-                                       block_bytes=config.block_bytes))
-        n_traj.append(int(index.shape[0]))
-    J = np.stack(jacobians)
-    seconds["jacobians"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    deltas = np.diff(thetas, axis=0)
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x10CE1]))
-    alpha_init = np.maximum(rng.random(len(deltas)), config.alpha_min)
-    result = fit(deltas, J, alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
-                 max_iter=config.max_iter, convergence=config.convergence)
+    observation = recover(inputs, observer)
     seconds["fit"] = time.perf_counter() - t0
 
+    thetas, deltas = inputs.thetas, inputs.deltas
     cosine = None
     if trace.thetas is not None and trace.thetas.shape[1] == thetas.shape[1]:
         true_d = np.diff(trace.thetas[list(steps)], axis=0)
         num = np.sum(true_d * deltas, axis=1)
         den = np.linalg.norm(true_d, axis=1) * np.linalg.norm(deltas, axis=1)
         cosine = num / np.where(den > 0, den, 1.0)
-    return NeuralLOGELResult(result.weights, result.learning_rates, result, steps, thetas, J,
-                             alpha_init, bc_loss, cosine, seconds, n_traj)
+    bc_loss = (inputs.clone_loss if inputs.clone_loss is not None
+               else np.full(len(steps), np.nan))
+    assert observation.fit is not None and observation.alpha_init is not None
+    return NeuralLOGELResult(observation.weights, observation.learning_rates, observation.fit,
+                             steps, thetas, inputs.jacobians, observation.alpha_init, bc_loss,
+                             cosine, seconds, list(inputs.n_trajectories))
+
+
+def observer_config(config: NeuralLOGELConfig) -> ObserverConfig:
+    """The shared observer's options of a :class:`NeuralLOGELConfig` (uniform
+    :math:`\\alpha^{(0)}` seeded by ``config.seed``, no fixed direction)."""
+    return ObserverConfig(baseline_eps=config.baseline_eps, alpha_init="uniform",
+                          alpha_min=config.alpha_min, tol=config.tol, max_iter=config.max_iter,
+                          convergence=config.convergence, block_bytes=config.block_bytes,
+                          seed=config.seed)
 
 
 def _finite(x: float) -> float | None:

@@ -1,0 +1,426 @@
+"""The paper's three observers as three functions (paper Secs. 2-4).
+
+An observer watches ``m`` learning steps :math:`\\theta_t\\to\\theta_{t+1}` of a learner assumed to
+follow :math:`\\theta_{t+1}=\\theta_t+\\alpha_t\\nabla\\psi(\\theta_t)\\,\\omega` and recovers
+:math:`\\omega`. The settings differ only in what the observer may see:
+
+============================  ===================  ===================  ==========================
+setting                       :math:`\\theta_t`     :math:`\\alpha_t`     :math:`\\nabla\\psi(\\theta_t)`
+============================  ===================  ===================  ==========================
+:func:`observe_exact`         known                known                exact (tabular model)
+:func:`observe_approximate`   known                known                G(PO)MDP on trajectories
+:func:`observe_realistic`     behavioural cloning  recovered (BCD)      G(PO)MDP at :math:`\\hat\\theta_t`
+============================  ===================  ===================  ==========================
+
+Each observer is two steps with one home each: *estimate* what the setting allows
+(:func:`exact_inputs`, :func:`approximate_inputs`, :func:`realistic_inputs`, all returning
+:class:`ObserverInputs`), then *recover* :math:`\\omega` (:func:`recover`: the closed form
+:func:`logel.solve_weights` when the learning rates are known, block-coordinate descent
+:func:`logel.fit` otherwise). Splitting them lets a study estimate once and recover from the
+first ``m`` steps for several ``m``.
+
+The realistic observer needs two things of the learner's policy class, the small
+:class:`PolicyClass` protocol: per-sample scores :math:`\\nabla_\\theta\\log\\pi(a|s)` in batch, and
+behavioural cloning. :class:`BoltzmannClass` (the tabular gridworld) and :class:`GaussianMLPClass`
+(MuJoCo) implement it, so the gridworld and MuJoCo share one observer. The Jacobians along a trace
+are computed in one place, :func:`step_jacobians`, by the project's only estimator
+:func:`logel.gpomdp_jacobian`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import numpy as np
+
+from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
+from logel.irl.bc import BCConfig, clone_policies
+from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
+from logel.policies.boltzmann import BoltzmannPolicy
+from logel.tabular import TabularMDP, feature_expectations_jacobian
+from logel.traces import LearnerTrace
+
+P = TypeVar("P")
+"""A policy of a policy class: a parameter vector (tabular) or a network (Gaussian MLP)."""
+
+
+class PolicyClass(Protocol[P]):
+    """What an observer needs of the learner's policy class."""
+
+    def scores(self, policy: P, states: np.ndarray, actions: np.ndarray
+               ) -> np.ndarray | ScoreSource:
+        """Per-sample scores at ``policy`` of ``(N, T, ...)`` samples: an ``(N, T, d)`` array, or
+        a :class:`~logel.estimators.ScoreSource` over the ``N * T`` flattened samples."""
+        ...
+
+    def clone(self, states: Sequence[np.ndarray], actions: Sequence[np.ndarray]
+              ) -> tuple[list[P], np.ndarray, np.ndarray | None]:
+        """Behavioural cloning of ``K`` consecutive policies from ``K`` arrays ``(N, T, ...)``.
+
+        Returns the cloned policies, their parameters :math:`\\hat\\theta` ``(K, d)`` and the
+        final cloning loss per policy ``(K,)`` (or None)."""
+        ...
+
+    def true_policy(self, trace: LearnerTrace, k: int) -> P:
+        """The learner's own ``k``-th policy, from the trace's recorded parameters."""
+        ...
+
+    def theta(self, policy: P) -> np.ndarray:
+        """The parameters :math:`\\theta` ``(d,)`` of ``policy``."""
+        ...
+
+
+@dataclass(frozen=True)
+class BoltzmannClass:
+    """The tabular Boltzmann policy class :math:`\\pi_\\theta(a|s)\\propto e^{\\theta_{sa}}` (last
+    action's logit fixed to 0), cloned by :func:`logel.irl.bc.clone_policies`. A policy is its
+    parameter vector."""
+
+    policy: BoltzmannPolicy
+    """The parameterisation (number of states and actions)."""
+    bc: BCConfig = BCConfig()
+    """Behavioural-cloning options (realistic setting)."""
+
+    def scores(self, policy: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """``(N, T, d)`` scores of integer ``(N, T)`` states and actions."""
+        return self.policy.scores(policy, states, actions)
+
+    def clone(self, states: Sequence[np.ndarray], actions: Sequence[np.ndarray]
+              ) -> tuple[list[np.ndarray], np.ndarray, None]:
+        """Cloned parameters of ``K`` policies (warm-started, :class:`~logel.irl.bc.BCConfig`)."""
+        thetas = clone_policies(self.policy, np.asarray(states), np.asarray(actions), self.bc)
+        return list(thetas), thetas, None
+
+    def true_policy(self, trace: LearnerTrace, k: int) -> np.ndarray:
+        """``trace.thetas[k]``."""
+        if trace.thetas is None:
+            raise ValueError("this setting needs the learner's thetas; the trace has none")
+        return trace.thetas[k]
+
+    def theta(self, policy: np.ndarray) -> np.ndarray:
+        """The parameter vector itself."""
+        return np.asarray(policy)
+
+
+@dataclass(frozen=True)
+class ObserverConfig:
+    """Options shared by the three observers (defaults: the official gridworld observer)."""
+
+    baseline_eps: float = 1e-3
+    """:math:`\\epsilon_b` of the G(PO)MDP baseline (official: 1e-3 gridworld, 1e-4 MuJoCo)."""
+    alpha_init: float | Literal["uniform"] = 0.1
+    """Initial learning rates of block-coordinate descent: a constant (official gridworld 0.1)
+    or ``"uniform"``, :math:`\\alpha^{(0)}_t\\sim\\mathcal U[0,1)` drawn from ``seed`` (official
+    MuJoCo, unseeded there)."""
+    alpha_min: float = 0.01
+    """Lower bound on the learning rates (official gridworld 0.01)."""
+    tol: float = 1e-6
+    """Tolerance of block-coordinate descent (:func:`logel.fit`)."""
+    max_iter: int = 1000
+    """Iteration cap of block-coordinate descent."""
+    convergence: Literal["weights", "direction"] = "weights"
+    """Stopping rule of block-coordinate descent (:func:`logel.fit`)."""
+    fix_constant_direction: bool = False
+    """Fix the all-ones direction of :math:`\\omega` to zero: right when the features partition
+    the states (one-hot colours), since then :math:`\\nabla\\psi\\,\\mathbf 1=0`."""
+    block_bytes: float = 4e6
+    """Buffer size of the estimator on factored scores (the estimate does not depend on it)."""
+    seed: int = 0
+    """Seeds :math:`\\alpha^{(0)}` when ``alpha_init="uniform"``."""
+
+    def __post_init__(self) -> None:
+        if not (self.alpha_init == "uniform" or isinstance(self.alpha_init, (int, float))):
+            raise ValueError(f"ObserverConfig.alpha_init must be a number or 'uniform', "
+                             f"got {self.alpha_init!r}")
+        if self.convergence not in ("weights", "direction"):
+            raise ValueError(f"ObserverConfig.convergence must be 'weights' or 'direction', "
+                             f"got {self.convergence!r}")
+        if not self.alpha_min > 0:
+            raise ValueError(f"ObserverConfig.alpha_min must be > 0, got {self.alpha_min}")
+
+
+@dataclass(frozen=True)
+class ObserverInputs(Generic[P]):
+    """What an observer estimated from what it may see, before recovering :math:`\\omega`."""
+
+    setting: Literal["exact", "approximate", "realistic"]
+    """Which observer produced them."""
+    thetas: np.ndarray
+    """``(m + 1, d)`` parameters of the observed policies (true or cloned)."""
+    jacobians: np.ndarray
+    """``(m, d, q)`` Jacobians :math:`\\nabla\\psi(\\theta_t)` (exact or estimated)."""
+    learning_rates: np.ndarray | None
+    """``(m,)`` the learner's learning rates when the observer knows them, else None."""
+    policies: list[P]
+    """The ``m + 1`` observed policies (true or cloned)."""
+    clone_loss: np.ndarray | None = None
+    """``(m + 1,)`` final cloning loss per policy, when the policy class reports it."""
+    n_trajectories: tuple[int, ...] = ()
+    """Trajectories used by each step's Jacobian estimate (empty for exact Jacobians)."""
+
+    @property
+    def deltas(self) -> np.ndarray:
+        """``(m, d)`` parameter changes :math:`\\theta_{t+1}-\\theta_t`."""
+        return np.diff(self.thetas, axis=0)
+
+    @property
+    def m(self) -> int:
+        """Number of observed learning steps."""
+        return int(self.jacobians.shape[0])
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observer's answer: :math:`\\hat\\omega` and everything it was computed from."""
+
+    setting: Literal["exact", "approximate", "realistic"]
+    """Which observer produced it."""
+    weights: np.ndarray
+    """``(q,)`` recovered reward weights :math:`\\hat\\omega`."""
+    learning_rates: np.ndarray
+    """``(m,)`` learning rates used: the learner's (exact, approximate) or recovered."""
+    thetas: np.ndarray
+    """``(m + 1, d)`` parameters of the observed policies (true or cloned)."""
+    jacobians: np.ndarray
+    """``(m, d, q)`` Jacobians used."""
+    identifiability: Identifiability
+    """Rank and conditioning of the stacked Jacobians (over the free directions)."""
+    fit: LOGELResult | None
+    """Block-coordinate descent's full result (realistic setting), else None."""
+    alpha_init: np.ndarray | None
+    """``(m,)`` initial learning rates of block-coordinate descent, else None."""
+
+    @property
+    def n_iter(self) -> int:
+        """Block-coordinate-descent iterations (0 for the closed form)."""
+        return 0 if self.fit is None else self.fit.n_iter
+
+    @property
+    def converged(self) -> bool:
+        """Block-coordinate descent's convergence flag (True for the closed form)."""
+        return True if self.fit is None else self.fit.converged
+
+
+# ------------------------------------------------------------------------------- Jacobians
+
+
+def step_jacobians(policy_class: PolicyClass[Any], policies: Sequence[Any], states: np.ndarray,
+                   actions: np.ndarray, features: np.ndarray, gamma: float, baseline_eps: float,
+                   *, episode_starts: np.ndarray | None = None, block_bytes: float = 4e6
+                   ) -> np.ndarray:
+    """G(PO)MDP Jacobians :math:`\\widehat{\\nabla\\psi}(\\theta_t)` along a trace (paper Eq. 6).
+
+    Step ``t``'s estimate uses ``policies[t]``'s scores on that step's samples ``states[t]``,
+    ``actions[t]`` ``(N, T, ...)`` and features ``features[t]`` ``(N, T, q)``. Without
+    ``episode_starts`` every row is one trajectory from its first step; with ``(m, N, T)``
+    episode starts each row is a stream of episodes
+    (:func:`logel.estimators.trajectory_index`), and the discount restarts at each one.
+
+    Returns:
+        ``(m, d, q)`` with ``m = len(policies)``.
+    """
+    out = []
+    for t, policy in enumerate(policies):
+        scores = policy_class.scores(policy, states[t], actions[t])
+        if episode_starts is None and isinstance(scores, np.ndarray):
+            out.append(gpomdp_jacobian(scores, features[t], gamma, baseline_eps))
+            continue
+        starts = (np.zeros(features[t].shape[:2], dtype=bool) if episode_starts is None
+                  else np.asarray(episode_starts[t], dtype=bool))
+        if episode_starts is None:
+            starts[:, 0] = True
+        layout = TrajectoryLayout.from_index(*trajectory_index(starts))
+        phi = np.asarray(features[t]).reshape(-1, features[t].shape[-1])
+        out.append(gpomdp_jacobian(scores, phi, gamma, baseline_eps, layout=layout,
+                                   block_bytes=block_bytes))
+    return np.stack(out)
+
+
+def _count_trajectories(features: np.ndarray, episode_starts: np.ndarray | None, m: int
+                        ) -> tuple[int, ...]:
+    if episode_starts is None:
+        return (int(features.shape[1]),) * m
+    return tuple(int(trajectory_index(episode_starts[t])[0].shape[0]) for t in range(m))
+
+
+def _last_step(trace: LearnerTrace, m: int | None) -> int:
+    available = trace.n_policies - 1
+    m = available if m is None else int(m)
+    if not 1 <= m <= available:
+        raise ValueError(f"m must lie in 1..{available} (the trace's learning steps), got {m}")
+    return m
+
+
+def _rows(x: np.ndarray | None, stop: int, n: int | None) -> np.ndarray | None:
+    return None if x is None else x[:stop, :n]
+
+
+# ------------------------------------------------------------------------------- the settings
+
+
+def exact_inputs(trace: LearnerTrace, policy: BoltzmannPolicy, model: TabularMDP, horizon: int,
+                 m: int | None = None) -> ObserverInputs[np.ndarray]:
+    """Exact setting: the learner's :math:`\\theta_t` and :math:`\\alpha_t` and the exact
+    Jacobians :math:`\\nabla\\psi(\\theta_t)` of the tabular ``model`` over ``horizon`` steps
+    (:func:`logel.tabular.feature_expectations_jacobian`), for the first ``m`` steps."""
+    m = _last_step(trace, m)
+    if trace.thetas is None or trace.learning_rates is None:
+        raise ValueError("the exact setting needs the trace's thetas and learning_rates; "
+                         "use observe_realistic for a trace without them")
+    thetas = trace.thetas[: m + 1]
+    jacobians = np.stack([
+        feature_expectations_jacobian(model, policy.probabilities(th),
+                                      policy.probability_jacobian(th), horizon)
+        for th in thetas[:m]])
+    return ObserverInputs("exact", thetas, jacobians, trace.learning_rates[:m], list(thetas))
+
+
+def approximate_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
+                       config: ObserverConfig = ObserverConfig(), m: int | None = None, *,
+                       n_trajectories: int | None = None,
+                       samples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                       timings: dict[str, float] | None = None) -> ObserverInputs[P]:
+    """Approximate setting: the learner's :math:`\\theta_t` and :math:`\\alpha_t`, Jacobians
+    estimated by G(PO)MDP (:func:`step_jacobians`).
+
+    A trace without learning rates (a learner whose step is not a plain gradient step, such as
+    PPO) gives inputs with ``learning_rates=None``: :func:`recover` then estimates them by
+    block-coordinate descent from the learner's true parameters.
+
+    Args:
+        trace: the learner's trace (with ``thetas``).
+        policy_class: the learner's policy class.
+        config: the observer's options (``baseline_eps``, ``block_bytes``).
+        m: observed steps (default: all of the trace's).
+        n_trajectories: use the first ``n`` rows of each step (default: all).
+        samples: ``(states, actions, features)`` ``(m, N, T, ...)`` the observer drew itself
+            from each :math:`\\pi_{\\theta_t}`, instead of the learner's own trajectories.
+        timings: if given, receives the wall seconds of the stage ``"jacobians"``.
+    """
+    m = _last_step(trace, m)
+    if trace.thetas is None:
+        raise ValueError("the approximate setting needs the trace's thetas; use "
+                         "observe_realistic for a trace without them")
+    policies = [policy_class.true_policy(trace, k) for k in range(m + 1)]
+    thetas = np.stack([policy_class.theta(p) for p in policies])
+    if samples is None:
+        s, a, f = (_rows(x, m, n_trajectories) for x in (trace.states, trace.actions,
+                                                         trace.features))
+        starts = _rows(trace.episode_starts, m, n_trajectories)
+    else:
+        s, a, f = samples
+        starts = None
+    t0 = time.perf_counter()
+    jacobians = step_jacobians(policy_class, policies[:m], s, a, f, trace.gamma,
+                               config.baseline_eps, episode_starts=starts,
+                               block_bytes=config.block_bytes)
+    if timings is not None:
+        timings["jacobians"] = time.perf_counter() - t0
+    rates = None if trace.learning_rates is None else trace.learning_rates[:m]
+    return ObserverInputs("approximate", thetas, jacobians, rates, policies,
+                          n_trajectories=_count_trajectories(f, starts, m))
+
+
+def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
+                     config: ObserverConfig = ObserverConfig(), m: int | None = None, *,
+                     n_trajectories: int | None = None,
+                     jacobian_trace: LearnerTrace | None = None,
+                     timings: dict[str, float] | None = None) -> ObserverInputs[P]:
+    """Realistic setting (LOGEL): :math:`\\hat\\theta_1..\\hat\\theta_{m+1}` by behavioural
+    cloning of the trace's trajectories, Jacobians by G(PO)MDP at :math:`\\hat\\theta_t` on the
+    same trajectories (:func:`step_jacobians`); the learning rates stay unknown. Uses only the
+    trace's states, actions, features (and episode starts), so it serves any learner.
+
+    Args:
+        trace: the learner's trace.
+        policy_class: the observer's policy class (it clones).
+        config: the observer's options (``baseline_eps``, ``block_bytes``).
+        m: observed steps (default: all of the trace's).
+        n_trajectories: use the first ``n`` rows of each step (default: all).
+        jacobian_trace: other samples of the same policies for the Jacobian estimate (e.g. a
+            subset of the environments); default ``trace``.
+        timings: if given, receives the wall seconds of the stages ``"bc"`` and
+            ``"jacobians"``.
+    """
+    m = _last_step(trace, m)
+    s, a = (_rows(x, m + 1, n_trajectories) for x in (trace.states, trace.actions))
+    t0 = time.perf_counter()
+    policies, thetas, loss = policy_class.clone(list(s), list(a))
+    t1 = time.perf_counter()
+    data = trace if jacobian_trace is None else jacobian_trace
+    if data.n_policies < m + 1:
+        raise ValueError(f"jacobian_trace has {data.n_policies} policies, need {m + 1}")
+    s, a, f = (_rows(x, m, n_trajectories) for x in (data.states, data.actions, data.features))
+    starts = _rows(data.episode_starts, m, n_trajectories)
+    jacobians = step_jacobians(policy_class, policies[:m], s, a, f, data.gamma,
+                               config.baseline_eps, episode_starts=starts,
+                               block_bytes=config.block_bytes)
+    if timings is not None:
+        timings["bc"], timings["jacobians"] = t1 - t0, time.perf_counter() - t1
+    return ObserverInputs("realistic", np.asarray(thetas), jacobians, None, list(policies),
+                          clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m))
+
+
+def initial_learning_rates(config: ObserverConfig, m: int) -> np.ndarray:
+    """:math:`\\alpha^{(0)}` of block-coordinate descent: ``config.alpha_init`` for every step, or
+    :math:`\\mathcal U[0,1)` draws from ``config.seed``, raised to ``alpha_min``."""
+    if config.alpha_init == "uniform":
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x10CE1]))
+        return np.maximum(rng.random(m), config.alpha_min)
+    return np.full(m, float(config.alpha_init))
+
+
+def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig(),
+            m: int | None = None) -> Observation:
+    """:math:`\\hat\\omega` from the first ``m`` observed steps of ``inputs`` (default: all).
+
+    Known learning rates give the closed form (:func:`logel.solve_weights`, paper Eq. 4);
+    unknown ones block-coordinate descent (:func:`logel.fit`, paper Alg. 1) from
+    :func:`initial_learning_rates`.
+    """
+    m = inputs.m if m is None else int(m)
+    if not 1 <= m <= inputs.m:
+        raise ValueError(f"m must lie in 1..{inputs.m} (the observed steps), got {m}")
+    null = np.ones(inputs.jacobians.shape[-1]) if config.fix_constant_direction else None
+    deltas, jacobians = inputs.deltas[:m], inputs.jacobians[:m]
+    thetas = inputs.thetas[: m + 1]
+    if inputs.learning_rates is not None:
+        alpha = inputs.learning_rates[:m]
+        omega = solve_weights(deltas, jacobians, alpha, null_directions=null)
+        return Observation(inputs.setting, omega, np.asarray(alpha), thetas, jacobians,
+                           identifiability(jacobians, null_directions=null), None, None)
+    alpha_init = initial_learning_rates(config, m)
+    init: float | np.ndarray = (float(config.alpha_init) if config.alpha_init != "uniform"
+                                else alpha_init)
+    result = fit(deltas, jacobians, alpha_init=init, alpha_min=config.alpha_min, tol=config.tol,
+                 max_iter=config.max_iter, null_directions=null, convergence=config.convergence)
+    return Observation(inputs.setting, result.weights, result.learning_rates, thetas, jacobians,
+                       result.identifiability, result, alpha_init)
+
+
+def observe_exact(trace: LearnerTrace, policy: BoltzmannPolicy, model: TabularMDP, horizon: int,
+                  config: ObserverConfig = ObserverConfig(), m: int | None = None
+                  ) -> Observation:
+    """The exact-gradient observer (paper Sec. 2): closed form on the exact Jacobians."""
+    return recover(exact_inputs(trace, policy, model, horizon, m), config)
+
+
+def observe_approximate(trace: LearnerTrace, policy_class: PolicyClass[Any],
+                        config: ObserverConfig = ObserverConfig(), m: int | None = None, *,
+                        n_trajectories: int | None = None) -> Observation:
+    """The approximate-gradient observer (paper Sec. 3): closed form on G(PO)MDP Jacobians at the
+    learner's true parameters, from the learner's own trajectories."""
+    return recover(approximate_inputs(trace, policy_class, config, m,
+                                      n_trajectories=n_trajectories), config)
+
+
+def observe_realistic(trace: LearnerTrace, policy_class: PolicyClass[Any],
+                      config: ObserverConfig = ObserverConfig(), m: int | None = None, *,
+                      n_trajectories: int | None = None) -> Observation:
+    """LOGEL (paper Sec. 4, Alg. 1): behavioural cloning, G(PO)MDP Jacobians at the cloned
+    parameters, block-coordinate descent for :math:`\\omega` and the unknown learning rates."""
+    return recover(realistic_inputs(trace, policy_class, config, m,
+                                    n_trajectories=n_trajectories), config)
