@@ -2,7 +2,7 @@
 
 Ours: per-layer factored scores from one batched backward pass
 (:func:`logel.policies.gaussian_mlp.layer_scores`) and :func:`logel.gpomdp_jacobian` on the
-compact trajectory layout (:func:`logel.irl.neural.step_jacobian`). ``v1`` (shown for
+compact trajectory layout (:func:`logel.irl.observer.step_jacobians`). ``v1`` (shown for
 reference): the previous path, per-sample float32 scores with ``torch.func``
 (``vmap(grad(log_prob))``, :func:`logel.policies.gaussian_mlp.per_sample_scores`) materialised
 as an ``(n, d)`` matrix, then the padded estimator.
@@ -79,11 +79,13 @@ def _data(n_traj: int, horizon: int, q: int):
 
 
 def ours(policy, obs, actions, features, n_traj, horizon):
-    from logel.irl.neural import step_jacobian
+    from logel.irl.neural import GaussianMLPClass
+    from logel.irl.observer import step_jacobians
 
-    index = np.arange(n_traj * horizon).reshape(n_traj, horizon)
-    return step_jacobian(policy, obs, actions, features, index, np.ones_like(index, dtype=bool),
-                         GAMMA, EPS)
+    shape = (1, n_traj, horizon)
+    return step_jacobians(GaussianMLPClass(obs.shape[-1], actions.shape[-1]), [policy],
+                          obs.reshape(*shape, -1), actions.reshape(*shape, -1),
+                          features.reshape(*shape, -1), GAMMA, EPS)[0]
 
 
 def v1(policy, obs, actions, features, n_traj, horizon):

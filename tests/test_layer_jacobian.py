@@ -13,7 +13,8 @@ import torch
 
 from logel import gpomdp_jacobian
 from logel.estimators import DenseScores, ScoreSource, TrajectoryLayout, trajectory_index
-from logel.irl.neural import official_index, step_jacobian
+from logel.irl.neural import GaussianMLPClass, official_index
+from logel.irl.observer import step_jacobians
 from logel.policies.gaussian_mlp import (
     GaussianMLPPolicy,
     LayerScores,
@@ -123,7 +124,7 @@ def test_compact_estimator_equals_padded_and_per_trajectory(block_bytes):
     np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-12 * scale)
 
 
-def test_step_jacobian_is_the_estimator_on_torch_func_scores():
+def test_step_jacobians_is_the_estimator_on_torch_func_scores():
     """The observer's Jacobian (float32 policy) against the v1 path: materialised float32
     ``vmap`` scores through the padded estimator (official windows)."""
     rng = np.random.default_rng(3)
@@ -133,7 +134,10 @@ def test_step_jacobian_is_the_estimator_on_torch_func_scores():
     act = rng.normal(size=(n, 3)).astype(np.float32)
     features = rng.random((n, 3))
     index, mask = official_index(n, 50)
-    ours = step_jacobian(policy, obs, act, features, index, mask, 0.99, 1e-4)
+    starts = np.zeros((1, 1, n), dtype=bool)
+    starts[..., ::50] = True
+    ours = step_jacobians(GaussianMLPClass(11, 3), [policy], obs[None, None], act[None, None],
+                          features[None, None], 0.99, 1e-4, episode_starts=starts)[0]
     scores = per_sample_scores(policy, obs, act)  # float32
     v1 = gpomdp_jacobian(scores[index], features[index], 0.99, 1e-4, mask)
     assert np.abs(ours - v1).max() <= 1e-5 * np.abs(v1).max()  # float32 rounding of v1 only

@@ -11,15 +11,14 @@ pytest.importorskip("mujoco")
 pytest.importorskip("stable_baselines3")
 
 from logel import artifacts  # noqa: E402
-from logel.estimators import trajectory_index  # noqa: E402
 from logel.experiments import mujoco_controls as mc  # noqa: E402
-from logel.irl.neural import step_jacobian  # noqa: E402
+from logel.irl.neural import GaussianMLPClass  # noqa: E402
+from logel.irl.observer import step_jacobians  # noqa: E402
 from logel.learners.policy_gradient import (  # noqa: E402
     least_squares_weights,
     pg_config,
     train_policy_gradient,
 )
-from logel.policies.gaussian_mlp import policy_from_theta, set_flat_parameters  # noqa: E402
 
 pytestmark = pytest.mark.mujoco
 
@@ -32,16 +31,12 @@ def hopper_run():
 
 def test_each_update_is_a_normalised_gradient_step(hopper_run):
     trace, cfg = hopper_run.trace, hopper_run.config
-    meta = trace.metadata
+    policy_class = GaussianMLPClass.of_trace(trace)
     for t in range(trace.n_policies - 1):
-        policy = policy_from_theta(meta["obs_dim"], meta["act_dim"], trace.thetas[t])
-        set_flat_parameters(policy, np.asarray(meta["actor_heads"][t]),
-                            ["mean.weight", "mean.bias", "log_std"])
-        n = cfg.n_envs * cfg.n_steps
-        index, mask = trajectory_index(trace.episode_starts[t])
-        jac = step_jacobian(policy, trace.states[t].reshape(n, -1),
-                            trace.actions[t].reshape(n, -1), trace.features[t].reshape(n, -1),
-                            index, mask, trace.gamma, cfg.baseline_eps)
+        policy = policy_class.true_policy(trace, t)
+        jac = step_jacobians(policy_class, [policy], trace.states[t:t + 1],
+                             trace.actions[t:t + 1], trace.features[t:t + 1], trace.gamma,
+                             cfg.baseline_eps, episode_starts=trace.episode_starts[t:t + 1])[0]
         grad = jac @ hopper_run.weights
         delta = trace.thetas[t + 1] - trace.thetas[t]
         np.testing.assert_allclose(trace.learning_rates[t], cfg.step_length

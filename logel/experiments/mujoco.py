@@ -97,7 +97,7 @@ log = logging.getLogger(__name__)
 VERSION = "v2"
 """Bump when a change alters results; stored in every manifest. ``v1``: float32 ``vmap`` scores
 and padded coordinate blocks in the LOGEL Jacobian; ``v2``: per-layer float64 scores in the
-compact layout (:func:`logel.irl.neural.step_jacobian`), Jacobians moved by ~1e-7 relative."""
+compact layout (:func:`logel.irl.observer.step_jacobians`), Jacobians moved by ~1e-7 relative."""
 
 OBSERVER_UPDATES = 30
 """Observer PPO updates at the paper budget (official: 30 x 16 x 2000 = 960k steps)."""

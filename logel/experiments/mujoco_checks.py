@@ -2,7 +2,7 @@
 
 LOGEL's recovered reward is only useful if moving the policy along its gradient improves the
 true objective. At an observed policy :math:`\\theta_k` of a kept learner trace we estimate the
-Jacobian :math:`\\widehat{\\nabla\\psi}_k` (:func:`logel.irl.neural.step_jacobian`, on the trace's
+Jacobian :math:`\\widehat{\\nabla\\psi}_k` (:func:`logel.irl.observer.step_jacobians`, on the trace's
 own samples) and measure, on fresh rollouts with common random numbers (the same environment
 seeds and action noise for every evaluation), the central difference
 
@@ -37,13 +37,13 @@ import torch
 
 from logel import artifacts
 from logel.envs.mujoco_features import n_features
-from logel.estimators import trajectory_index
 from logel.experiments.mujoco import command_line, load_results, start_logging
 from logel.experiments.mujoco_diagnostics import reference_weights
-from logel.irl.neural import step_jacobian
+from logel.irl.neural import GaussianMLPClass
+from logel.irl.observer import step_jacobians
 from logel.learners.policy_gradient import rollout
 from logel.learners.ppo import make_vec_env, ppo_config
-from logel.policies.gaussian_mlp import GaussianMLPPolicy, load_theta, policy_from_theta
+from logel.policies.gaussian_mlp import GaussianMLPPolicy, load_theta
 from logel.traces import LearnerTrace
 
 log = logging.getLogger(__name__)
@@ -81,19 +81,6 @@ def check_config(budget: str) -> FiniteDifferenceConfig:
     if budget not in sizes:
         raise ValueError(f"budget must be one of {tuple(sizes)}, got {budget!r}")
     return replace(FiniteDifferenceConfig(), **sizes[budget])
-
-
-def true_policy(trace: LearnerTrace, k: int) -> GaussianMLPPolicy:
-    """The learner's policy ``k``: recorded trunk :math:`\\theta_k`, mean head and log-std."""
-    meta = trace.metadata
-    if trace.thetas is None or "actor_heads" not in meta:
-        raise ValueError("the trace needs thetas and metadata['actor_heads']")
-    obs_dim, act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
-    hidden = tuple(meta.get("hidden", (64, 64)))
-    heads = np.asarray(meta["actor_heads"][k], dtype=np.float64)
-    d = GaussianMLPPolicy(obs_dim, act_dim, hidden).n_theta()
-    return policy_from_theta(obs_dim, act_dim, trace.thetas[k][:d], mean_head=heads[:-act_dim],
-                             log_std=heads[-act_dim:], hidden=hidden)
 
 
 def mean_true_reward(trace: LearnerTrace, k: int, policy: GaussianMLPPolicy,
@@ -137,15 +124,15 @@ def finite_difference_check(trace: LearnerTrace, omega: np.ndarray,
     K = trace.n_policies
     out: dict[str, Any] = {"epsilon": config.epsilon, "steps": []}
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xE6]))
+    policy_class = GaussianMLPClass.of_trace(trace)
     for raw_k in config.steps:
         k = raw_k % K
-        policy = true_policy(trace, k)
+        policy = policy_class.true_policy(trace, k)
         theta = trace.thetas[k][:policy.n_theta()]
-        n = trace.states.shape[1] * trace.states.shape[2]
-        index, mask = trajectory_index(trace.episode_starts[k])
-        jac = step_jacobian(policy, trace.states[k].reshape(n, -1),
-                            trace.actions[k].reshape(n, -1), trace.features[k].reshape(n, -1),
-                            index, mask, trace.gamma, config.baseline_eps)
+        jac = step_jacobians(policy_class, [policy], trace.states[k:k + 1],
+                             trace.actions[k:k + 1], trace.features[k:k + 1], trace.gamma,
+                             config.baseline_eps,
+                             episode_starts=trace.episode_starts[k:k + 1])[0]
         directions = {"recovered": _unit(jac @ omega)}
         if omega_reference is not None:
             directions["reference"] = _unit(jac @ omega_reference)

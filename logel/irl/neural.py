@@ -9,7 +9,8 @@ Pipeline, for observed policies :math:`\\pi_{\\theta_1}..\\pi_{\\theta_{m+1}}` o
 3. per-step Jacobians :math:`\\widehat{\\nabla\\psi}_t` by :func:`logel.gpomdp_jacobian` (the
    project's only estimator) on per-sample scores at :math:`\\hat\\theta_t`, kept factored by
    layer (:func:`~logel.policies.gaussian_mlp.layer_scores`) in the compact trajectory layout
-   (:class:`logel.estimators.TrajectoryLayout`): :func:`step_jacobian`;
+   (:class:`logel.estimators.TrajectoryLayout`): :func:`logel.irl.observer.step_jacobians` with
+   :class:`GaussianMLPClass`;
 4. :func:`logel.fit` (block-coordinate descent) with :math:`\\alpha^{(0)}\\sim\\mathcal U[0,1)`
    drawn from the seeded generator, as the official code does unseeded.
 
@@ -46,7 +47,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from logel.estimators import TrajectoryLayout, gpomdp_jacobian
 from logel.irl.logel import LOGELResult
 from logel.irl.observer import ObserverConfig, approximate_inputs, realistic_inputs, recover
 from logel.policies.gaussian_mlp import (
@@ -146,34 +146,6 @@ def official_index(n_steps: int, segment_length: int = 50) -> tuple[np.ndarray, 
         raise ValueError(f"a row of {n_steps} steps has no window of {segment_length}")
     index = np.arange(n_seg * segment_length).reshape(n_seg, segment_length)
     return index, np.ones_like(index, dtype=bool)
-
-
-def step_jacobian(policy: GaussianMLPPolicy, states: np.ndarray, actions: np.ndarray,
-                  features: np.ndarray, index: np.ndarray, mask: np.ndarray, gamma: float,
-                  baseline_eps: float, *, include_mean_head: bool = False,
-                  include_log_std: bool = False, block_bytes: float = 4e6) -> np.ndarray:
-    """One observed step's Jacobian :math:`\\widehat{\\nabla\\psi}(\\hat\\theta_t)` ``(d, q)``.
-
-    Per-sample scores of ``policy`` from one batched backward pass, kept factored by layer,
-    then :func:`logel.gpomdp_jacobian` on the trajectories ``index``/``mask`` (from
-    :func:`logel.estimators.trajectory_index` or ``official_index``) in the compact layout.
-
-    Args:
-        policy: the policy at :math:`\\hat\\theta_t`.
-        states: ``(n, obs_dim)`` observations, actions ``(n, act_dim)`` (unclipped samples)
-            and features ``(n, q)``, one row per sample.
-        index: ``(n_traj, T_max)`` sample index of each trajectory step; mask its validity.
-        gamma: discount (restarting at each trajectory's first step).
-        baseline_eps: :math:`\\epsilon_b`.
-        include_mean_head: include the mean head in :math:`\\theta`.
-        include_log_std: include the log standard deviation in :math:`\\theta`.
-        block_bytes: the estimator's buffer size.
-    """
-    scores = layer_scores(policy, states, actions, include_mean_head=include_mean_head,
-                          include_log_std=include_log_std)
-    return gpomdp_jacobian(scores, features, gamma, baseline_eps,
-                           layout=TrajectoryLayout.from_index(index, mask),
-                           block_bytes=block_bytes)
 
 
 def _observed_steps(trace: LearnerTrace, steps: Sequence[int] | None) -> tuple[int, ...]:
@@ -331,7 +303,10 @@ def neural_logel(trace: LearnerTrace, config: NeuralLOGELConfig = NeuralLOGELCon
         inputs = realistic_inputs(bc_trace, policy_class, observer, jacobian_trace=jac_trace,
                                   timings=seconds)
     else:
-        inputs = approximate_inputs(jac_trace, policy_class, observer, timings=seconds)
+        # the learning rates stay unknown even when the trace records them: BCD, as for "bc"
+        inputs = dataclasses.replace(
+            approximate_inputs(jac_trace, policy_class, observer, timings=seconds),
+            learning_rates=None)
         seconds["bc"] = 0.0
     t0 = time.perf_counter()
     observation = recover(inputs, observer)

@@ -4,13 +4,13 @@ An observer watches ``m`` learning steps :math:`\\theta_t\\to\\theta_{t+1}` of a
 follow :math:`\\theta_{t+1}=\\theta_t+\\alpha_t\\nabla\\psi(\\theta_t)\\,\\omega` and recovers
 :math:`\\omega`. The settings differ only in what the observer may see:
 
-============================  ===================  ===================  ==========================
-setting                       :math:`\\theta_t`     :math:`\\alpha_t`     :math:`\\nabla\\psi(\\theta_t)`
-============================  ===================  ===================  ==========================
-:func:`observe_exact`         known                known                exact (tabular model)
-:func:`observe_approximate`   known                known                G(PO)MDP on trajectories
-:func:`observe_realistic`     behavioural cloning  recovered (BCD)      G(PO)MDP at :math:`\\hat\\theta_t`
-============================  ===================  ===================  ==========================
+==================================  ===================  ================  ================================
+setting                             :math:`\\theta_t`     :math:`\\alpha_t`  :math:`\\nabla\\psi(\\theta_t)`
+==================================  ===================  ================  ================================
+:func:`~logel.observe_exact`        known                known             exact (tabular model)
+:func:`~logel.observe_approximate`  known                known             G(PO)MDP on trajectories
+:func:`~logel.observe_realistic`    behavioural cloning  recovered (BCD)   G(PO)MDP at :math:`\\hat\\theta_t`
+==================================  ===================  ================  ================================
 
 Each observer is two steps with one home each: *estimate* what the setting allows
 (:func:`exact_inputs`, :func:`approximate_inputs`, :func:`realistic_inputs`, all returning
@@ -21,7 +21,8 @@ first ``m`` steps for several ``m``.
 
 The realistic observer needs two things of the learner's policy class, the small
 :class:`PolicyClass` protocol: per-sample scores :math:`\\nabla_\\theta\\log\\pi(a|s)` in batch, and
-behavioural cloning. :class:`BoltzmannClass` (the tabular gridworld) and :class:`GaussianMLPClass`
+behavioural cloning. :class:`~logel.BoltzmannClass` (the tabular gridworld) and
+:class:`~logel.irl.neural.GaussianMLPClass`
 (MuJoCo) implement it, so the gridworld and MuJoCo share one observer. The Jacobians along a trace
 are computed in one place, :func:`step_jacobians`, by the project's only estimator
 :func:`logel.gpomdp_jacobian`.

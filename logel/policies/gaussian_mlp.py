@@ -434,7 +434,7 @@ class BCResult:
         thetas: ``(K, d)`` cloned :math:`\\hat\\theta_1..\\hat\\theta_K` (trunk, plus mean head
             if requested), float64.
         parameters: ``(K, P)`` every parameter of each cloned policy (``named_parameters``
-            order), enough to rebuild the policies with :func:`set_flat_parameters`.
+            order), enough to rebuild the policies (:meth:`policy`).
         final_loss: ``(K,)`` mean negative log-likelihood on each step's data after cloning.
     """
 
