@@ -1,13 +1,17 @@
-"""Figure helpers shared by every chapter: mean ± 95% CI bands and the budget label."""
+"""How results are shown, for every chapter: figures (mean ± 95% CI bands, the budget label) and
+tables (a markdown table and the formatted numbers in its cells)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from logel.evaluation import mean_ci
 from logel.experiments.budgets import Budget, current_budget
+from logel.statistics import mean_ci
+
+# ------------------------------------------------------------------------------------ figures
 
 
 def ci_band(ax: Any, x: Any, samples: Any, label: str | None = None, **kwargs: Any) -> Any:
@@ -25,3 +29,45 @@ def label_budget(fig: Any, budget: Budget | None = None, seeds: int | None = Non
     budget = budget or current_budget()
     text = f"budget: {budget}" + (f", {seeds} seeds" if seeds is not None else "")
     fig.text(0.995, 0.005, text, ha="right", va="bottom", fontsize=8, color="0.35")
+
+
+# ------------------------------------------------------------------------------------- tables
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub/MyST markdown table."""
+    lines = ["| " + " | ".join(map(str, header)) + " |",
+             "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fixed(x: float, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals."""
+    return f"{x:.{digits}f}"
+
+
+def plus_minus(stat: tuple[float, float], digits: int = 2) -> str:
+    """``"mean ± half"`` of a pair such as :func:`logel.statistics.mean_ci`'s."""
+    mean, half = stat
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+class MethodResults(Protocol):
+    """A result with one outcome per observer and number of observed steps, such as
+    :class:`logel.experiments.comparison.ComparisonResult`."""
+
+    def outcome(self, method: Any, m: int) -> Any:
+        """The outcome (with ``value`` and ``optimal``) of ``method`` after ``m`` steps."""
+        ...
+
+
+def count_cell(results: Sequence[MethodResults], method: Any, m: int) -> str:
+    """``"k/n"``: the number of seeds whose ``method`` attains the optimum at ``m``."""
+    k = sum(bool(r.outcome(method, m).optimal) for r in results)
+    return f"{k}/{len(results)}"
+
+
+def value_cell(results: Sequence[MethodResults], method: Any, m: int, digits: int = 2) -> str:
+    """``"mean ± ci"`` over seeds of the value of ``method`` at ``m``."""
+    return plus_minus(mean_ci([r.outcome(method, m).value for r in results]), digits)

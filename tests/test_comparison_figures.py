@@ -1,4 +1,5 @@
-"""The chapter helpers of logel.experiments.comparison_figures reproduce run_comparison."""
+"""The chapter helpers of logel.experiments.comparison_figures reproduce run_comparison; the
+table helpers of logel.plotting."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from logel.experiments.comparison import ComparisonConfig, run_comparison  # noqa: E402
-from logel.experiments.comparison_figures import (  # noqa: E402
-    count_cell,
+from logel.experiments.comparison import (  # noqa: E402
+    ComparisonConfig,
     learner_parameters,
-    markdown_table,
+    run_comparison,
+)
+from logel.experiments.comparison_figures import (  # noqa: E402
     observe_variant,
     optimal_counts,
     plot_values,
@@ -23,6 +25,7 @@ from logel.experiments.comparison_figures import (  # noqa: E402
     value_matrix,
 )
 from logel.experiments.gridworld import RecoveryConfig  # noqa: E402
+from logel.plotting import count_cell, markdown_table, value_cell  # noqa: E402
 
 
 @pytest.mark.parametrize("learner", ["gpomdp", "spi"])
@@ -58,7 +61,8 @@ def test_sweeps_and_tables() -> None:
     assert value_matrix(out["base"], "logel").shape == (2, 2)
     counts = optimal_counts(out["base"], "logel")
     assert set(counts) == {2, 3} and all(0 <= c <= 2 for c in counts.values())
-    assert count_cell(out["base"], "logel", 2).endswith("/2")
+    assert count_cell(out["base"], "logel", 2) == f"{counts[2]}/2"
+    assert " ± " in value_cell(out["base"], "logel", 2)
     assert markdown_table(["a", "b"], [[1, 2]]).splitlines()[1] == "|---|---|"
     fig, ax = plt.subplots()
     plot_values(ax, out["base"], "logel")

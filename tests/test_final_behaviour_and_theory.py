@@ -19,11 +19,11 @@ from logel.experiments.theory import (
     IdentifiabilityCases,
     IdentifiabilityConfig,
     RatesConfig,
-    SharedLogitPolicy,
     identifiability_curve,
     loglog_slope,
     run_rates,
 )
+from logel.policies import SharedLogitPolicy
 from logel.runner import ray_available, run_jobs
 
 SMALL = FinalBehaviourConfig(observed_steps=(2, 4), trajectories=(10, 20), n_sweep_m=3,

@@ -6,18 +6,14 @@ import numpy as np
 import pytest
 
 from logel import IdentifiabilityWarning, identifiability, solve_weights
-from logel.envs.gridworld import Gridworld
+from logel.envs.gridworld import Gridworld, sample_batches
 from logel.estimators import (
     gpomdp_jacobian,
     gpomdp_jacobian_covariance,
     gpomdp_jacobian_stderr,
 )
-from logel.experiments.sweeps import sample_batches
-from logel.experiments.theory import (
-    IdentifiabilityConfig,
-    SharedLogitPolicy,
-    identifiability_curve,
-)
+from logel.experiments.theory import IdentifiabilityConfig, identifiability_curve
+from logel.policies import SharedLogitPolicy
 
 
 def test_stderr_matches_spread_over_independent_batches():

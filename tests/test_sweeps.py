@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from logel.envs.gridworld import Gridworld, sample_batch
+from logel.envs.gridworld import Gridworld, sample_batch, sample_batches
 from logel.experiments.gridworld import RecoveryConfig, run
 from logel.experiments.sweeps import (
     LEARNERS,
@@ -13,7 +13,6 @@ from logel.experiments.sweeps import (
     expected_jacobian,
     monte_carlo_jacobians,
     run_sample_sizes,
-    sample_batches,
     sweep_many,
 )
 from logel.learners import GPOMDPLearnerConfig

@@ -145,7 +145,8 @@ class Gridworld:
 
 @dataclass(frozen=True)
 class TrajectoryBatch:
-    """``N`` trajectories of length ``T`` from one policy.
+    """``N`` trajectories of length ``T`` from one policy (:func:`sample_batch`; from ``L``
+    policies, :func:`sample_batches`, every array has a leading axis ``L``).
 
     Attributes:
         states: ``(N, T)`` int, :math:`s_t`.
@@ -197,6 +198,52 @@ def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
     next_states = next_states.reshape(n_trajectories, T)
     return TrajectoryBatch(states, actions, model.state_features[next_states],
                            next_states[:, -1].copy())
+
+
+def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
+                   rng: np.random.Generator) -> TrajectoryBatch:
+    """One batch of ``n_trajectories`` trajectories from each of ``L`` policy tables.
+
+    The batches are independent and follow the variant's rules exactly as :func:`sample_batch`
+    (continuous runs cut into segments for ``"paper"``, every trajectory from s0 for
+    ``"consistent"``); the loop over time is shared by all policies, which makes the
+    ``"paper"`` variant's continuous runs affordable. With one policy it consumes the generator
+    exactly like :func:`sample_batch` and returns the same trajectories.
+
+    Args:
+        grid: the gridworld.
+        policies: ``(L, S, A)`` action probabilities.
+        n_trajectories: ``N`` trajectories per policy.
+        rng: the only source of randomness.
+
+    Returns:
+        A :class:`TrajectoryBatch` whose arrays have a leading axis ``L``:
+        states and actions ``(L, N, T)``, features ``(L, N, T, q)``, final states ``(L, N)``.
+    """
+    policies = np.asarray(policies, dtype=float)
+    if policies.ndim != 3 or policies.shape[1:] != (grid.n_states, grid.n_actions):
+        raise ValueError(f"policies must have shape (L, {grid.n_states}, {grid.n_actions}), "
+                         f"got {policies.shape}")
+    if n_trajectories < 1:
+        raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
+    L, T, N = policies.shape[0], grid.horizon, n_trajectories
+    per_policy, steps = (1, N * T) if grid.chain_segments else (N, T)
+    lane_policy = np.repeat(np.arange(L), per_policy)
+    cdf_action = np.cumsum(policies, axis=2)
+    cdf_next = np.cumsum(grid.sampling_model.transitions, axis=2)
+    states = np.empty((lane_policy.size, steps), dtype=np.int64)
+    actions = np.empty_like(states)
+    s = np.zeros(lane_policy.size, dtype=np.int64)  # every run starts at s0 (state 0)
+    for t in range(steps):
+        u = rng.random(s.size)[:, None]
+        a = np.minimum((u > cdf_action[lane_policy, s]).sum(axis=1), grid.n_actions - 1)
+        states[:, t], actions[:, t] = s, a
+        u = rng.random(s.size)[:, None]
+        s = np.minimum((u > cdf_next[s, a]).sum(axis=1), grid.n_states - 1)
+    next_states = np.concatenate([states[:, 1:], s[:, None]], axis=1).reshape(L, N, T)
+    return TrajectoryBatch(states.reshape(L, N, T), actions.reshape(L, N, T),
+                           grid.sampling_model.state_features[next_states],
+                           next_states[..., -1].copy())
 
 
 class ColourGridEnv(gym.Env[int, int]):

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from logel.envs.gridworld import (
     COLOUR_NAMES,
@@ -37,6 +36,7 @@ from logel.evaluation import greedy_policy
 from logel.experiments.budgets import Budget
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import run_jobs
 from logel.tabular import feature_expectations, feature_expectations_jacobian, reward_table
 
 ESTIMATORS = {"gpomdp": gpomdp_jacobian, "reinforce": reinforce_jacobian}
@@ -286,11 +286,7 @@ def learning_curves(variant: Variant, seeds: Any,
     """
     config = GPOMDPLearnerConfig() if config is None else config
     seeds = tuple(int(s) for s in seeds)
-    if n_jobs == 1:
-        runs = [_one_curve(variant, config, s) for s in seeds]
-    else:
-        runs = list(Parallel(n_jobs=n_jobs)(delayed(_one_curve)(variant, config, s)
-                                            for s in seeds))
+    runs = run_jobs(_one_curve, [(variant, config, s) for s in seeds], n_jobs=n_jobs)
     return LearningCurves(variant, config, seeds, np.stack([r[0] for r in runs]),
                           np.stack([r[1] for r in runs]))
 

@@ -7,8 +7,8 @@ coordinate descent, :func:`logel.experiments.gridworld.observe`) and LfL
 (:func:`logel.irl.lfl.lfl_reward`). Both are scored by the paper's metric, the value
 :math:`V^{\\pi}(s_0)` under the true reward of the greedy policy for the recovered reward.
 
-Sweeps run over seeds with joblib; each seed's randomness comes from ``SeedSequence(seed)``, so
-results are identical for any ``n_jobs``.
+Sweeps run over seeds with :func:`logel.runner.run_jobs`; each seed's randomness comes from
+``SeedSequence(seed)``, so results are identical for any ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld, Variant
-from logel.evaluation import greedy_value, mean_ci, optimal_value
+from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
 from logel.experiments.gridworld import RecoveryConfig, observe
 from logel.irl.lfl import LfLConfig, lfl_reward
-from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
-from logel.learners.tabular_learners import TabularLearnerConfig, run_tabular_learner
+from logel.learners.gpomdp import GPOMDPLearnerConfig
+from logel.learners.gridworld_runs import LEARNERS, LearnerKind, run_gridworld_learner
+from logel.learners.tabular_learners import TabularLearnerConfig
+from logel.runner import run_jobs
 from logel.traces import LearnerTrace
 
-LearnerKind = Literal["gpomdp", "qlearning", "svi", "spi"]
 Method = Literal["logel", "lfl"]
-LEARNERS: tuple[LearnerKind, ...] = ("gpomdp", "qlearning", "svi", "spi")
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,13 @@ class ComparisonConfig:
             raise ValueError(f"methods must be a non-empty subset of ('logel', 'lfl'), "
                              f"got {self.methods}")
 
+    def learner_key(self) -> tuple[Any, ...]:
+        """What the learner run depends on (learner, dynamics, batch size, number of updates and
+        the learner's own options): configurations with equal keys share one learner run."""
+        learner_cfg = self.gpomdp if self.learner == "gpomdp" else self.tabular
+        return (self.learner, self.variant, self.slip, self.n_trajectories,
+                max(self.observed_steps), learner_cfg)
+
 
 @dataclass(frozen=True)
 class MethodOutcome:
@@ -101,24 +107,31 @@ class ComparisonResult:
         raise KeyError((method, m))
 
 
-def run_learner(config: ComparisonConfig, grid: Gridworld,
-                rng: np.random.Generator) -> LearnerTrace:
-    """Run the configured learner for ``max(observed_steps)`` updates."""
-    n_updates = max(config.observed_steps)
-    if config.learner == "gpomdp":
-        cfg = replace(config.gpomdp, n_updates=n_updates, n_trajectories=config.n_trajectories)
-        return run_gpomdp_learner(grid, cfg, rng)
-    cfg_t = replace(config.tabular, learner=config.learner, n_updates=n_updates,
-                    n_trajectories=config.n_trajectories)
-    trace, _ = run_tabular_learner(grid, cfg_t, rng)
-    return trace
+def learner_parameters(config: ComparisonConfig, seed: int
+                       ) -> tuple[Gridworld, LearnerTrace, np.ndarray]:
+    """The learner run of ``run_comparison(config, seed)`` and its true policy parameters.
+
+    The configured learner runs for ``max(observed_steps)`` updates
+    (:func:`logel.learners.gridworld_runs.run_gridworld_learner`) on the first of the seed's
+    three streams.
+
+    Returns:
+        ``(grid, trace, thetas)``: the trace ``run_comparison`` observes and the learner's
+        ``(K, d)`` policies in the observer's Boltzmann class (the oracle the realistic observer
+        never sees).
+    """
+    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0])
+    grid = Gridworld(variant=config.variant, slip=config.slip)
+    trace, thetas = run_gridworld_learner(config.learner, grid, max(config.observed_steps),
+                                          config.n_trajectories, learner_rng,
+                                          gpomdp=config.gpomdp, tabular=config.tabular)
+    return grid, trace, thetas
 
 
 def run_comparison(config: ComparisonConfig, seed: int) -> ComparisonResult:
     """One learner run, observed by LOGEL and LfL at every ``m``."""
-    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0])
-    grid = Gridworld(variant=config.variant, slip=config.slip)
-    return observe_trace(config, seed, grid, run_learner(config, grid, learner_rng))
+    grid, trace, _ = learner_parameters(config, seed)
+    return observe_trace(config, seed, grid, trace)
 
 
 def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
@@ -144,25 +157,17 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
         for m in config.observed_steps:
             res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl, lfl_rng)
             value = greedy_value(grid, reward=res.reward)
-            outcomes.append(MethodOutcome("lfl", m, value, bool(value >= v_star - 1e-6), None))
+            outcomes.append(MethodOutcome("lfl", m, value, attains_optimum(value, v_star), None))
     return ComparisonResult(config, seed, {**grid.describe(), "learner": config.learner},
                             v_star, tuple(outcomes), trace.returns.mean(axis=1))
 
 
 def sweep_comparison(config: ComparisonConfig, seeds: Any, n_jobs: int = 1,
                      progress: bool = False) -> list[ComparisonResult]:
-    """:func:`run_comparison` over seeds (joblib); ``progress`` shows an opt-in tqdm bar."""
-    seeds = list(seeds)
-    if n_jobs == 1:
-        iterator: Any = (run_comparison(config, s) for s in seeds)
-    else:
-        iterator = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(run_comparison)(config, s) for s in seeds)
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, total=len(seeds), desc=f"{config.learner}")
-    return list(iterator)
+    """:func:`run_comparison` over seeds (:func:`logel.runner.run_jobs`); ``progress`` shows an
+    opt-in tqdm bar."""
+    return run_jobs(run_comparison, [(config, s) for s in seeds], n_jobs=n_jobs,
+                    progress=progress, description=f"{config.learner}")
 
 
 @dataclass(frozen=True)
@@ -198,8 +203,8 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
 
 
 __all__ = ["LEARNERS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
-           "MethodOutcome", "observe_trace", "run_comparison", "run_learner", "summarise_comparison",
-           "sweep_comparison"]
+           "MethodOutcome", "learner_parameters", "observe_trace", "run_comparison",
+           "summarise_comparison", "sweep_comparison"]
 
 
 def format_comparison(results: list[ComparisonResult]) -> str:

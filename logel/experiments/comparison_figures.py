@@ -9,9 +9,9 @@ learning from four learners").
   watch the same trajectories (ablations cost one learner run, not one per variant); it can also
   record :func:`step_alignment`, how well each observed parameter change lines up with the
   learner's true-reward gradient.
-* :func:`learner_parameters` reproduces the learner run of
-  :func:`logel.experiments.comparison.run_comparison` and also returns the learner's policies as
-  parameters of the observer's Boltzmann class (the "oracle" the realistic observer never sees).
+
+Tables of these sweeps use :func:`logel.plotting.count_cell` and
+:func:`logel.plotting.value_cell`.
 """
 
 from __future__ import annotations
@@ -21,24 +21,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld
-from logel.estimators import gpomdp_jacobian
-from logel.evaluation import greedy_value, mean_ci, optimal_value
+from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
 from logel.experiments.comparison import (
     ComparisonConfig,
     ComparisonResult,
     Method,
+    learner_parameters,
     observe_trace,
     run_comparison,
 )
-from logel.irl.bc import clone_policies
-from logel.irl.logel import fit
-from logel.learners.gpomdp import run_gpomdp_learner
-from logel.learners.tabular_learners import run_tabular_learner
+from logel.experiments.gridworld import observer_config
+from logel.irl.observer import BoltzmannClass, approximate_inputs, realistic_inputs, recover
 from logel.plotting import ci_band
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import run_jobs
 from logel.traces import LearnerTrace
 
 # --------------------------------------------------------------------------- sweeps -> arrays
@@ -84,26 +82,6 @@ def plot_values(ax: Any, results: Sequence[ComparisonResult], method: Method,
     return ci_band(ax, steps, value_matrix(results, method, steps), label=label, **kwargs)
 
 
-def count_cell(results: Sequence[ComparisonResult], method: Method, m: int) -> str:
-    """``"k/n"``, the optimal-seed count at ``m``, for tables."""
-    return f"{optimal_counts(results, method, [m])[m]}/{len(results)}"
-
-
-def value_cell(results: Sequence[ComparisonResult], method: Method, m: int,
-               digits: int = 2) -> str:
-    """``"mean ± ci"`` of the value at ``m``, for tables."""
-    mean, ci = value_stats(results, method, m)
-    return f"{mean:.{digits}f} ± {ci:.{digits}f}"
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub/MyST markdown table."""
-    lines = ["| " + " | ".join(map(str, header)) + " |",
-             "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def sweep_configs(configs: Mapping[Any, ComparisonConfig], seeds: Any, n_jobs: int = 1
                   ) -> dict[Any, list[ComparisonResult]]:
     """:func:`~logel.experiments.comparison.run_comparison` for every configuration and seed,
@@ -111,46 +89,14 @@ def sweep_configs(configs: Mapping[Any, ComparisonConfig], seeds: Any, n_jobs: i
     result equals ``sweep_comparison(config, seeds)``, for any ``n_jobs``."""
     seeds = list(seeds)
     jobs = [(key, seed) for key in configs for seed in seeds]
-    if n_jobs == 1:
-        flat = [run_comparison(configs[key], seed) for key, seed in jobs]
-    else:
-        flat = list(Parallel(n_jobs=n_jobs)(delayed(run_comparison)(configs[key], seed)
-                                            for key, seed in jobs))
+    flat = run_jobs(run_comparison, [(configs[key], seed) for key, seed in jobs], n_jobs=n_jobs)
     out: dict[Any, list[ComparisonResult]] = {key: [] for key in configs}
     for (key, _), result in zip(jobs, flat, strict=True):
         out[key].append(result)
     return out
 
 
-# ------------------------------------------------------------------ learner run and its oracle
-
-
-def learner_parameters(config: ComparisonConfig, seed: int
-                       ) -> tuple[Gridworld, LearnerTrace, np.ndarray]:
-    """The learner run of ``run_comparison(config, seed)`` and its true policy parameters.
-
-    Returns:
-        ``(grid, trace, thetas)``: the trace is identical to the one ``run_comparison`` observes
-        (same seed stream); ``thetas`` ``(K, d)`` are the learner's policies in the observer's
-        Boltzmann class: G(PO)MDP's own parameters, or, for Q-learning, SVI and SPI, the logits
-        :math:`\\log\\pi(a|s)-\\log\\pi(A-1|s)` of each data policy (every full-support tabular
-        policy is a Boltzmann policy).
-    """
-    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[0])
-    grid = Gridworld(variant=config.variant, slip=config.slip)
-    n_updates = max(config.observed_steps)
-    if config.learner == "gpomdp":
-        trace = run_gpomdp_learner(grid, replace(config.gpomdp, n_updates=n_updates,
-                                                 n_trajectories=config.n_trajectories),
-                                   learner_rng)
-        assert trace.thetas is not None
-        return grid, trace, trace.thetas
-    trace, policies = run_tabular_learner(
-        grid, replace(config.tabular, learner=config.learner, n_updates=n_updates,
-                      n_trajectories=config.n_trajectories), learner_rng)
-    log_p = np.log(np.clip(policies, 1e-300, None))
-    thetas = (log_p[:, :, :-1] - log_p[:, :, -1:]).reshape(policies.shape[0], -1)
-    return grid, trace, thetas
+# ------------------------------------------------------------------ how gradient-like a step is
 
 
 @dataclass(frozen=True)
@@ -180,17 +126,7 @@ class StepAlignment:
 
     def oracle_optimal(self, m: int) -> bool:
         """Whether the oracle's greedy policy at ``m`` is optimal."""
-        return bool(self.oracle_values[m] >= self.optimal_value - 1e-6)
-
-
-def _deltas_and_jacobians(grid: Gridworld, policy: BoltzmannPolicy, thetas: np.ndarray,
-                          trace: LearnerTrace, n: int, baseline_eps: float
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    m = thetas.shape[0] - 1
-    jacobians = np.stack([
-        gpomdp_jacobian(policy.scores(thetas[t], trace.states[t, :n], trace.actions[t, :n]),
-                        trace.features[t, :n], grid.gamma, baseline_eps) for t in range(m)])
-    return np.diff(thetas, axis=0), jacobians
+        return attains_optimum(self.oracle_values[m], self.optimal_value)
 
 
 def _cosines(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray) -> np.ndarray:
@@ -202,37 +138,30 @@ def _cosines(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray) -> np
 
 def step_alignment(config: ComparisonConfig, grid: Gridworld, trace: LearnerTrace,
                    true_thetas: np.ndarray) -> StepAlignment:
-    """:class:`StepAlignment` of one learner run, for LOGEL's behavioural cloning
-    (``config.logel.bc``) and for the learner's true parameters, over ``max(observed_steps)``
-    steps; the oracle fit uses ``config.logel``'s block-coordinate-descent options."""
+    """:class:`StepAlignment` of one learner run over ``max(observed_steps)`` steps.
+
+    The cloned changes and their Jacobians are LOGEL's (the realistic observer's inputs,
+    :func:`logel.irl.observer.realistic_inputs`, with ``config.logel``); the true ones are those
+    of the approximate observer given the learner's true parameters ``true_thetas`` but not its
+    learning rates (:func:`logel.irl.observer.approximate_inputs`), from which the oracle
+    recovers :math:`\\omega` by block-coordinate descent with ``config.logel``'s options."""
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max = max(config.observed_steps)
     n = min(config.logel.observer_trajectories, config.n_trajectories)
-    rc = config.logel
-    cloned = clone_policies(policy, trace.states[: m_max + 1, :n],
-                            trace.actions[: m_max + 1, :n], rc.bc)
-    d_c, j_c = _deltas_and_jacobians(grid, policy, cloned, trace, n, rc.baseline_eps)
-    d_t, j_t = _deltas_and_jacobians(grid, policy, true_thetas[: m_max + 1], trace, n,
-                                     rc.baseline_eps)
-    null = np.ones(grid.n_features) if rc.fix_constant_direction else None
-    oracle = {}
-    for m in config.observed_steps:
-        res = fit(d_t[:m], j_t[:m], alpha_init=rc.alpha_init, alpha_min=rc.alpha_min,
-                  tol=rc.tol, max_iter=rc.max_iter, null_directions=null)
-        oracle[int(m)] = greedy_value(grid, res.weights)
-    return StepAlignment(_cosines(d_c, j_c, grid.true_weights),
-                         _cosines(d_t, j_t, grid.true_weights),
-                         np.linalg.norm(d_c, axis=1), np.linalg.norm(d_t, axis=1), oracle,
-                         optimal_value(grid))
+    observer = observer_config(config.logel)
+    cloned = realistic_inputs(trace, BoltzmannClass(policy, config.logel.bc), observer, m_max,
+                              n_trajectories=n)
+    true = approximate_inputs(replace(trace, thetas=true_thetas, learning_rates=None),
+                              BoltzmannClass(policy), observer, m_max, n_trajectories=n)
+    oracle = {int(m): greedy_value(grid, recover(true, observer, m).weights)
+              for m in config.observed_steps}
+    return StepAlignment(_cosines(cloned.deltas, cloned.jacobians, grid.true_weights),
+                         _cosines(true.deltas, true.jacobians, grid.true_weights),
+                         np.linalg.norm(cloned.deltas, axis=1),
+                         np.linalg.norm(true.deltas, axis=1), oracle, optimal_value(grid))
 
 
 # ------------------------------------------------------------------ several observers, one run
-
-
-def _learner_key(config: ComparisonConfig) -> tuple[Any, ...]:
-    learner_cfg = config.gpomdp if config.learner == "gpomdp" else config.tabular
-    return (config.learner, config.variant, config.slip, config.n_trajectories,
-            max(config.observed_steps), learner_cfg)
 
 
 def observe_variant(config: ComparisonConfig, seed: int, grid: Gridworld,
@@ -277,22 +206,17 @@ def sweep_variants(variants: Mapping[str, ComparisonConfig], seeds: Any, n_jobs:
         if not variants:
             raise ValueError("give at least one variant or a base configuration")
         base = next(iter(variants.values()))
-    if any(_learner_key(cfg) != _learner_key(base) for cfg in variants.values()):
+    if any(cfg.learner_key() != base.learner_key() for cfg in variants.values()):
         raise ValueError("all variants must share the base learner configuration (learner, "
                          "variant, slip, n_trajectories, learner options, "
                          "max(observed_steps))")
-    seeds = list(seeds)
-    if n_jobs == 1:
-        per_seed = [_one_seed(base, variants, s, alignment) for s in seeds]
-    else:
-        per_seed = list(Parallel(n_jobs=n_jobs)(
-            delayed(_one_seed)(base, variants, s, alignment) for s in seeds))
+    per_seed = run_jobs(_one_seed, [(base, variants, s, alignment) for s in seeds],
+                        n_jobs=n_jobs)
     results = {name: [p[0][name] for p in per_seed] for name in variants}
     aligned = [p[1] for p in per_seed if p[1] is not None] if alignment else None
     return VariantSweep(results, aligned)
 
 
-__all__ = ["StepAlignment", "VariantSweep", "count_cell", "learner_parameters",
-           "learning_curves", "markdown_table", "observe_variant", "optimal_counts",
-           "optimal_matrix", "plot_values", "step_alignment", "sweep_configs", "sweep_variants",
-           "value_cell", "value_matrix", "value_stats"]
+__all__ = ["StepAlignment", "VariantSweep", "learning_curves", "observe_variant",
+           "optimal_counts", "optimal_matrix", "plot_values", "step_alignment", "sweep_configs",
+           "sweep_variants", "value_matrix", "value_stats"]

@@ -38,9 +38,14 @@ from typing import Any, Literal
 import numpy as np
 
 from logel.envs.gridworld import START_STATE, Gridworld, Variant
-from logel.evaluation import greedy_value, mean_ci, optimal_value, weight_error
-from logel.experiments.comparison import LEARNERS, ComparisonConfig, LearnerKind, observe_trace
-from logel.experiments.comparison_figures import learner_parameters
+from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
+from logel.experiments.comparison import (
+    LEARNERS,
+    ComparisonConfig,
+    LearnerKind,
+    learner_parameters,
+    observe_trace,
+)
 from logel.experiments.gridworld import RecoveryConfig
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.mce_irl import MCEConfig, mce_irl
@@ -125,7 +130,7 @@ class FinalOutcome:
     value: float
     """:math:`V^{\\pi}(s_0)` under the true reward."""
     optimal: bool
-    """Whether the value is the optimum (within 1e-6)."""
+    """Whether the value is the optimum (:func:`logel.evaluation.attains_optimum`)."""
     weight_error: float | None
     """Centred, normalised weight error (reward-recovering methods only)."""
 
@@ -162,7 +167,7 @@ def final_observers(config: FinalBehaviourConfig, grid: Gridworld, states: np.nd
     out = []
     mce = mce_irl(grid.sampling_model, states, features, config.mce)
     v = greedy_value(grid, mce.weights)
-    out.append(FinalOutcome("mce", m, n, v, v >= v_star - 1e-6,
+    out.append(FinalOutcome("mce", m, n, v, attains_optimum(v, v_star),
                             weight_error(mce.weights, grid.true_weights)))
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     theta = clone_policies(policy, states[None], actions[None], config.bc)[0]
@@ -170,7 +175,8 @@ def final_observers(config: FinalBehaviourConfig, grid: Gridworld, states: np.nd
     for name, table in (("bc", probs),
                         ("bc_greedy", deterministic_policy(probs.argmax(axis=1), grid.n_actions))):
         v = _policy_value(grid, table)
-        out.append(FinalOutcome(name, m, n, v, v >= v_star - 1e-6, None))  # type: ignore[arg-type]
+        out.append(FinalOutcome(name, m, n, v, attains_optimum(v, v_star),  # type: ignore[arg-type]
+                                None))
     return out
 
 
@@ -197,7 +203,7 @@ def run_final_behaviour(config: FinalBehaviourConfig, seed: int) -> FinalBehavio
         outcomes.extend(final_observers(config, grid, trace.states[m, :n], trace.actions[m, :n],
                                         trace.features[m, :n], m, n, v_star))
         v = float(learner_values[m])
-        outcomes.append(FinalOutcome("learner", m, n, v, v >= v_star - 1e-6, None))
+        outcomes.append(FinalOutcome("learner", m, n, v, attains_optimum(v, v_star), None))
     outcomes.sort(key=lambda o: (METHODS.index(o.method), o.m, o.n))
     return FinalBehaviourResult(config, seed, {**grid.describe(), "learner": config.learner},
                                 v_star, tuple(outcomes), learner_values)

@@ -1,8 +1,9 @@
 """Reward recovery on the colour gridworld in the three settings (paper Secs. 2-4, 5.4a).
 
 ``run(config, seed)`` runs one G(PO)MDP learner and one observer and returns a
-:class:`RecoveryResult`; ``sweep(config, seeds)`` repeats it over seeds (joblib, deterministic per
-seed whatever ``n_jobs``); :func:`summarise` turns a sweep into per-``m`` statistics.
+:class:`RecoveryResult`; ``sweep(config, seeds)`` repeats it over seeds
+(:func:`logel.runner.run_jobs`, deterministic per seed whatever ``n_jobs``); :func:`summarise`
+turns a sweep into per-``m`` statistics.
 
 Settings:
 
@@ -27,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld, Variant, sample_batch
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
@@ -42,6 +42,7 @@ from logel.irl.observer import (
 )
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import run_jobs
 from logel.traces import LearnerTrace
 
 Setting = Literal["exact", "approximate", "realistic"]
@@ -98,6 +99,11 @@ class RecoveryConfig:
         if uses_learner_data and self.observer_trajectories > self.learner.n_trajectories:
             raise ValueError("observer_trajectories cannot exceed the learner's n_trajectories "
                              "when the observer uses the learner's own trajectories")
+
+    def learner_key(self) -> tuple[object, ...]:
+        """What the (approximate or realistic setting's) learner run depends on: the dynamics
+        and the learner's options. Configurations with equal keys share one learner run."""
+        return (self.variant, self.slip, tuple(sorted(asdict(self.learner).items())))
 
 
 @dataclass(frozen=True)
@@ -227,11 +233,9 @@ def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
 
 
 def sweep(config: RecoveryConfig, seeds: Any, n_jobs: int = 1) -> list[RecoveryResult]:
-    """:func:`run` over ``seeds`` with joblib; results are identical for any ``n_jobs``."""
-    seeds = list(seeds)
-    if n_jobs == 1:
-        return [run(config, s) for s in seeds]
-    return list(Parallel(n_jobs=n_jobs)(delayed(run)(config, s) for s in seeds))
+    """:func:`run` over ``seeds`` (:func:`logel.runner.run_jobs`); results are identical for
+    any ``n_jobs``."""
+    return run_jobs(run, [(config, s) for s in seeds], n_jobs=n_jobs)
 
 
 @dataclass(frozen=True)

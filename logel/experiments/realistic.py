@@ -15,10 +15,8 @@ parameters, their differences and the Jacobians) for studies of block-coordinate
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from logel.envs.gridworld import Gridworld
 from logel.evaluation import optimal_value
@@ -26,6 +24,7 @@ from logel.experiments.gridworld import RecoveryConfig, RecoveryResult, observe,
 from logel.irl.observer import BoltzmannClass, realistic_inputs
 from logel.learners.gpomdp import run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import run_jobs
 from logel.traces import LearnerTrace
 
 
@@ -73,10 +72,6 @@ def observer_inputs(config: RecoveryConfig, grid: Gridworld, trace: LearnerTrace
     return inputs.thetas, inputs.deltas, inputs.jacobians
 
 
-def _learner_key(config: RecoveryConfig) -> tuple[object, ...]:
-    return (config.variant, config.slip, tuple(sorted(asdict(config.learner).items())))
-
-
 def run_shared(configs: Mapping[str, RecoveryConfig], seed: int) -> dict[str, RecoveryResult]:
     """One learner run observed by every design in ``configs``.
 
@@ -90,7 +85,7 @@ def run_shared(configs: Mapping[str, RecoveryConfig], seed: int) -> dict[str, Re
     if not configs:
         raise ValueError("configs must name at least one design")
     first = next(iter(configs.values()))
-    if any(_learner_key(c) != _learner_key(first) for c in configs.values()):
+    if any(c.learner_key() != first.learner_key() for c in configs.values()):
         raise ValueError("all designs must share the variant, slip and learner configuration")
     grid, trace, observer_seq = learner_run(first, seed)
     if trace.returns is None:
@@ -107,15 +102,12 @@ def run_shared(configs: Mapping[str, RecoveryConfig], seed: int) -> dict[str, Re
 
 def sweep_shared(configs: Mapping[str, RecoveryConfig], seeds: Iterable[int], n_jobs: int = 1
                  ) -> dict[str, list[RecoveryResult]]:
-    """:func:`run_shared` over ``seeds`` (joblib; identical results for any ``n_jobs``).
+    """:func:`run_shared` over ``seeds`` (:func:`logel.runner.run_jobs`; identical results for
+    any ``n_jobs``).
 
     Returns:
         ``{name: [result for each seed]}``, ready for
         :func:`~logel.experiments.gridworld.summarise`.
     """
-    seeds = list(seeds)
-    if n_jobs == 1:
-        per_seed = [run_shared(configs, s) for s in seeds]
-    else:
-        per_seed = list(Parallel(n_jobs=n_jobs)(delayed(run_shared)(configs, s) for s in seeds))
+    per_seed = run_jobs(run_shared, [(configs, s) for s in seeds], n_jobs=n_jobs)
     return {name: [r[name] for r in per_seed] for name in configs}

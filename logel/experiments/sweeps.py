@@ -1,8 +1,9 @@
 """Sweeps of the approximate-gradient setting over ``n`` and ``m``, and where their error comes from.
 
-One G(PO)MDP learner run per seed is observed by several observers that all know the true
-:math:`\\theta_t` and :math:`\\alpha_t` and solve the closed form
-(:func:`logel.irl.logel.solve_weights`); they differ only in the Jacobians they plug in:
+One G(PO)MDP learner run per seed is observed by several approximate-setting observers
+(:func:`logel.irl.observer.approximate_inputs`) that all know the true :math:`\\theta_t` and
+:math:`\\alpha_t` and solve the closed form (:func:`logel.irl.observer.recover`); they differ
+only in the Jacobians they plug in:
 
 ``independent``
     G(PO)MDP estimates from ``n`` fresh trajectories per step, for every ``n`` of
@@ -21,13 +22,11 @@ One G(PO)MDP learner run per seed is observed by several observers that all know
 The random streams are those of :func:`logel.experiments.gridworld.run`, so the learner and the
 ``learner`` observer reproduce ``run(RecoveryConfig(setting="approximate",
 observer_samples="learner"), seed)`` exactly. The fresh trajectories are drawn by
-:func:`sample_batches`, a version of :func:`logel.envs.gridworld.sample_batch` vectorised over
-several policies (one batch per learning step at once), which makes the ``"paper"`` variant's
-continuous runs affordable; with one policy it consumes the generator exactly like
-``sample_batch`` and returns the same trajectories.
+:func:`logel.envs.gridworld.sample_batches`, one batch per learning step at once.
 
 :func:`monte_carlo_jacobians` measures the bias of the estimator at one :math:`\\theta` against
-:func:`expected_jacobian`; :func:`sweep_many` runs several configurations in one joblib call.
+:func:`expected_jacobian`; :func:`sweep_many` runs several configurations as one pool of jobs
+(:func:`logel.runner.run_jobs`).
 
 Command line: ``python -m logel.experiments.sweeps --variant paper --learner gpomdp --seeds 0-19``.
 """
@@ -36,18 +35,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from logel.envs.gridworld import Gridworld, TrajectoryBatch, Variant
+from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian
-from logel.evaluation import greedy_value, optimal_value, weight_error
-from logel.irl.logel import solve_weights
+from logel.evaluation import attains_optimum, greedy_value, optimal_value, weight_error
+from logel.irl.observer import (
+    BoltzmannClass,
+    ObserverConfig,
+    ObserverInputs,
+    approximate_inputs,
+    recover,
+)
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.runner import run_jobs
 from logel.tabular import TabularMDP, feature_expectations_jacobian, state_distributions
 
 Metric = Literal["weight_error", "value", "optimal"]
@@ -59,51 +64,6 @@ LEARNERS: dict[str, GPOMDPLearnerConfig] = {
 }
 """The three learners the book compares: the paper's G(PO)MDP learner (with its in-sample
 baseline), the same without baseline (:math:`\\epsilon_b=10^9`), and the exact-gradient learner."""
-
-
-def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
-                   rng: np.random.Generator) -> TrajectoryBatch:
-    """One batch of ``n_trajectories`` trajectories from each of ``L`` policy tables.
-
-    The batches are independent and follow the variant's rules exactly as
-    :func:`logel.envs.gridworld.sample_batch` (continuous runs cut into segments for
-    ``"paper"``, every trajectory from s0 for ``"consistent"``); the loop over time is shared by
-    all policies.
-
-    Args:
-        grid: the gridworld.
-        policies: ``(L, S, A)`` action probabilities.
-        n_trajectories: ``N`` trajectories per policy.
-        rng: the only source of randomness.
-
-    Returns:
-        A :class:`~logel.envs.gridworld.TrajectoryBatch` whose arrays have a leading axis ``L``:
-        states and actions ``(L, N, T)``, features ``(L, N, T, q)``, final states ``(L, N)``.
-    """
-    policies = np.asarray(policies, dtype=float)
-    if policies.ndim != 3 or policies.shape[1:] != (grid.n_states, grid.n_actions):
-        raise ValueError(f"policies must have shape (L, {grid.n_states}, {grid.n_actions}), "
-                         f"got {policies.shape}")
-    if n_trajectories < 1:
-        raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
-    L, T, N = policies.shape[0], grid.horizon, n_trajectories
-    per_policy, steps = (1, N * T) if grid.chain_segments else (N, T)
-    lane_policy = np.repeat(np.arange(L), per_policy)
-    cdf_action = np.cumsum(policies, axis=2)
-    cdf_next = np.cumsum(grid.sampling_model.transitions, axis=2)
-    states = np.empty((lane_policy.size, steps), dtype=np.int64)
-    actions = np.empty_like(states)
-    s = np.zeros(lane_policy.size, dtype=np.int64)  # every run starts at s0 (state 0)
-    for t in range(steps):
-        u = rng.random(s.size)[:, None]
-        a = np.minimum((u > cdf_action[lane_policy, s]).sum(axis=1), grid.n_actions - 1)
-        states[:, t], actions[:, t] = s, a
-        u = rng.random(s.size)[:, None]
-        s = np.minimum((u > cdf_next[s, a]).sum(axis=1), grid.n_states - 1)
-    next_states = np.concatenate([states[:, 1:], s[:, None]], axis=1).reshape(L, N, T)
-    return TrajectoryBatch(states.reshape(L, N, T), actions.reshape(L, N, T),
-                           grid.sampling_model.state_features[next_states],
-                           next_states[..., -1].copy())
 
 
 def segment_start_distribution(grid: Gridworld, policy: np.ndarray,
@@ -206,21 +166,20 @@ class SampleSizeResult:
     :math:`\\bar J_t` the expected Jacobian."""
 
 
-def _record(grid: Gridworld, v_star: float, deltas: np.ndarray, jacobians: np.ndarray,
-            alphas: np.ndarray, steps: tuple[int, ...], null: np.ndarray | None,
-            every_m: bool) -> ObserverRecord:
-    weights, errors, values = [], [], []
+def _record(grid: Gridworld, v_star: float, inputs: ObserverInputs[np.ndarray],
+            observer: ObserverConfig, steps: tuple[int, ...], every_m: bool) -> ObserverRecord:
+    weights, errors, values, optimal = [], [], [], []
     for m in steps:
         with warnings.catch_warnings():  # noisy estimates are sometimes ill-conditioned
             warnings.simplefilter("ignore")
-            omega = solve_weights(deltas[:m], jacobians[:m], alphas[:m], null_directions=null)
+            omega = recover(inputs, observer, m).weights
         weights.append(omega)
         errors.append(weight_error(omega, grid.true_weights, centre=True))
-        evaluate = every_m or m == max(steps)
-        values.append(greedy_value(grid, omega) if evaluate else np.nan)
-    values_arr = np.asarray(values)
-    optimal = np.where(np.isnan(values_arr), np.nan, (values_arr >= v_star - 1e-6) * 1.0)
-    return ObserverRecord(np.asarray(weights), np.asarray(errors), values_arr, optimal)
+        value = greedy_value(grid, omega) if every_m or m == max(steps) else np.nan
+        values.append(value)
+        optimal.append(np.nan if np.isnan(value) else float(attains_optimum(value, v_star)))
+    return ObserverRecord(np.asarray(weights), np.asarray(errors), np.asarray(values),
+                          np.asarray(optimal))
 
 
 def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
@@ -233,60 +192,53 @@ def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     assert trace.thetas is not None and trace.learning_rates is not None  # a G(PO)MDP trace
     m_max = max(config.observed_steps)
     thetas = trace.thetas[:m_max]
-    deltas = np.diff(trace.thetas[: m_max + 1], axis=0)
-    alphas = np.asarray(trace.learning_rates[:m_max])
-    null = np.ones(grid.n_features) if config.fix_constant_direction else None
+    observer = ObserverConfig(baseline_eps=config.baseline_eps,
+                              fix_constant_direction=config.fix_constant_direction)
+    policy_class = BoltzmannClass(policy)
     v_star = optimal_value(grid)
     steps = config.observed_steps
 
-    def estimate(scores: list[np.ndarray], features: np.ndarray, n: int) -> np.ndarray:
-        return np.stack([gpomdp_jacobian(g[:n], f[:n], grid.gamma, config.baseline_eps)
-                         for g, f in zip(scores, features, strict=True)])
-
-    def scores_of(states: np.ndarray, actions: np.ndarray) -> list[np.ndarray]:
-        return [policy.scores(th, s, a) for th, s, a in zip(thetas, states, actions, strict=True)]
-
+    own = approximate_inputs(trace, policy_class, observer, m_max)
     n_learner = trace.states.shape[1]
-    own = estimate(scores_of(trace.states[:m_max], trace.actions[:m_max]),
-                   trace.features[:m_max], n_learner)
     expected = np.stack([expected_jacobian(grid, policy, th, n_learner) for th in thetas])
     fresh = sample_batches(grid, np.stack([policy.probabilities(th) for th in thetas]),
                            max(config.trajectories), observer_rng)
-    fresh_scores = scores_of(fresh.states, fresh.actions)  # nested: the first n of each batch
-    independent = tuple(
-        _record(grid, v_star, deltas, estimate(fresh_scores, fresh.features, n), alphas, steps,
-                null, every_m=n in config.values_at_every_m)
+    independent = tuple(  # nested: the first n of each batch
+        _record(grid, v_star,
+                approximate_inputs(trace, policy_class, observer, m_max,
+                                   samples=(fresh.states[:, :n], fresh.actions[:, :n],
+                                            fresh.features[:, :n])),
+                observer, steps, every_m=n in config.values_at_every_m)
         for n in config.trajectories)
+    assert own.learning_rates is not None
     target = np.einsum("mdq,q->md", expected, grid.true_weights)
-    gradient_error = (np.linalg.norm(deltas / alphas[:, None] - target, axis=1)
+    gradient_error = (np.linalg.norm(own.deltas / own.learning_rates[:, None] - target, axis=1)
                       / np.linalg.norm(target, axis=1))
     return SampleSizeResult(
         config, seed, v_star, independent,
-        _record(grid, v_star, deltas, expected, alphas, steps, null, every_m=True),
-        _record(grid, v_star, deltas, own, alphas, steps, null, every_m=False),
+        _record(grid, v_star, replace(own, jacobians=expected), observer, steps, every_m=True),
+        _record(grid, v_star, own, observer, steps, every_m=False),
         gradient_error)
 
 
 def sweep_sample_sizes(config: SampleSizeConfig, seeds: Any,
                        n_jobs: int = 1) -> list[SampleSizeResult]:
-    """:func:`run_sample_sizes` over ``seeds`` (joblib; identical results for any ``n_jobs``)."""
+    """:func:`run_sample_sizes` over ``seeds`` (:func:`sweep_many`; identical results for any
+    ``n_jobs``)."""
     return sweep_many({"_": config}, seeds, n_jobs)["_"]
 
 
 def sweep_many(configs: Mapping[str, SampleSizeConfig], seeds: Any,
                n_jobs: int = 1) -> dict[str, list[SampleSizeResult]]:
-    """Several configurations over the same ``seeds``, in one joblib call (better load balance).
+    """Several configurations over the same ``seeds``, as one pool of jobs
+    (:func:`logel.runner.run_jobs`; better load balance).
 
     Returns:
         ``{name: [result per seed]}`` in the order of ``seeds``.
     """
     seeds = list(seeds)
-    jobs = [(name, s) for name in configs for s in seeds]
-    if n_jobs == 1:
-        flat = [run_sample_sizes(configs[name], s) for name, s in jobs]
-    else:
-        flat = list(Parallel(n_jobs=n_jobs)(delayed(run_sample_sizes)(configs[name], s)
-                                            for name, s in jobs))
+    flat = run_jobs(run_sample_sizes, [(configs[name], s) for name in configs for s in seeds],
+                    n_jobs=n_jobs)
     return {name: flat[i * len(seeds):(i + 1) * len(seeds)] for i, name in enumerate(configs)}
 
 

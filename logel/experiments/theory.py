@@ -5,15 +5,15 @@
 learner's steps are exact gradient steps. :func:`run_rates` runs the *exact-gradient* learner on
 the ``consistent`` gridworld (so the only error is the observer's) and, for every ``n`` of
 :attr:`RatesConfig.trajectories` (nested: the first ``n`` of one batch of fresh trajectories
-per policy), two observers:
+per policy), two observers of :mod:`logel.irl.observer` on those trajectories:
 
 ``known``
     the approximate setting: true :math:`\\theta_t` and :math:`\\alpha_t`, G(PO)MDP Jacobians,
-    closed form (:func:`logel.irl.logel.solve_weights`);
+    closed form (:func:`logel.irl.observer.approximate_inputs`, :func:`logel.solve_weights`);
 ``bc``
     the realistic setting: behavioural cloning of every policy from the same ``n``
     trajectories, Jacobians at the cloned parameters, block-coordinate descent
-    (:func:`logel.irl.logel.fit`).
+    (:func:`logel.irl.observer.realistic_inputs`, :func:`logel.fit`).
 
 :func:`loglog_slope` fits :math:`\\log(\\text{error})=a+b\\log n`; :math:`b\\approx-1/2` is the
 predicted rate.
@@ -22,7 +22,8 @@ predicted rate.
 :math:`[\\nabla\\psi_1;\\dots;\\nabla\\psi_m]` have rank ``q`` (here ``q - 1`` free directions,
 since the colour features partition the states), so ``m d >= q`` is necessary. The gridworld's
 Boltzmann class has ``d = 75 >= q`` and is identifiable from one step. To see the condition bite
-we also use a *state-independent* softmax over actions (:class:`SharedLogitPolicy`, ``d = 3 <
+we also use a *state-independent* softmax over actions
+(:class:`~logel.policies.shared_logit.SharedLogitPolicy`, ``d = 3 <
 4`` free directions): one step can never identify :math:`\\omega`, two generically can -- unless
 the learner does not move, in which case every Jacobian is the same matrix and no number of
 steps helps. :func:`identifiability_curve` runs the exact-gradient learner of either class and
@@ -33,23 +34,33 @@ the weight error of the closed form with exact Jacobians, for every ``m``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from logel.diagnostics import split_half_agreement
-from logel.envs.gridworld import Gridworld, Variant
+from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian, gpomdp_jacobian_covariance
 from logel.evaluation import weight_error
-from logel.experiments.gridworld import DEFAULT_BC
-from logel.experiments.sweeps import sample_batches
-from logel.irl.bc import BCConfig, clone_policies
-from logel.irl.logel import IdentifiabilityWarning, fit, identifiability, solve_weights
+from logel.experiments.comparison import learner_parameters
+from logel.experiments.gridworld import DEFAULT_BC, observer_config
+from logel.irl.bc import BCConfig
+from logel.irl.logel import IdentifiabilityWarning, identifiability, solve_weights
+from logel.irl.observer import (
+    BoltzmannClass,
+    ObserverConfig,
+    approximate_inputs,
+    realistic_inputs,
+    recover,
+    step_jacobians,
+)
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.policies.shared_logit import SharedLogitPolicy
 from logel.runner import Backend, run_jobs
-from logel.tabular import feature_expectations_jacobian, softmax
+from logel.tabular import feature_expectations_jacobian
+from logel.traces import LearnerTrace
 
 # ------------------------------------------------------------------------------------ rates
 
@@ -110,34 +121,31 @@ def run_rates(config: RatesConfig, seed: int) -> RatesResult:
     assert trace.thetas is not None and trace.learning_rates is not None
     m_max = max(config.observed_steps)
     thetas = trace.thetas[: m_max + 1]
-    deltas, alphas = np.diff(thetas, axis=0), trace.learning_rates[:m_max]
     probs = np.stack([policy.probabilities(th) for th in thetas])
     batch = sample_batches(grid, probs, max(config.trajectories),
                            np.random.default_rng(observer_seq))
-    null = np.ones(grid.n_features)
+    # what the observers see: fresh trajectories of each policy (and, if known, theta and alpha)
+    seen = LearnerTrace(batch.states, batch.actions, batch.features, grid.gamma, thetas=thetas,
+                        learning_rates=trace.learning_rates[:m_max])
+    observer = ObserverConfig(baseline_eps=config.baseline_eps, fix_constant_direction=True)
     known = np.empty((len(config.trajectories), len(config.observed_steps)))
     bc = np.empty_like(known)
     raw = np.empty_like(known)
     centred = grid.true_weights - grid.true_weights.mean()
     bc_err = np.empty(len(config.trajectories))
     for i, n in enumerate(config.trajectories):
-        s, a, f = batch.states[:, :n], batch.actions[:, :n], batch.features[:, :n]
-        jac = np.stack([gpomdp_jacobian(policy.scores(th, s[t], a[t]), f[t], grid.gamma,
-                                        config.baseline_eps) for t, th in enumerate(thetas[:-1])])
-        cloned = clone_policies(policy, s, a, config.bc)
-        bc_err[i] = np.linalg.norm(cloned - thetas, axis=1).mean()
-        jac_bc = np.stack([gpomdp_jacobian(policy.scores(th, s[t], a[t]), f[t], grid.gamma,
-                                           config.baseline_eps)
-                           for t, th in enumerate(cloned[:-1])])
-        d_bc = np.diff(cloned, axis=0)
+        approximate = approximate_inputs(seen, BoltzmannClass(policy), observer, n_trajectories=n)
+        realistic = realistic_inputs(seen, BoltzmannClass(policy, config.bc), observer,
+                                     n_trajectories=n)
+        bc_err[i] = np.linalg.norm(realistic.thetas - thetas, axis=1).mean()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for j, m in enumerate(config.observed_steps):
-                w = solve_weights(deltas[:m], jac[:m], alphas[:m], null_directions=null)
+                w = recover(approximate, observer, m).weights
                 known[i, j] = weight_error(w, grid.true_weights)
                 raw[i, j] = np.linalg.norm(w - centred) / np.linalg.norm(centred)
-                res = fit(d_bc[:m], jac_bc[:m], null_directions=null)
-                bc[i, j] = weight_error(res.weights, grid.true_weights)
+                bc[i, j] = weight_error(recover(realistic, observer, m).weights,
+                                        grid.true_weights)
     return RatesResult(config, seed, known, bc, raw, bc_err)
 
 
@@ -169,43 +177,6 @@ def loglog_slope(n: Any, errors: Any) -> float:
 # --------------------------------------------------------------------------- identifiability
 
 
-@dataclass(frozen=True)
-class SharedLogitPolicy:
-    """A softmax over actions that ignores the state: :math:`\\pi_\\theta(a|s)=\\mathrm{softmax}
-    (z)_a` with :math:`z=[\\theta,0]`, ``d = A - 1`` parameters (a deliberately poor class in
-    which ``m d < q`` is possible on the gridworld)."""
-
-    n_states: int
-    n_actions: int
-
-    @property
-    def n_params(self) -> int:
-        """``d = A - 1``."""
-        return self.n_actions - 1
-
-    def probabilities(self, theta: np.ndarray) -> np.ndarray:
-        """``(S, A)`` action probabilities (the same row in every state)."""
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        row = softmax(np.append(theta, 0.0))
-        return np.tile(row, (self.n_states, 1))
-
-    def probability_jacobian(self, theta: np.ndarray) -> np.ndarray:
-        """``(S, A, d)`` derivatives :math:`\\partial\\pi(a|s)/\\partial\\theta_k=\\pi_a
-        (\\mathbb 1[a=k]-\\pi_k)`."""
-        p = self.probabilities(theta)[0]
-        jac = p[:, None] * (np.eye(self.n_actions)[:, :-1] - p[None, :-1])
-        return np.broadcast_to(jac, (self.n_states, *jac.shape)).copy()
-
-    def scores(self, theta: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """Per-sample scores :math:`\\nabla_\\theta\\log\\pi(a|s)=e_a-\\pi` (first ``d``
-        entries), shape ``(*states.shape, d)``."""
-        p = self.probabilities(theta)[0]
-        onehot = np.eye(self.n_actions)[np.asarray(actions, dtype=int)][..., :-1]
-        return onehot - p[:-1]
-
-
 PolicyClass = Literal["boltzmann", "shared"]
 
 
@@ -214,7 +185,8 @@ class IdentifiabilityConfig:
     """An exact-gradient learner observed with exact Jacobians, for ``m = 1..n_updates``."""
 
     policy_class: PolicyClass = "boltzmann"
-    """``"boltzmann"`` (``d = 75``) or ``"shared"`` (:class:`SharedLogitPolicy`, ``d = 3``)."""
+    """``"boltzmann"`` (``d = 75``) or ``"shared"``
+    (:class:`~logel.policies.shared_logit.SharedLogitPolicy`, ``d = 3``)."""
     learning_rate: float = 0.1
     """The learner's constant step size; 0 is a learner that does not move."""
     n_updates: int = 6
@@ -338,15 +310,16 @@ class IdentifiabilityCases:
 
 
 __all__ = ["IdentifiabilityCases", "IdentifiabilityConfig", "IdentifiabilityCurve",
-           "RatesConfig", "RatesResult", "SharedLogitPolicy", "identifiability_curve",
+           "RatesConfig", "RatesResult", "identifiability_curve",
            "loglog_slope", "run_rates", "sweep_rates"]
 
 
 def trace_split_half(grid: Gridworld, trace: Any, config: Any, m: int) -> Any:
     """:func:`logel.diagnostics.split_half_agreement` for the realistic observer on a gridworld
     trace: behavioural cloning on all ``n`` trajectories of each step
-    (:func:`logel.experiments.realistic.observer_inputs`), Jacobians at the cloned parameters
-    estimated on the first and on the second half of them, block-coordinate descent on each.
+    (:func:`logel.irl.observer.realistic_inputs`), Jacobians at the cloned parameters
+    estimated on the first and on the second half of them
+    (:func:`logel.irl.observer.step_jacobians`), block-coordinate descent on each.
 
     Args:
         grid: the gridworld of the run.
@@ -357,30 +330,22 @@ def trace_split_half(grid: Gridworld, trace: Any, config: Any, m: int) -> Any:
     Returns:
         A :class:`~logel.diagnostics.SplitHalf` (no warning is raised; read ``stable``).
     """
-    from logel.experiments.realistic import observer_inputs
-
-    cfg = replace(config, observed_steps=(m,))
-    thetas, deltas, _ = observer_inputs(cfg, grid, trace)
-    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
-    n = cfg.observer_trajectories
-    halves = []
-    for rows in (slice(0, n // 2), slice(n // 2, n)):
-        halves.append(np.stack([
-            gpomdp_jacobian(policy.scores(thetas[t], trace.states[t, rows],
-                                          trace.actions[t, rows]),
-                            trace.features[t, rows], grid.gamma, cfg.baseline_eps)
-            for t in range(m)]))
-    return split_half_agreement(deltas, halves[0], halves[1], None,
+    policy_class = BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions), config.bc)
+    n = config.observer_trajectories
+    inputs = realistic_inputs(trace, policy_class, observer_config(config), m, n_trajectories=n)
+    halves = [step_jacobians(policy_class, inputs.policies[:m], trace.states[:m, rows],
+                             trace.actions[:m, rows], trace.features[:m, rows], grid.gamma,
+                             config.baseline_eps)
+              for rows in (slice(0, n // 2), slice(n // 2, n))]
+    return split_half_agreement(inputs.deltas, halves[0], halves[1], None,
                                 null_directions=np.ones(grid.n_features), warn=False,
-                                alpha_init=cfg.alpha_init, alpha_min=cfg.alpha_min, tol=cfg.tol,
-                                max_iter=cfg.max_iter)
+                                alpha_init=config.alpha_init, alpha_min=config.alpha_min,
+                                tol=config.tol, max_iter=config.max_iter)
 
 
 def run_split_half(config: Any, seed: int, m: int) -> float:
     """The split-half cosine (:func:`trace_split_half` with ``config.logel``) of LOGEL's
     weights at ``m`` on the learner run of ``run_comparison(config, seed)``."""
-    from logel.experiments.comparison_figures import learner_parameters
-
     grid, trace, _ = learner_parameters(config, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -80,6 +80,24 @@ class BoltzmannPolicy:
         np.put_along_axis(out, idx, local, axis=-1)
         return out
 
+    def parameters_of(self, probabilities: np.ndarray) -> np.ndarray:
+        """The parameters of full-support policy tables: every such table *is* a Boltzmann
+        policy, with logits relative to the reference action
+        :math:`\\theta_{(s,a)}=\\log\\pi(a|s)-\\log\\pi(A-1|s)`.
+
+        Args:
+            probabilities: ``(K, S, A)`` action probabilities (zeros are clipped to 1e-300).
+
+        Returns:
+            ``(K, d)`` parameters, one row per table.
+        """
+        probabilities = np.asarray(probabilities, dtype=float)
+        if probabilities.ndim != 3 or probabilities.shape[1:] != (self.n_states, self.n_actions):
+            raise ValueError(f"probabilities must have shape (K, {self.n_states}, "
+                             f"{self.n_actions}), got {probabilities.shape}")
+        log_p = np.log(np.clip(probabilities, 1e-300, None))
+        return (log_p[:, :, :-1] - log_p[:, :, -1:]).reshape(probabilities.shape[0], -1)
+
     def probability_jacobian(self, theta: np.ndarray) -> np.ndarray:
         """:math:`\\partial\\pi_\\theta(a|s)/\\partial\\theta`, shape ``(S, A, d)`` (dense)."""
         probs = self.probabilities(theta)
