@@ -73,7 +73,7 @@ def _weights(env_id: str) -> np.ndarray:
 
 
 class _FakeLfL:
-    """What :func:`logel.experiments.mujoco._lfl_reward` needs: a random reward network."""
+    """What :func:`logel.experiments.mujoco.lfl_reward_function` needs: a random reward network."""
 
     def __init__(self, obs_dim: int, act_dim: int) -> None:
         self.net = GaussianMLPPolicy(obs_dim, act_dim, (64, 64), log_std_init=-0.5, seed=1)
@@ -85,7 +85,7 @@ class _FakeLfL:
 def _lfl_fn(env_id: str) -> Any:
     obs_dim, act_dim = (11, 3) if env_id.startswith("Hopper") else (10, 2)
     rng = np.random.default_rng(1)
-    return mj._lfl_reward(_FakeLfL(obs_dim, act_dim), rng.normal(size=obs_dim),
+    return mj.lfl_reward_function(_FakeLfL(obs_dim, act_dim), rng.normal(size=obs_dim),
                           rng.uniform(0.5, 2.0, size=obs_dim), 10.0)
 
 

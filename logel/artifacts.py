@@ -82,15 +82,18 @@ def _readable(path: str | os.PathLike[str]) -> None:
     os.chmod(path, 0o644 & ~umask)
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` as strict-JSON values: mappings with string keys, lists for tuples and arrays,
+    Python scalars for numpy ones, None for NaN and infinities (what :func:`save_json` writes,
+    so compare stored configurations with this)."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
         return None  # strict JSON has no NaN / inf
     return obj
@@ -98,7 +101,7 @@ def _jsonable(obj: Any) -> Any:
 
 def save_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomic, strict JSON (numpy values converted; NaN and inf become ``null``)."""
-    return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True,
+    return atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=True,
                                               allow_nan=False) + "\n")
 
 

@@ -310,7 +310,7 @@ def test_lfl_reward_numpy_matches_network():
 
     rng = np.random.default_rng(0)
     mean, var = rng.normal(size=11), rng.uniform(0.5, 2.0, size=11)
-    reward = mj._lfl_reward(Result(), mean, var, clip=10.0)
+    reward = mj.lfl_reward_function(Result(), mean, var, clip=10.0)
     for _ in range(5):
         obs, action = rng.normal(size=11) * 3, rng.normal(size=2)
         s = torch.from_numpy(mj.normalise_observations(obs, mean, var, 10.0)[None])
@@ -401,15 +401,15 @@ def test_committed_paper_artifacts_match_the_current_configuration(tmp_path):
     config = replace(config, logel=replace(config.logel, convergence="weights"))
     seed_dir = artifacts.artifact_root() / "mujoco" / "Hopper-v5" / "seed_0"
     assert artifacts.is_complete(seed_dir)
-    assert mj._same_config(seed_dir, config, 0)
+    assert mj.same_config(seed_dir, config, 0)
     assert mj.stored_version(seed_dir) == "v1" != config.version
     copy = tmp_path / "mujoco" / "Hopper-v5" / "seed_0"
     shutil.copytree(seed_dir, copy)
     with pytest.raises(RuntimeError, match="result version v1"):
         mj.run(config, [0], root=tmp_path)
     other = replace(config, logel=replace(config.logel, jacobian_data="env0"))
-    assert not mj._same_config(seed_dir, other, 0)
-    assert not mj._same_config(seed_dir, config, 1)
+    assert not mj.same_config(seed_dir, other, 0)
+    assert not mj.same_config(seed_dir, config, 1)
 
 
 def test_log_std_analysis_on_a_kept_trace(smoke_run, tmp_path):

@@ -146,7 +146,7 @@ def test_lfl_reward_batch_is_bitwise_the_single_call():
 
     rng = np.random.default_rng(0)
     mean, var = rng.normal(size=11), rng.uniform(0.5, 2.0, size=11)
-    reward = mj._lfl_reward(Result(), mean, var, clip=10.0)
+    reward = mj.lfl_reward_function(Result(), mean, var, clip=10.0)
     obs, act = rng.normal(size=(40, 11)) * 3, rng.normal(size=(40, 3)).astype(np.float32)
     batch = reward(obs, act)
     assert batch.shape == (40,)
@@ -173,18 +173,18 @@ def test_parallel_layout_gives_the_sequential_numbers(tmp_path):
         np.testing.assert_array_equal(a[key], b[key])
     assert {"after_learner_wall", "total_wall"} <= set(par["timings"])
     # the layout is not a result option: a seed run in one layout is skipped by the other
-    assert mj._same_config(tmp_path / "seq", replace(config, parallel=True), 0)
+    assert mj.same_config(tmp_path / "seq", replace(config, parallel=True), 0)
 
 
 def test_fast_reacher_features_are_bitwise_the_reference():
-    from logel.envs.mujoco_features import _reacher_features, reacher_features
+    from logel.envs.mujoco_features import reacher_features, reacher_features_fast
 
     rng = np.random.default_rng(6)
     for scale in (0.01, 0.1, 0.3):
         for _ in range(300):
             delta = rng.normal(size=3) * scale
             action = (2 * rng.normal(size=2)).astype(np.float32)
-            np.testing.assert_array_equal(_reacher_features(delta, action),
+            np.testing.assert_array_equal(reacher_features_fast(delta, action),
                                           reacher_features(delta[:2], action))
 
 

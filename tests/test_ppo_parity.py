@@ -222,13 +222,13 @@ def test_experiment_defaults_to_the_official_learner_and_keeps_sb3_apart(tmp_pat
     # the committed runs are the SB3 learner: they match its configuration, not the official one
     seed_dir = root / "mujoco" / "Hopper-v5" / "seed_0"
     sb3_v1 = replace(sb3, logel=replace(sb3.logel, convergence="weights"))
-    assert mj._same_config(seed_dir, sb3_v1, 0)
-    assert not mj._same_config(seed_dir, replace(official, logel=sb3_v1.logel), 0)
+    assert mj.same_config(seed_dir, sb3_v1, 0)
+    assert not mj.same_config(seed_dir, replace(official, logel=sb3_v1.logel), 0)
     # a kept trace written before the option existed is an SB3 trace
-    stored = artifacts._jsonable(mj.asdict(sb3.learner))
+    stored = artifacts.jsonable(mj.asdict(sb3.learner))
     del stored["parity"]
-    assert mj._same_learner(stored, sb3.learner)
-    assert not mj._same_learner(stored, official.learner)
+    assert mj.same_learner(stored, sb3.learner)
+    assert not mj.same_learner(stored, official.learner)
 
 
 def test_smoke_run_of_each_parity_and_load_results(tmp_path):

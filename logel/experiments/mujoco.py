@@ -196,7 +196,7 @@ def config_dict(config: MujocoConfig, seed: int) -> dict[str, Any]:
     return {"experiment": "mujoco", "seed": seed, **asdict(config)}
 
 
-def _lfl_reward(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> Any:
+def lfl_reward_function(result: Any, mean: np.ndarray, var: np.ndarray, clip: float) -> Any:
     """The LfL reward :math:`\\log\\pi_R(a|s)` as a numpy function of observations and actions.
 
     ``reward(obs, action)`` takes one transition (``(obs_dim,)``, ``(act_dim,)``: a float) or a
@@ -242,7 +242,7 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
     """
     if trace_path is not None and Path(trace_path).is_file():
         trace = LearnerTrace.load(trace_path)
-        if _same_learner(trace.metadata.get("config"), config):
+        if same_learner(trace.metadata.get("config"), config):
             log.info("learner trace loaded from %s", trace_path)
             meta = trace.metadata
             curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
@@ -311,7 +311,7 @@ def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict
 
 def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
     """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)`."""
-    fn = _lfl_reward(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
+    fn = lfl_reward_function(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
     return _observe("LfL", config, seed, features=False,
                     vec_reward=lambda venv: VecCallableReward(venv, fn))
 
@@ -398,9 +398,9 @@ def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int
         return future_a.result(), future_b.result()
 
 
-def _same_learner(stored: Any, config: PPOConfig) -> bool:
+def same_learner(stored: Any, config: PPOConfig) -> bool:
     """Whether a trace's stored learner configuration is ``config`` (:data:`ADDED_OPTIONS`)."""
-    current = artifacts._jsonable(asdict(config))
+    current = artifacts.jsonable(asdict(config))
     if not isinstance(stored, dict):
         return False
     for (*parents, key), old_value in ADDED_OPTIONS.items():
@@ -544,11 +544,11 @@ def _part(tree: Any, path: Sequence[str]) -> Any:
     return tree
 
 
-def _same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
+def same_config(directory: Path, config: MujocoConfig, seed: int) -> bool:
     """Whether ``directory`` holds ``config``'s options for ``seed`` (the result version aside:
     see :func:`stored_version`)."""
     stored = artifacts.read_manifest(directory).get("config")
-    current = artifacts._jsonable(config_dict(config, seed))
+    current = artifacts.jsonable(config_dict(config, seed))
     if not isinstance(stored, dict):
         return False
     for (*parents, key), old_value in ADDED_OPTIONS.items():
@@ -609,7 +609,7 @@ def run(config: MujocoConfig, seeds: Sequence[int], root: Path | None = None,
     for seed in seeds:
         out = output_dir(config, seed, root)
         if not force and artifacts.is_complete(out):
-            if not _same_config(out, config, seed):
+            if not same_config(out, config, seed):
                 raise RuntimeError(f"{out} holds a different configuration; pass --force to "
                                    "overwrite it")
             if stored_version(out) != config.version:

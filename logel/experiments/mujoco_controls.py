@@ -198,7 +198,7 @@ def run(config: PositiveControlConfig, seeds: Sequence[int], root: Path | None =
         out = output_dir(config, seed, root)
         if not force and artifacts.is_complete(out):
             stored = artifacts.read_manifest(out).get("config")
-            if stored != artifacts._jsonable(config_dict(config, seed)):
+            if stored != artifacts.jsonable(config_dict(config, seed)):
                 raise RuntimeError(f"{out} holds a different configuration; pass --force to "
                                    "overwrite it")
             status[seed] = "skipped"

@@ -334,7 +334,7 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
         result = ANALYSES[analysis](trace, replace(config.logel, seed=seed))
         cfg = {"env_id": env_id, "budget": budget, "seed": seed, "version": VERSION,
                "analysis": analysis,
-               "logel": artifacts._jsonable(asdict(replace(config.logel, seed=seed))),
+               "logel": artifacts.jsonable(asdict(replace(config.logel, seed=seed))),
                "trace_sha256": artifacts.sha256_file(path)}
         out.mkdir(parents=True, exist_ok=True)
         artifacts.save_json(out / f"{analysis}.json", result)

@@ -137,7 +137,7 @@ def clone_policies(policy: BoltzmannPolicy, states: np.ndarray, actions: np.ndar
     counts = np.stack([visit_counts(s, a, policy.n_states, policy.n_actions)
                        for s, a in zip(states, actions, strict=True)])
     if config.method == "smoothed":
-        return _smoothed(policy, counts, theta, config)
+        return clone_smoothed(policy, counts, theta, config)
     step = _proximal_step if config.method == "proximal" else _adam_step
     out = np.empty((states.shape[0], policy.n_params))
     for k in range(states.shape[0]):
@@ -146,8 +146,22 @@ def clone_policies(policy: BoltzmannPolicy, states: np.ndarray, actions: np.ndar
     return out
 
 
-def _smoothed(policy: BoltzmannPolicy, counts: np.ndarray, anchor: np.ndarray,
-              config: BCConfig) -> np.ndarray:
+def clone_smoothed(policy: BoltzmannPolicy, counts: np.ndarray, anchor: np.ndarray,
+                   config: BCConfig) -> np.ndarray:
+    """The ``"smoothed"`` behavioural cloning: all ``K`` policies at once, minimising the sum of
+    their cloning losses plus ``proximal_weight / 2`` times the squared distance of the first to
+    ``anchor`` and ``smoothness_weight / 2`` times the squared differences of consecutive ones
+    (L-BFGS-B).
+
+    Args:
+        policy: the Boltzmann class.
+        counts: ``(K, S, A)`` state-action visit counts per policy.
+        anchor: ``(d,)`` the first policy's proximal anchor and everyone's starting point.
+        config: the BC options.
+
+    Returns:
+        ``(K, d)`` estimates :math:`\\hat\\theta_1..\\hat\\theta_K`.
+    """
     K, d = counts.shape[0], policy.n_params
     lam, lam_s = config.proximal_weight, config.smoothness_weight
 

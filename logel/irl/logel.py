@@ -124,7 +124,7 @@ class LOGELResult:
 
 
 @dataclass(frozen=True)
-class _Reduced:
+class ReducedProblem:
     """QR-reduced problem: ``R`` (m, r, q), ``z`` (m, r), ``offset`` = sum of residuals outside
     the column spans, ``basis`` (q, n_free) the free directions of omega."""
 
@@ -214,16 +214,29 @@ def _free_basis(null_directions: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
     return U[:, k:], U[:, :k]
 
 
-def _reduce(D: np.ndarray, J: np.ndarray, null_directions: Any) -> _Reduced:
+def reduce_problem(D: np.ndarray, J: np.ndarray, null_directions: Any) -> ReducedProblem:
+    """Steps 2-4 of the closed form: thin QR factorisations :math:`\\nabla\\psi_t=Q_tR_t`,
+    :math:`z_t=Q_t^\\top\\Delta_t`, and a basis of the free directions of :math:`\\omega`.
+
+    Args:
+        D: ``(m, d)`` parameter changes :math:`\\Delta_t`.
+        J: ``(m, d, q)`` Jacobians.
+        null_directions: directions of :math:`\\omega` fixed to zero (``(q,)``, ``(k, q)`` or
+            None).
+
+    Returns:
+        The :class:`ReducedProblem` every later step works on (``q x q`` blocks, whatever
+        ``d`` is).
+    """
     m, d, q = J.shape
     basis, fixed = _free_basis(null_directions, q)
     Q, R = np.linalg.qr(J, mode="reduced")  # (m, d, r), (m, r, q)
     z = np.einsum("mdr,md->mr", Q, D)
     offset = float(np.sum(D * D) - np.sum(z * z))
-    return _Reduced(R, z, max(offset, 0.0), basis, fixed)
+    return ReducedProblem(R, z, max(offset, 0.0), basis, fixed)
 
 
-def _diagnose(red: _Reduced, learning_rates_known: bool,
+def _diagnose(red: ReducedProblem, learning_rates_known: bool,
               cov: np.ndarray | None = None) -> Identifiability:
     q = red.basis.shape[0]
     A = (red.R @ red.basis).reshape(-1, red.basis.shape[1])
@@ -272,14 +285,24 @@ def _diagnose(red: _Reduced, learning_rates_known: bool,
                            "; ".join(notes) + ".", noise, rank_noise)
 
 
-def _omega_step(red: _Reduced, alpha: np.ndarray) -> np.ndarray:
-    """argmin_omega sum_t ||z_t - alpha_t R_t omega||^2 over the free directions (min-norm)."""
+def omega_step(red: ReducedProblem, alpha: np.ndarray) -> np.ndarray:
+    """Step 6 of the closed form (and the :math:`\\omega`-block of :func:`fit`): the
+    minimum-norm :math:`\\arg\\min_\\omega\\sum_t\\|z_t-\\alpha_tR_t\\omega\\|^2` over the
+    free directions, by SVD with a relative cut-off.
+
+    Args:
+        red: the :class:`ReducedProblem` of :func:`reduce_problem`.
+        alpha: ``(m,)`` learning rates.
+
+    Returns:
+        ``(q,)`` weights :math:`\\omega`.
+    """
     A = (alpha[:, None, None] * (red.R @ red.basis)).reshape(-1, red.basis.shape[1])
     beta, *_ = np.linalg.lstsq(A, red.z.reshape(-1), rcond=RANK_RTOL)
     return red.basis @ beta
 
 
-def _objective(red: _Reduced, omega: np.ndarray, alpha: np.ndarray) -> float:
+def _objective(red: ReducedProblem, omega: np.ndarray, alpha: np.ndarray) -> float:
     resid = red.z - alpha[:, None] * (red.R @ omega)
     return float(np.sum(resid * resid) + red.offset)
 
@@ -298,7 +321,7 @@ def identifiability(jacobians: Any, *, null_directions: Any = None,
     """
     J = as_array(jacobians, "jacobians", ndim=3, shape_doc="(m, d, q)")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    return _diagnose(_reduce(np.zeros(J.shape[:2]), J, null_directions), learning_rates_known,
+    return _diagnose(reduce_problem(np.zeros(J.shape[:2]), J, null_directions), learning_rates_known,
                      S)
 
 
@@ -349,9 +372,9 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
     if (alpha <= 0).any():
         raise ValueError("learning_rates must be positive")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    red = _reduce(D, J, null_directions)
+    red = reduce_problem(D, J, null_directions)
     _warn_if_unidentifiable(_diagnose(red, learning_rates_known=True, cov=S))
-    return _omega_step(red, alpha)
+    return omega_step(red, alpha)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -419,11 +442,11 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     if not np.all(np.isfinite(alpha)) or (alpha < alpha_min).any():
         raise ValueError(f"alpha_init must be finite and >= alpha_min = {alpha_min}")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    red = _reduce(D, J, null_directions)
+    red = reduce_problem(D, J, null_directions)
     diag = _diagnose(red, learning_rates_known=False, cov=S)
     _warn_if_unidentifiable(diag)
 
-    omega = _omega_step(red, alpha)
+    omega = omega_step(red, alpha)
     objective = [_objective(red, omega, alpha)]
     converged, n_iter, degenerate = False, 0, set()
     for k in range(1, max_iter + 1):
@@ -434,7 +457,7 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         ok = uu > (1e-12 * scale) ** 2
         degenerate.update(np.flatnonzero(~ok).tolist())
         alpha = np.where(ok, np.maximum(alpha_min, zu / np.where(ok, uu, 1.0)), alpha)
-        omega_new = _omega_step(red, alpha)
+        omega_new = omega_step(red, alpha)
         if convergence == "weights":
             settled = np.linalg.norm(omega_new - omega) <= tol * np.linalg.norm(omega_new)
         else:

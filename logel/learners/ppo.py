@@ -465,7 +465,19 @@ class _Rollouts:
     ret_var: list[float] = field(default_factory=list)
 
 
-def _make_callback(config: PPOConfig, q: int) -> Any:
+def make_trace_recorder(config: PPOConfig, q: int) -> Any:
+    """The SB3 callback that records the learner's trace: at the end of each rollout (before
+    ``train()`` flattens the buffer) the normalised observations, the unclipped actions, the
+    ``q`` features, episode starts, true rewards, the policy's parameters and the normaliser's
+    statistics; after each update the learner curve and episode statistics.
+
+    Args:
+        config: the learner's options (which parameters make up theta).
+        q: number of reward features.
+
+    Returns:
+        A ``stable_baselines3`` ``BaseCallback``.
+    """
     from stable_baselines3.common.callbacks import BaseCallback
 
     class TraceRecorder(BaseCallback):
@@ -622,7 +634,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
                              f"{n_minibatch_samples}")
         model = build_model(config, venv)
         q = n_features(config.env_id)
-        recorder = _make_callback(config, q)
+        recorder = make_trace_recorder(config, q)
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
     finally:
         torch.set_num_threads(threads)

@@ -49,7 +49,7 @@ class TabularLearnerConfig:
     """Soft policy-evaluation sweeps from a random ``q ~ U[0, 1)`` (official: 100)."""
 
 
-def _qlearning_step(grid: Gridworld, q: np.ndarray, cfg: TabularLearnerConfig,
+def qlearning_step(grid: Gridworld, q: np.ndarray, cfg: TabularLearnerConfig,
                     rng: np.random.Generator) -> np.ndarray:
     """Q-learning on the deterministic planning model: one run of ``q_transitions`` steps from a
     uniformly random state, Boltzmann behaviour, reward of the next state, target r + g max Q."""
@@ -67,7 +67,7 @@ def _qlearning_step(grid: Gridworld, q: np.ndarray, cfg: TabularLearnerConfig,
     return q
 
 
-def _soft_evaluation_sweeps(grid: Gridworld, policy: np.ndarray, cfg: TabularLearnerConfig,
+def soft_evaluation_sweeps(grid: Gridworld, policy: np.ndarray, cfg: TabularLearnerConfig,
                             rng: np.random.Generator) -> np.ndarray:
     """The official SPI evaluation: ``spi_sweeps`` soft Bellman sweeps from a random q."""
     model = grid.planning_model
@@ -104,11 +104,11 @@ def run_tabular_learner(grid: Gridworld, config: TabularLearnerConfig,
         if t == config.n_updates:
             break
         if config.learner == "qlearning":
-            q = _qlearning_step(grid, q, config, rng)
+            q = qlearning_step(grid, q, config, rng)
         elif config.learner == "svi":
             q = soft_bellman_backup(grid.planning_model, grid.true_weights, q, config.temperature)
         else:
-            q_soft = _soft_evaluation_sweeps(grid, policy, config, rng)
+            q_soft = soft_evaluation_sweeps(grid, policy, config, rng)
             policy = softmax(q_soft / config.spi_temperature, axis=1)
     features = np.stack([b.features for b in batches])
     discounts = grid.gamma ** np.arange(grid.horizon)
