@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from logel.experiments.budgets import Budget, current_budget
+from logel.experiments.budgets import Budget
 from logel.statistics import mean_ci
 
 # ------------------------------------------------------------------------------------ figures
@@ -24,9 +24,8 @@ def ci_band(ax: Any, x: Any, samples: Any, label: str | None = None, **kwargs: A
     return line
 
 
-def label_budget(fig: Any, budget: Budget | None = None, seeds: int | None = None) -> None:
+def label_budget(fig: Any, budget: Budget, seeds: int | None = None) -> None:
     """Stamp the compute budget (and number of seeds) in the figure's lower-right corner."""
-    budget = budget or current_budget()
     text = f"budget: {budget}" + (f", {seeds} seeds" if seeds is not None else "")
     fig.text(0.995, 0.005, text, ha="right", va="bottom", fontsize=8, color="0.35")
 

@@ -8,7 +8,10 @@ return pass or fail with the measured numbers. Claims that need many seeds are m
 skipped at the ``smoke`` budget (2-3 seeds cannot support them). The CLI prints a summary table
 and exits non-zero if any claim failed (:func:`logel.cli.main`).
 
-The claim thresholds are those the book's hidden assert cells use at the ``book`` budget.
+Budgets, claims and their thresholds are defined once, in each experiment's module
+(:mod:`logel.experiments.gridworld`, :mod:`~logel.experiments.comparison`,
+:mod:`~logel.experiments.final_behaviour`, :mod:`~logel.experiments.theory`); the book's hidden
+assert cells check the same objects.
 """
 
 from __future__ import annotations
@@ -23,18 +26,11 @@ from typing import Any
 import numpy as np
 
 from logel import artifacts
-from logel.experiments.budgets import GRIDWORLD_BUDGETS, Budget
+from logel.experiments.budgets import Budget
+from logel.experiments.claims import Claim, claim
 from logel.runner import Backend, run_jobs
 
-
-@dataclass(frozen=True)
-class Claim:
-    """One checked statement: ``passed`` is None when the budget is too small to test it."""
-
-    experiment: str
-    name: str
-    passed: bool | None
-    detail: str
+__all__ = ["EXPERIMENTS", "Claim", "Report", "reproduce", "summary_table"]
 
 
 @dataclass(frozen=True)
@@ -47,13 +43,6 @@ class Report:
     claims: tuple[Claim, ...]
     files: tuple[str, ...] = field(default_factory=tuple)
     note: str = ""
-
-
-def _claim(experiment: str, name: str, ok: bool, detail: str, budget: Budget,
-           statistical: bool = True) -> Claim:
-    if statistical and budget == "smoke":
-        return Claim(experiment, name, None, f"skipped at smoke budget ({detail})")
-    return Claim(experiment, name, bool(ok), detail)
 
 
 def _figure(path: Path, draw: Callable[[Any], None], budget: Budget, seeds: int | None) -> str:
@@ -89,19 +78,16 @@ def _finish(out: Path, name: str, budget: Budget, t0: float, claims: list[Claim]
 
 def _recovery(setting: str, budget: Budget, n_jobs: int, backend: Backend, out: Path,
               progress: bool) -> Report:
-    from logel.experiments.gridworld import RecoveryConfig, run, summarise
+    from logel.experiments import gridworld
 
     t0 = time.perf_counter()
-    b = GRIDWORLD_BUDGETS[budget]
-    seeds = list(b.seeds)
-    cfg = RecoveryConfig(setting=setting, observed_steps=b.observed_steps,  # type: ignore[arg-type]
-                         observer_samples="learner" if setting == "approximate"
-                         else "independent")
+    seeds, cfg = gridworld.budget_setup(setting, budget)  # type: ignore[arg-type]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = run_jobs(run, [(cfg, s) for s in seeds], n_jobs, backend, progress, setting)
-    rows = summarise(results)
-    ms = list(b.observed_steps)
+        results = run_jobs(gridworld.run, [(cfg, s) for s in seeds], n_jobs, backend, progress,
+                           setting)
+    rows = gridworld.summarise(results)
+    ms = list(cfg.observed_steps)
     errors = np.array([[r.outcome(m).weight_error for m in ms] for r in results])
     values = np.array([[r.outcome(m).value for m in ms] for r in results])
     artifacts.save_arrays(out / "results.npz", m=ms, seeds=seeds, weight_error=errors,
@@ -120,28 +106,8 @@ def _recovery(setting: str, budget: Budget, n_jobs: int, backend: Backend, out: 
         ax2.set(xlabel="m", ylabel="V(s0) of the greedy policy")
 
     _figure(out / "figure.png", draw, budget, len(seeds))
-    claims = []
-    n_opt = {m: int(sum(r.outcome(m).optimal for r in results)) for m in ms}
-    if setting == "exact":
-        claims.append(_claim(setting, "exact gradients recover omega exactly (every seed, m)",
-                             bool(errors.max() < 1e-9 and all(c == len(seeds)
-                                                              for c in n_opt.values())),
-                             f"max weight error {errors.max():.2e}; optimal {n_opt}", budget,
-                             statistical=False))
-    elif setting == "approximate":
-        claims.append(_claim(setting, "learner's own samples: every seed optimal, error < 0.02",
-                             bool(all(c == len(seeds) for c in n_opt.values())
-                                  and errors[:, -1].mean() < 0.02),
-                             f"optimal {n_opt}; mean error at m={ms[-1]} "
-                             f"{errors[:, -1].mean():.4f}", budget, statistical=False))
-    else:
-        claims.append(_claim(setting, "more observed steps help (optimal seeds and error)",
-                             bool(n_opt[ms[-1]] >= n_opt[ms[0]]
-                                  and errors[:, -1].mean() < errors[:, 0].mean()),
-                             f"optimal {n_opt}; mean error {errors.mean(axis=0).round(3)}",
-                             budget))
-    return _finish(out, setting, budget, t0, claims, {"setting": setting, "budget": budget},
-                   seeds)
+    return _finish(out, setting, budget, t0, gridworld.claims(results, budget),
+                   {"setting": setting, "budget": budget}, seeds)
 
 
 def reproduce_exact(budget: Budget, n_jobs: int, backend: Backend, out: Path,
@@ -168,16 +134,16 @@ def reproduce_realistic(budget: Budget, n_jobs: int, backend: Backend, out: Path
 def reproduce_comparison(budget: Budget, n_jobs: int, backend: Backend, out: Path,
                          progress: bool = False) -> Report:
     """LOGEL against LfL for four learners (book chapter 7)."""
-    from logel.experiments.comparison import LEARNERS, ComparisonConfig, run_comparison
+    from logel.experiments import comparison
+    from logel.experiments.comparison import LEARNERS
 
     t0 = time.perf_counter()
-    seeds = list(GRIDWORLD_BUDGETS[budget].seeds)
-    ms = (2, 5) if budget == "smoke" else (2, 5, 10, 15)
-    configs = {ln: ComparisonConfig(learner=ln, observed_steps=ms) for ln in LEARNERS}
+    seeds, configs = comparison.budget_setup(budget)
+    ms = configs["gpomdp"].observed_steps
     jobs = [(configs[ln], s) for ln in LEARNERS for s in seeds]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        flat = run_jobs(run_comparison, jobs, n_jobs, backend, progress, "comparison")
+        flat = run_jobs(comparison.run_comparison, jobs, n_jobs, backend, progress, "comparison")
     res = {ln: flat[i * len(seeds):(i + 1) * len(seeds)] for i, ln in enumerate(LEARNERS)}
     counts = {ln: {meth: {m: int(sum(r.outcome(meth, m).optimal for r in res[ln]))
                           for m in ms} for meth in ("logel", "lfl")} for ln in LEARNERS}
@@ -198,77 +164,18 @@ def reproduce_comparison(budget: Budget, n_jobs: int, backend: Backend, out: Pat
         axes[0].legend()
 
     _figure(out / "figure.png", draw, budget, len(seeds))
-    n, last = len(seeds), ms[-1]
-    claims = [
-        _claim("comparison", "LOGEL recovers an optimal reward on G(PO)MDP at the largest m",
-               counts["gpomdp"]["logel"][last] >= 14 * n // 20,
-               f"{counts['gpomdp']['logel'][last]}/{n} at m={last}", budget),
-        _claim("comparison", "LfL does well on SPI from m = 5",
-               all(counts["spi"]["lfl"][m] >= 16 * n // 20 for m in ms if m >= 5),
-               f"{counts['spi']['lfl']}", budget),
-        _claim("comparison", "LfL fails on G(PO)MDP at every m",
-               max(counts["gpomdp"]["lfl"].values()) <= 3 * n // 20,
-               f"{counts['gpomdp']['lfl']}", budget),
-    ]
-    return _finish(out, "comparison", budget, t0, claims, {"observed_steps": list(ms)}, seeds)
+    return _finish(out, "comparison", budget, t0,
+                   comparison.claims(counts, len(seeds), budget), {"observed_steps": list(ms)},
+                   seeds)
 
 
 # ------------------------------------------------------------------ final behaviour, theory
 
 
-def final_behaviour_setup(budget: Budget) -> tuple[list[int], dict[str, Any]]:
-    """Seeds and configurations of the final-behaviour comparison at ``budget`` (shared by the
-    book chapter and ``logel reproduce final_behaviour``)."""
-    from logel.experiments.comparison import LEARNERS
-    from logel.experiments.final_behaviour import FinalBehaviourConfig
-
-    if budget == "smoke":
-        seeds, ms, ns, n_m = [0, 1], (2, 5), (10, 50), 5
-    elif budget == "book":
-        seeds, ms, ns, n_m = list(range(10)), (2, 5, 10, 15), (10, 50), 10
-    else:
-        seeds, ms, ns, n_m = list(range(20)), tuple(range(2, 16)), (5, 10, 20, 50), 10
-    return seeds, {ln: FinalBehaviourConfig(learner=ln, observed_steps=ms, trajectories=ns,
-                                            n_sweep_m=n_m) for ln in LEARNERS}
-
-
-def final_behaviour_claims(results: dict[str, list[Any]], budget: Budget) -> list[Claim]:
-    """The chapter's headline claims about watching the learning (see chapter 9)."""
-    from logel.experiments.final_behaviour import optimal_count
-
-    e = "final_behaviour"
-    cfg = results["gpomdp"][0].config
-    n = len(results["gpomdp"])
-    m_hi = max(cfg.observed_steps)
-    m_lo = min(cfg.observed_steps)
-
-    def c(ln: str, meth: str, m: int) -> int:
-        return optimal_count(results[ln], meth, m)  # type: ignore[arg-type]
-
-    return [
-        _claim(e, "G(PO)MDP: LOGEL beats both final-behaviour baselines at the largest m",
-               c("gpomdp", "logel", m_hi) > max(c("gpomdp", "mce", m_hi), c("gpomdp", "bc", m_hi)),
-               f"optimal seeds at m={m_hi}: LOGEL {c('gpomdp', 'logel', m_hi)}, MCE-IRL "
-               f"{c('gpomdp', 'mce', m_hi)}, BC {c('gpomdp', 'bc', m_hi)} of {n}", budget),
-        _claim(e, "BC of a stopped learner is never optimal (it copies its exploration)",
-               all(c(ln, "bc", m) == 0 for ln in results for m in cfg.observed_steps),
-               "optimal BC seeds: " + ", ".join(
-                   f"{ln} {[c(ln, 'bc', m) for m in cfg.observed_steps]}" for ln in results),
-               budget),
-        _claim(e, "SPI: MCE-IRL on the last policy beats LOGEL at the largest m",
-               c("spi", "mce", m_hi) > c("spi", "logel", m_hi),
-               f"m={m_hi}: MCE-IRL {c('spi', 'mce', m_hi)}, LOGEL {c('spi', 'logel', m_hi)} "
-               f"of {n}", budget),
-        _claim(e, "early stop (smallest m): LOGEL beats MCE-IRL for G(PO)MDP",
-               c("gpomdp", "logel", m_lo) >= c("gpomdp", "mce", m_lo),
-               f"m={m_lo}: LOGEL {c('gpomdp', 'logel', m_lo)}, MCE-IRL "
-               f"{c('gpomdp', 'mce', m_lo)} of {n}", budget),
-    ]
-
-
 def reproduce_final_behaviour(budget: Budget, n_jobs: int, backend: Backend, out: Path,
                               progress: bool = False) -> Report:
     """Is watching the learning worth it? (book chapter 9, first half)."""
+    from logel.experiments import final_behaviour
     from logel.experiments.final_behaviour import (
         OBSERVERS,
         summarise,
@@ -277,7 +184,7 @@ def reproduce_final_behaviour(budget: Budget, n_jobs: int, backend: Backend, out
     )
 
     t0 = time.perf_counter()
-    seeds, configs = final_behaviour_setup(budget)
+    seeds, configs = final_behaviour.budget_setup(budget)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = sweep_final_behaviour(configs, seeds, n_jobs, backend, progress)
@@ -299,66 +206,24 @@ def reproduce_final_behaviour(budget: Budget, n_jobs: int, backend: Backend, out
         axes[0].legend(fontsize=7)
 
     _figure(out / "figure.png", draw, budget, len(seeds))
-    return _finish(out, "final_behaviour", budget, t0, final_behaviour_claims(res, budget),
+    return _finish(out, "final_behaviour", budget, t0, final_behaviour.claims(res, budget),
                    {"learners": list(configs)}, seeds)
-
-
-def theory_setup(budget: Budget) -> tuple[list[int], Any]:
-    """Seeds and :class:`~logel.experiments.theory.RatesConfig` at ``budget``."""
-    from logel.experiments.theory import RatesConfig
-
-    if budget == "smoke":
-        return [0, 1], RatesConfig(trajectories=(20, 100, 500), observed_steps=(2, 5),
-                                   n_updates=5)
-    if budget == "book":
-        return list(range(8)), RatesConfig(trajectories=(25, 100, 400, 1600))
-    return list(range(50)), RatesConfig(trajectories=(20, 50, 100, 200, 500, 1000, 2000))
-
-
-def rate_slopes(results: list[Any], n_min: int = 100) -> dict[str, dict[int, float]]:
-    """Log-log slopes of the weight error against ``n >= n_min`` per observer and ``m``."""
-    from logel.experiments.theory import loglog_slope
-
-    cfg = results[0].config
-    keep = [i for i, n in enumerate(cfg.trajectories) if n >= n_min]
-    ns = [cfg.trajectories[i] for i in keep]
-    out: dict[str, dict[int, float]] = {}
-    for kind in ("known", "known_raw", "bc"):
-        errs = np.stack([getattr(r, kind) for r in results])  # (seeds, n, m)
-        out[kind] = {m: loglog_slope(ns, errs[:, keep, j])
-                     for j, m in enumerate(cfg.observed_steps)}
-    return out
-
-
-def identifiability_claim(budget: Budget) -> Claim:
-    """The package warns exactly where the exact-Jacobian closed form misses omega."""
-    from logel.experiments.theory import IdentifiabilityCases, identifiability_curve
-
-    mismatches = []
-    for name, cfg in IdentifiabilityCases().cases.items():
-        curve = identifiability_curve(cfg, 0)
-        if not np.array_equal(curve.warned, curve.weight_error > 1e-6):
-            mismatches.append(name)
-    return _claim("theory", "IdentifiabilityWarning fires exactly when recovery fails "
-                  "(exact Jacobians)", not mismatches,
-                  "mismatches: " + (", ".join(mismatches) or "none"), budget, statistical=False)
 
 
 def reproduce_theory(budget: Budget, n_jobs: int, backend: Backend, out: Path,
                      progress: bool = False) -> Report:
     """Finite-sample rates and identifiability (book chapter 9, second half)."""
-    from logel.experiments.theory import sweep_rates
+    from logel.experiments import theory
 
     t0 = time.perf_counter()
-    seeds, cfg = theory_setup(budget)
-    results = sweep_rates(cfg, seeds, n_jobs, backend)
+    seeds, cfg = theory.budget_setup(budget)
+    results = theory.sweep_rates(cfg, seeds, n_jobs, backend)
     known = np.stack([r.known for r in results])
     bc = np.stack([r.bc for r in results])
     artifacts.save_arrays(out / "rates.npz", n=list(cfg.trajectories),
                           m=list(cfg.observed_steps), known=known, bc=bc, seeds=seeds)
-    slopes = rate_slopes(results, n_min=100)
+    slopes = theory.rate_slopes(results, n_min=100)
     artifacts.save_json(out / "slopes.json", slopes)
-    m_hi = max(cfg.observed_steps)
 
     def draw(fig: Any) -> None:
         ax1, ax2 = fig.subplots(1, 2, sharey=True)
@@ -371,14 +236,8 @@ def reproduce_theory(budget: Budget, n_jobs: int, backend: Backend, out: Path,
         ax1.legend()
 
     _figure(out / "figure.png", draw, budget, len(seeds))
-    claims = [
-        _claim("theory", f"known theta: error falls at least as fast as n^-0.4 (m={m_hi})",
-               slopes["known"][m_hi] < -0.4,
-               f"slope {slopes['known'][m_hi]:.2f} (n >= 100)", budget),
-        identifiability_claim(budget),
-    ]
-    return _finish(out, "theory", budget, t0, claims, {"trajectories": list(cfg.trajectories)},
-                   seeds)
+    return _finish(out, "theory", budget, t0, theory.claims(slopes, budget),
+                   {"trajectories": list(cfg.trajectories)}, seeds)
 
 
 # ------------------------------------------------------------------------------- MuJoCo
@@ -387,21 +246,22 @@ def reproduce_theory(budget: Budget, n_jobs: int, backend: Backend, out: Path,
 def reproduce_mujoco(budget: Budget, n_jobs: int, backend: Backend, out: Path,
                      progress: bool = False) -> Report:
     """MuJoCo Hopper at the *smoke* budget only (paper-budget runs are a deliberate, separate
-    step: ``python -m logel.experiments.mujoco --env Hopper-v5 --seeds 0-9 --budget paper``)."""
+    step: ``logel run mujoco --env Hopper-v5 --seeds 0-9 --budget paper``)."""
     t0 = time.perf_counter()
     try:
         from logel.experiments import mujoco
     except ImportError as err:  # the optional extra is missing
-        claim = Claim("mujoco", "smoke run completes", None, f"skipped: {err}")
-        return _finish(out, "mujoco", budget, t0, [claim], {}, [])
+        skipped = Claim("mujoco", "smoke run completes", None, f"skipped: {err}")
+        return _finish(out, "mujoco", budget, t0, [skipped], {}, [])
     cfg = mujoco.experiment_config("Hopper-v5", "smoke")
     status = mujoco.run(cfg, [0], root=out, force=True)
     done = status.get(0) == "done" and artifacts.is_complete(mujoco.output_dir(cfg, 0, out))
-    claim = _claim("mujoco", "Hopper-v5 smoke run completes and verifies", done,
-                   f"status {status}; budget run: smoke (book/paper MuJoCo runs are not "
-                   "launched by reproduce)", budget, statistical=False)
-    return _finish(out, "mujoco", budget, t0, [claim], {"env": "Hopper-v5", "budget": "smoke"},
-                   [0], note="run at the smoke budget whatever --budget says")
+    done_claim = claim("mujoco", "Hopper-v5 smoke run completes and verifies", done,
+                       f"status {status}; budget run: smoke (book/paper MuJoCo runs are not "
+                       "launched by reproduce)", budget, statistical=False)
+    return _finish(out, "mujoco", budget, t0, [done_claim],
+                   {"env": "Hopper-v5", "budget": "smoke"}, [0],
+                   note="run at the smoke budget whatever --budget says")
 
 
 EXPERIMENTS: dict[str, Callable[..., Report]] = {

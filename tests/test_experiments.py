@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from logel.experiments import current_budget
+from logel.experiments import notebook_budget
 from logel.experiments.gridworld import RecoveryConfig, mean_ci, run, summarise, sweep
 from logel.learners import GPOMDPLearnerConfig
 
@@ -66,14 +66,17 @@ def test_bad_configs_are_rejected():
         RecoveryConfig(observer_trajectories=80)
 
 
-def test_budget_switch(monkeypatch):
+def test_notebook_budget(monkeypatch):
     monkeypatch.setenv("LOGEL_BUDGET", "smoke")
-    assert current_budget() == "smoke"
+    assert notebook_budget() == "smoke"
     monkeypatch.setenv("LOGEL_BUDGET", "huge")
     with pytest.raises(ValueError, match="LOGEL_BUDGET"):
-        current_budget()
+        notebook_budget()
+    monkeypatch.setenv("LOGEL_BUDGET", "paper")  # the paper budget is command-line only
+    with pytest.raises(ValueError, match="command line only"):
+        notebook_budget()
     monkeypatch.delenv("LOGEL_BUDGET")
-    assert current_budget() == "book"
+    assert notebook_budget() == "book"
 
 
 def test_learning_rate_schedules_are_recorded():

@@ -239,7 +239,8 @@ def test_artifact_tampering_is_detected(smoke_run, tmp_path):
 
 @pytest.mark.filterwarnings("ignore::logel.IdentifiabilityWarning")
 def test_ppo_trace_roundtrip_and_log_probs(tmp_path):
-    from logel.learners.ppo import ppo_config, train_ppo
+    from logel.experiments.mujoco import ppo_config
+    from logel.learners.ppo import train_ppo
 
     torch.set_num_threads(1)
     run = train_ppo(ppo_config("smoke", env_id="Reacher-v5", n_steps=100, batch_size=100,

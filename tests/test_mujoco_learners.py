@@ -10,7 +10,8 @@ pytest.importorskip("stable_baselines3")
 
 from logel import artifacts  # noqa: E402
 from logel.experiments import mujoco_learners as ml  # noqa: E402
-from logel.learners.ppo import SB3_HEAD_GAIN, build_model, make_vec_env, ppo_config  # noqa: E402
+from logel.experiments.mujoco import ppo_config  # noqa: E402
+from logel.learners.ppo import SB3_HEAD_GAIN, build_model, make_vec_env  # noqa: E402
 
 pytestmark = pytest.mark.mujoco
 

@@ -191,7 +191,8 @@ def test_fast_reacher_features_are_bitwise_the_reference():
 def test_observer_without_features():
     """The LfL observer's environments skip the reward features (its reward does not read
     them); a recording learner cannot."""
-    from logel.learners.ppo import make_vec_env, ppo_config
+    from logel.experiments.mujoco import ppo_config
+    from logel.learners.ppo import make_vec_env
 
     config = ppo_config("smoke", env_id="Reacher-v5", n_steps=10, batch_size=10)
     venv = make_vec_env(replace(config, record=False), features=False)

@@ -12,11 +12,11 @@ pytest.importorskip("stable_baselines3")
 
 from logel import artifacts  # noqa: E402
 from logel.experiments import mujoco_controls as mc  # noqa: E402
+from logel.experiments.mujoco_controls import pg_config  # noqa: E402
 from logel.irl.neural import GaussianMLPClass  # noqa: E402
 from logel.irl.observer import step_jacobians  # noqa: E402
 from logel.learners.policy_gradient import (  # noqa: E402
     least_squares_weights,
-    pg_config,
     train_policy_gradient,
 )
 

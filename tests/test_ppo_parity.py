@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from logel import artifacts  # noqa: E402
 from logel.envs.mujoco_features import RawActions, make_feature_env  # noqa: E402
 from logel.experiments import mujoco as mj  # noqa: E402
+from logel.experiments.mujoco import ppo_config  # noqa: E402
 from logel.learners.ppo import (  # noqa: E402
     FORCED_MASK_PERIOD,
     ForcedMaskRolloutBuffer,
@@ -26,7 +27,6 @@ from logel.learners.ppo import (  # noqa: E402
     TimeLimitAsTermination,
     build_model,
     make_vec_env,
-    ppo_config,
     train_ppo,
 )
 

@@ -1,11 +1,14 @@
-"""Experiments: config dataclasses, ``run(config, seed)`` entry points, sweeps and budgets."""
+"""Experiments, one module per concept: its config dataclass, its budgets, ``run(config, seed)``,
+its claims and its ``logel run`` command. Budgets are passed as arguments
+(:mod:`logel.experiments.budgets`); a book chapter reads its budget once with
+:func:`notebook_budget`."""
 
 from logel.experiments.budgets import (
     BUDGETS,
-    GRIDWORLD_BUDGETS,
     TUNING_SEEDS,
     Budget,
-    current_budget,
+    check_budget,
+    notebook_budget,
 )
 
-__all__ = ["BUDGETS", "GRIDWORLD_BUDGETS", "TUNING_SEEDS", "Budget", "current_budget"]
+__all__ = ["BUDGETS", "TUNING_SEEDS", "Budget", "check_budget", "notebook_budget"]

@@ -15,11 +15,14 @@ Three small studies that the book's background chapters run at the current budge
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from logel import cli
+from logel.cli import Command
 from logel.envs.gridworld import (
     COLOUR_NAMES,
     GOAL_STATE,
@@ -389,25 +392,38 @@ def format_learning_curves(curves: LearningCurves, steps: tuple[int, ...] = (0, 
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m logel.experiments.background {estimators,curves}`` at ``LOGEL_BUDGET``."""
-    import argparse
+@dataclass(frozen=True)
+class BackgroundCommand:
+    """``logel run background``: one of the two background studies at a budget."""
 
-    from logel.experiments.budgets import current_budget
+    study: Literal["estimators", "curves"]
+    """The estimator study (ESTIMATOR_STUDY_BUDGETS) or the learning curves
+    (LEARNING_CURVE_BUDGETS)."""
+    budget: Budget = "book"
+    """Sizes of the study: smoke, book or paper."""
+    variant: Variant = "paper"
+    """Gridworld variant of the learning curves."""
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["estimators", "curves"])
-    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper",
-                        help="gridworld variant of the learning curves")
-    parser.add_argument("--n-jobs", type=int, default=1)
-    args = parser.parse_args(argv)
-    budget = current_budget()
-    if args.study == "estimators":
-        print(format_estimator_study(estimator_study(ESTIMATOR_STUDY_BUDGETS[budget])))
+
+def _execute(options: BackgroundCommand, args: Any) -> None:
+    if options.study == "estimators":
+        print(format_estimator_study(estimator_study(ESTIMATOR_STUDY_BUDGETS[options.budget])))
     else:
-        seeds = LEARNING_CURVE_BUDGETS[budget].seeds
-        print(format_learning_curves(learning_curves(args.variant, seeds, n_jobs=args.n_jobs)))
+        seeds = LEARNING_CURVE_BUDGETS[options.budget].seeds
+        print(format_learning_curves(learning_curves(options.variant, seeds,
+                                                     n_jobs=args.n_jobs)))
+
+
+# logel run background estimators|curves [--budget B].
+COMMAND = Command(config=BackgroundCommand, execute=_execute, options=("n_jobs",),
+                  positional=("study",))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m logel.experiments.background {estimators,curves}``: the same as
+    ``logel run background ...``."""
+    return cli.run("background", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

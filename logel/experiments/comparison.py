@@ -13,14 +13,21 @@ Sweeps run over seeds with :func:`logel.runner.run_jobs`; each seed's randomness
 
 from __future__ import annotations
 
+import sys
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from logel import cli
+from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
-from logel.experiments.gridworld import RecoveryConfig, observe
+from logel.experiments.budgets import Budget, check_budget
+from logel.experiments.claims import Claim, claim
+from logel.experiments.gridworld import GRIDWORLD_BUDGETS, RecoveryConfig, observe
 from logel.irl.lfl import LfLConfig, lfl_reward
 from logel.learners.gpomdp import GPOMDPLearnerConfig
 from logel.learners.gridworld_runs import LEARNERS, LearnerKind, run_gridworld_learner
@@ -219,27 +226,99 @@ def format_comparison(results: list[ComparisonResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m logel.experiments.comparison --learner spi --seeds 0-19 --n-jobs 2``."""
-    import argparse
-    import warnings
+# ------------------------------------------------------------------------ budgets and claims
 
-    from logel.experiments.gridworld import parse_seeds
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learner", choices=LEARNERS, default="gpomdp")
-    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
-    parser.add_argument("--slip", type=float, default=0.0)
-    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
-    parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--progress", action="store_true", help="show a progress bar")
-    args = parser.parse_args(argv)
-    cfg = ComparisonConfig(learner=args.learner, variant=args.variant, slip=args.slip)
+@dataclass(frozen=True)
+class ComparisonBudget:
+    """Sizes of the four-learner comparison at one budget (seeds: the gridworld's)."""
+
+    seeds: tuple[int, ...]
+    """Learner runs per learner (:data:`~logel.experiments.gridworld.GRIDWORLD_BUDGETS`)."""
+    observed_steps: tuple[int, ...]
+    """Every ``m`` of the main figure (chapter 7)."""
+    few_steps: tuple[int, ...]
+    """A few ``m``: the ablations of chapter 7 and ``logel reproduce comparison``."""
+    extra_seeds: tuple[int, ...]
+    """Seeds of chapter 7's "what the paper did not show" section."""
+    extra_steps: tuple[int, ...]
+    """``m`` of that section."""
+
+
+def _comparison_budget(budget: Budget) -> ComparisonBudget:
+    seeds = GRIDWORLD_BUDGETS[budget].seeds
+    if budget == "smoke":
+        return ComparisonBudget(seeds, (2, 5), (2, 5), seeds[:1], (2, 5))
+    return ComparisonBudget(seeds, tuple(range(2, 16)), (2, 5, 10, 15),
+                            seeds[:10] if budget == "book" else seeds, (5, 10, 15))
+
+
+COMPARISON_BUDGETS: dict[Budget, ComparisonBudget] = {
+    b: _comparison_budget(b) for b in ("smoke", "book", "paper")}
+"""The comparison's sizes per budget (chapter 7 and ``logel reproduce comparison``)."""
+
+
+def budget_setup(budget: Budget) -> tuple[list[int], dict[LearnerKind, ComparisonConfig]]:
+    """Seeds and one configuration per learner of ``logel reproduce comparison`` at
+    ``budget`` (the budget's :attr:`~ComparisonBudget.few_steps`)."""
+    b = COMPARISON_BUDGETS[check_budget(budget)]
+    return list(b.seeds), {ln: ComparisonConfig(learner=ln, observed_steps=b.few_steps)
+                           for ln in LEARNERS}
+
+
+LOGEL_GPOMDP_MIN = 14
+"""LOGEL on G(PO)MDP at the largest ``m``: at least this many optimal seeds per 20."""
+LFL_SPI_MIN = 16
+"""LfL on SPI at every ``m >= 5``: at least this many optimal seeds per 20."""
+LFL_GPOMDP_MAX = 3
+"""LfL on G(PO)MDP at every ``m``: at most this many optimal seeds per 20."""
+
+
+def claims(counts: Mapping[str, Mapping[str, Mapping[int, int]]], n_seeds: int,
+           budget: Budget) -> list[Claim]:
+    """The paper's claims about LOGEL and LfL (chapter 7, ``logel reproduce comparison``).
+
+    Args:
+        counts: ``counts[learner][method][m]``, the optimal seeds out of ``n_seeds``.
+        n_seeds: seeds per learner.
+        budget: statistical claims are skipped at ``smoke``.
+    """
+    n = n_seeds
+    last = max(counts["gpomdp"]["logel"])
+    return [
+        claim("comparison", "LOGEL recovers an optimal reward on G(PO)MDP at the largest m",
+              counts["gpomdp"]["logel"][last] >= LOGEL_GPOMDP_MIN * n // 20,
+              f"{counts['gpomdp']['logel'][last]}/{n} at m={last}", budget),
+        claim("comparison", "LfL does well on SPI from m = 5",
+              all(c >= LFL_SPI_MIN * n // 20 for m, c in counts["spi"]["lfl"].items() if m >= 5),
+              f"{dict(counts['spi']['lfl'])}", budget),
+        claim("comparison", "LfL fails on G(PO)MDP at every m",
+              max(counts["gpomdp"]["lfl"].values()) <= LFL_GPOMDP_MAX * n // 20,
+              f"{dict(counts['gpomdp']['lfl'])}", budget),
+    ]
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def _execute(config: ComparisonConfig, args: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = sweep_comparison(cfg, args.seeds, n_jobs=args.n_jobs, progress=args.progress)
+        results = sweep_comparison(config, args.seeds, n_jobs=args.n_jobs,
+                                   progress=args.progress)
     print(format_comparison(results))
 
 
+# logel run comparison: sweep_comparison over --seeds.
+COMMAND = Command(config=ComparisonConfig, execute=_execute, seeds="0-19",
+                  options=("n_jobs", "progress"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m logel.experiments.comparison --learner spi --seeds 0-19 --n-jobs 2``: the same
+    as ``logel run comparison ...``."""
+    return cli.run("comparison", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -32,13 +32,19 @@ Two sweeps share one learner run per seed: over ``m`` at ``n = max(trajectories)
 
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from logel import cli
+from logel.cli import Command
 from logel.envs.gridworld import START_STATE, Gridworld, Variant
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
+from logel.experiments.budgets import Budget, check_budget
+from logel.experiments.claims import Claim, claim
 from logel.experiments.comparison import (
     LEARNERS,
     ComparisonConfig,
@@ -277,26 +283,93 @@ def format_summary(results: list[FinalBehaviourResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m logel.experiments.final_behaviour --learner gpomdp --seeds 0-19``."""
-    import argparse
-    import warnings
+# ------------------------------------------------------------------------ budgets and claims
 
-    from logel.experiments.gridworld import parse_seeds
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learner", choices=LEARNERS, default="gpomdp")
-    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
-    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
-    parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--backend", choices=["loky", "ray"], default="loky")
-    args = parser.parse_args(argv)
-    cfg = FinalBehaviourConfig(learner=args.learner, variant=args.variant)
+@dataclass(frozen=True)
+class FinalBehaviourBudget:
+    """Sizes of the final-behaviour comparison at one budget."""
+
+    seeds: tuple[int, ...]
+    """Learner runs per learner."""
+    observed_steps: tuple[int, ...]
+    """Learning steps ``m`` after which the learner is stopped."""
+    trajectories: tuple[int, ...]
+    """Trajectories ``n`` per policy of the ``n`` sweep."""
+    n_sweep_m: int
+    """The ``m`` of the ``n`` sweep."""
+
+
+FINAL_BEHAVIOUR_BUDGETS: dict[Budget, FinalBehaviourBudget] = {
+    "smoke": FinalBehaviourBudget((0, 1), (2, 5), (10, 50), 5),
+    "book": FinalBehaviourBudget(tuple(range(10)), (2, 5, 10, 15), (10, 50), 10),
+    "paper": FinalBehaviourBudget(tuple(range(20)), tuple(range(2, 16)), (5, 10, 20, 50), 10),
+}
+"""The final-behaviour comparison's sizes per budget (chapter 9 and ``logel reproduce``)."""
+
+
+def budget_setup(budget: Budget) -> tuple[list[int], dict[LearnerKind, FinalBehaviourConfig]]:
+    """Seeds and one configuration per learner at ``budget`` (chapter 9 and ``logel reproduce
+    final_behaviour``)."""
+    b = FINAL_BEHAVIOUR_BUDGETS[check_budget(budget)]
+    return list(b.seeds), {ln: FinalBehaviourConfig(learner=ln, observed_steps=b.observed_steps,
+                                                    trajectories=b.trajectories,
+                                                    n_sweep_m=b.n_sweep_m) for ln in LEARNERS}
+
+
+def claims(results: dict[str, list[FinalBehaviourResult]], budget: Budget) -> list[Claim]:
+    """The headline claims about watching the learning (chapter 9, ``logel reproduce``)."""
+    e = "final_behaviour"
+    cfg = results["gpomdp"][0].config
+    n = len(results["gpomdp"])
+    m_hi = max(cfg.observed_steps)
+    m_lo = min(cfg.observed_steps)
+
+    def c(ln: str, meth: str, m: int) -> int:
+        return optimal_count(results[ln], meth, m)  # type: ignore[arg-type]
+
+    return [
+        claim(e, "G(PO)MDP: LOGEL beats both final-behaviour baselines at the largest m",
+              c("gpomdp", "logel", m_hi) > max(c("gpomdp", "mce", m_hi), c("gpomdp", "bc", m_hi)),
+              f"optimal seeds at m={m_hi}: LOGEL {c('gpomdp', 'logel', m_hi)}, MCE-IRL "
+              f"{c('gpomdp', 'mce', m_hi)}, BC {c('gpomdp', 'bc', m_hi)} of {n}", budget),
+        claim(e, "BC of a stopped learner is never optimal (it copies its exploration)",
+              all(c(ln, "bc", m) == 0 for ln in results for m in cfg.observed_steps),
+              "optimal BC seeds: " + ", ".join(
+                  f"{ln} {[c(ln, 'bc', m) for m in cfg.observed_steps]}" for ln in results),
+              budget),
+        claim(e, "SPI: MCE-IRL on the last policy beats LOGEL at the largest m",
+              c("spi", "mce", m_hi) > c("spi", "logel", m_hi),
+              f"m={m_hi}: MCE-IRL {c('spi', 'mce', m_hi)}, LOGEL {c('spi', 'logel', m_hi)} "
+              f"of {n}", budget),
+        claim(e, "early stop (smallest m): LOGEL beats MCE-IRL for G(PO)MDP",
+              c("gpomdp", "logel", m_lo) >= c("gpomdp", "mce", m_lo),
+              f"m={m_lo}: LOGEL {c('gpomdp', 'logel', m_lo)}, MCE-IRL "
+              f"{c('gpomdp', 'mce', m_lo)} of {n}", budget),
+    ]
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def _execute(config: FinalBehaviourConfig, args: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = sweep_final_behaviour({"_": cfg}, args.seeds, args.n_jobs, args.backend)["_"]
+        results = sweep_final_behaviour({"_": config}, args.seeds, args.n_jobs,
+                                        args.backend)["_"]
     print(format_summary(results))
 
 
+# logel run final_behaviour: sweep_final_behaviour over --seeds.
+COMMAND = Command(config=FinalBehaviourConfig, execute=_execute, seeds="0-19",
+                  options=("n_jobs", "backend"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m logel.experiments.final_behaviour --learner gpomdp --seeds 0-19``: the same
+    as ``logel run final_behaviour ...``."""
+    return cli.run("final_behaviour", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -24,13 +24,19 @@ Settings:
 
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from logel import cli
+from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant, sample_batch
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
+from logel.experiments.budgets import Budget, check_budget
+from logel.experiments.claims import Claim, claim
 from logel.irl.bc import BCConfig
 from logel.irl.observer import (
     BoltzmannClass,
@@ -265,15 +271,6 @@ def summarise(results: list[RecoveryResult]) -> list[StepsSummary]:
     return out
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-19"`` -> 0..19, ``"1,5,7"`` -> [1, 5, 7]."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    return seeds
-
-
 def format_summary(results: list[RecoveryResult]) -> str:
     """A plain-text table of :func:`summarise` (one row per ``m``)."""
     cfg = results[0].config
@@ -292,34 +289,97 @@ def format_summary(results: list[RecoveryResult]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m logel.experiments.gridworld --setting realistic --seeds 0-19``."""
-    import argparse
-    import warnings
+# ------------------------------------------------------------------------ budgets and claims
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", choices=["exact", "approximate", "realistic"],
-                        default="realistic")
-    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
-    parser.add_argument("--slip", type=float, default=0.0)
-    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
-    parser.add_argument("--n", type=int, default=50, help="observer trajectories per step")
-    parser.add_argument("--observer-samples", choices=["independent", "learner"],
-                        default="independent")
-    parser.add_argument("--bc", choices=["smoothed", "proximal", "adam"], default="smoothed",
-                        help="'adam' is the official 3-step BC")
-    parser.add_argument("--n-jobs", type=int, default=1)
-    args = parser.parse_args(argv)
-    bc = (DEFAULT_BC if args.bc == "smoothed" else
-          BCConfig(method="adam", entropy_coef=0.01) if args.bc == "adam" else BCConfig())
-    cfg = RecoveryConfig(setting=args.setting, variant=args.variant, slip=args.slip,
-                         observer_trajectories=args.n, observer_samples=args.observer_samples,
-                         bc=bc)
+
+@dataclass(frozen=True)
+class GridworldBudget:
+    """Sizes of the gridworld recovery experiments at one budget."""
+
+    seeds: tuple[int, ...]
+    """Independent learner runs (the paper's figures average 20 runs, spec Sec. 5.3)."""
+    observed_steps: tuple[int, ...]
+    """Numbers of observed learning steps ``m``."""
+
+
+GRIDWORLD_BUDGETS: dict[Budget, GridworldBudget] = {
+    "smoke": GridworldBudget(seeds=(0, 1, 2), observed_steps=(5, 15)),
+    "book": GridworldBudget(seeds=tuple(range(20)), observed_steps=(5, 10, 15)),
+    "paper": GridworldBudget(seeds=tuple(range(100)), observed_steps=(5, 10, 15)),
+}
+"""The gridworld's seeds and observed steps per budget (chapters 4-7 and ``logel reproduce``)."""
+
+
+def budget_setup(setting: Setting, budget: Budget) -> tuple[list[int], RecoveryConfig]:
+    """Seeds and configuration of ``logel reproduce <setting>`` at ``budget``: the budget's
+    observed steps; the approximate setting on the learner's own trajectories (the official
+    default), the others on independent ones."""
+    b = GRIDWORLD_BUDGETS[check_budget(budget)]
+    return list(b.seeds), RecoveryConfig(
+        setting=setting, observed_steps=b.observed_steps,
+        observer_samples="learner" if setting == "approximate" else "independent")
+
+
+APPROXIMATE_ERROR_MAX = 0.02
+"""Largest mean weight error (at the largest ``m``) of the approximate setting on the learner's
+own samples."""
+EXACT_ERROR_MAX = 1e-9
+"""Largest weight error of the exact setting (exact up to rounding)."""
+
+
+def claims(results: list[RecoveryResult], budget: Budget) -> list[Claim]:
+    """The claim of one setting's sweep (``logel reproduce exact|approximate|realistic``)."""
+    setting = results[0].config.setting
+    ms = list(results[0].config.observed_steps)
+    n = len(results)
+    errors = np.array([[r.outcome(m).weight_error for m in ms] for r in results])
+    n_opt = {m: int(sum(r.outcome(m).optimal for r in results)) for m in ms}
+    if setting == "exact":
+        return [claim(setting, "exact gradients recover omega exactly (every seed, m)",
+                      bool(errors.max() < EXACT_ERROR_MAX
+                           and all(c == n for c in n_opt.values())),
+                      f"max weight error {errors.max():.2e}; optimal {n_opt}", budget,
+                      statistical=False)]
+    if setting == "approximate":
+        return [claim(setting, "learner's own samples: every seed optimal, error < 0.02",
+                      bool(all(c == n for c in n_opt.values())
+                           and errors[:, -1].mean() < APPROXIMATE_ERROR_MAX),
+                      f"optimal {n_opt}; mean error at m={ms[-1]} "
+                      f"{errors[:, -1].mean():.4f}", budget, statistical=False)]
+    return [claim(setting, "more observed steps help (optimal seeds and error)",
+                  bool(n_opt[ms[-1]] >= n_opt[ms[0]]
+                       and errors[:, -1].mean() < errors[:, 0].mean()),
+                  f"optimal {n_opt}; mean error {errors.mean(axis=0).round(3)}", budget)]
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+BC_PRESETS: dict[str, BCConfig] = {
+    "smoothed": DEFAULT_BC,
+    "proximal": BCConfig(),
+    "adam": BCConfig(method="adam", entropy_coef=0.01),
+}
+"""``--bc``: our default, plain proximal MLE, or the official 3-step Adam."""
+
+
+def _execute(config: RecoveryConfig, args: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = sweep(cfg, args.seeds, n_jobs=args.n_jobs)
+        results = sweep(config, args.seeds, n_jobs=args.n_jobs)
     print(format_summary(results))
 
 
+# logel run gridworld: sweep of a RecoveryConfig over --seeds.
+COMMAND = Command(config=RecoveryConfig, execute=_execute, seeds="0-19", options=("n_jobs",),
+                  presets={"bc": BC_PRESETS}, aliases={"observer_trajectories": ("--n",)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m logel.experiments.gridworld --setting realistic --seeds 0-19``: the same as
+    ``logel run gridworld ...``."""
+    return cli.run("gridworld", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -59,9 +59,9 @@ an input shift); observers use seed ``10_000 + seed`` (the official code used 42
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -71,7 +71,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.envs.mujoco_features import (
     VecCallableReward,
     VecLinearFeatureReward,
@@ -79,14 +80,13 @@ from logel.envs.mujoco_features import (
     feature_names,
     per_row_matmul,
 )
-from logel.experiments.budgets import BUDGETS
+from logel.experiments.budgets import Budget, check_budget
 from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
 from logel.learners.ppo import (
     PARITIES,
     PPOConfig,
     normalise_observations,
-    ppo_config,
     train_ppo,
 )
 from logel.policies.gaussian_mlp import GaussianBCConfig
@@ -104,6 +104,72 @@ OBSERVER_UPDATES = 30
 
 TRUE_WEIGHTS = {"Hopper": [1 / 0.008, 1.0, -1e-3]}
 """:math:`\\omega^\\star` in feature units (gymnasium v5 defaults; Reacher has none)."""
+
+
+@dataclass(frozen=True)
+class MujocoBudget:
+    """Sizes of every MuJoCo stage at one budget, as overrides of each stage's configuration
+    (``paper``: none, the defaults are the spec's sizes)."""
+
+    learner: dict[str, int] = field(default_factory=dict)
+    """The learner's data sizes (environments, steps per environment, updates), shared by the
+    PPO learner (:func:`ppo_config`) and E1's policy-gradient learner
+    (:func:`logel.experiments.mujoco_controls.pg_config`)."""
+    ppo: dict[str, int] = field(default_factory=dict)
+    """PPO's own sizes (minibatch, epochs)."""
+    observer_updates: int = OBSERVER_UPDATES
+    """PPO updates of each observer."""
+    logel: dict[str, int] = field(default_factory=dict)
+    """Neural LOGEL's sizes (:class:`~logel.irl.neural.NeuralLOGELConfig`)."""
+    logel_bc: dict[str, int] = field(default_factory=dict)
+    """Neural LOGEL's behavioural cloning (:class:`~logel.policies.gaussian_mlp.GaussianBCConfig`)."""
+    lfl: dict[str, int] = field(default_factory=dict)
+    """LfL's epochs and batch (:class:`~logel.irl.lfl_continuous.LfLContinuousConfig`)."""
+    lfl_bc: dict[str, int] = field(default_factory=dict)
+    """LfL's per-step cloning."""
+
+
+MUJOCO_BUDGETS: dict[Budget, MujocoBudget] = {
+    "paper": MujocoBudget(),
+    "book": MujocoBudget(learner={"n_envs": 8, "n_steps": 1000}, ppo={"batch_size": 500},
+                         observer_updates=20,
+                         lfl={"kl_epochs": 50, "reward_init_epochs": 600, "shaping_epochs": 300},
+                         lfl_bc={"iterations": 200}),
+    "smoke": MujocoBudget(learner={"n_envs": 2, "n_steps": 200, "n_updates": 3},
+                          ppo={"batch_size": 100, "n_epochs": 2}, observer_updates=3,
+                          logel={"max_iter": 200}, logel_bc={"epochs": 2, "batch_size": 100},
+                          lfl={"kl_epochs": 5, "reward_init_epochs": 10, "shaping_epochs": 10,
+                               "batch_size": 200},
+                          lfl_bc={"iterations": 10, "batch_size": 200}),
+}
+"""The MuJoCo experiments' sizes per budget. ``paper``: the spec (learner 16 x 2000 x 20,
+observers 30 updates, official LfL epochs); ``book``: learner 8 x 1000 x 20, observers 20
+updates, LfL epochs / 5 (ours); ``smoke``: learner 2 x 200 x 3 with minibatch 100, observers 3
+updates, tiny cloning and LfL (seconds; for tests only)."""
+
+
+def ppo_config(budget: str, **overrides: Any) -> PPOConfig:
+    """The PPO learner's configuration at a compute budget (:data:`MUJOCO_BUDGETS`)."""
+    b = MUJOCO_BUDGETS[check_budget(budget)]
+    return replace(PPOConfig(), **{**b.learner, **b.ppo, **overrides})
+
+
+def logel_config(budget: str) -> NeuralLOGELConfig:
+    """Neural LOGEL's configuration at a compute budget (:data:`MUJOCO_BUDGETS`)."""
+    b = MUJOCO_BUDGETS[check_budget(budget)]
+    cfg = NeuralLOGELConfig()
+    if not (b.logel or b.logel_bc):
+        return cfg
+    return replace(cfg, bc=GaussianBCConfig(**b.logel_bc), **b.logel)
+
+
+def lfl_config(budget: str) -> LfLContinuousConfig:
+    """LfL's configuration at a compute budget (:data:`MUJOCO_BUDGETS`)."""
+    b = MUJOCO_BUDGETS[check_budget(budget)]
+    cfg = LfLContinuousConfig()
+    if not (b.lfl or b.lfl_bc):
+        return cfg
+    return replace(cfg, bc=replace(cfg.bc, **b.lfl_bc), **b.lfl)
 
 
 @dataclass(frozen=True)
@@ -147,17 +213,12 @@ def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper",
     ``"official"``, the paper's learner (default), or ``"sb3"``, the learner of the artifacts
     committed before the option existed.
     """
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    check_budget(budget)
     env_family(env_id)
     learner = ppo_config(budget, env_id=env_id, parity=parity)
-    obs_updates = {"paper": OBSERVER_UPDATES, "book": 20, "smoke": 3}[budget]
-    observer = replace(learner, n_updates=obs_updates, record=False)
-    logel_cfg = NeuralLOGELConfig()
-    if budget == "smoke":
-        logel_cfg = replace(logel_cfg, bc=GaussianBCConfig(epochs=2, batch_size=100),
-                            max_iter=200)
-    lfl_cfg = LfLContinuousConfig().scaled(budget)
+    observer = replace(learner, n_updates=MUJOCO_BUDGETS[budget].observer_updates, record=False)
+    logel_cfg = logel_config(budget)
+    lfl_cfg = lfl_config(budget)
     # smoke: starting the worker processes (imports) takes longer than the stages themselves
     return replace(MujocoConfig(env_id=env_id, budget=budget, learner=learner,
                                 observer=observer, logel=logel_cfg, lfl=lfl_cfg,
@@ -644,32 +705,35 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
     return out
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"``; ``"2"``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-")
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
+# ------------------------------------------------------------------------------ command line
 
 
-def command_line(module: str, doc: str | None, *, env: str = "Hopper-v5", seeds: str = "0-4"
-                 ) -> argparse.ArgumentParser:
-    """The options every MuJoCo command shares: ``--env``, ``--seeds``, ``--budget``, ``--root``
-    and ``--force`` (``python -m <module>``, described by the first paragraph of ``doc``)."""
-    parser = argparse.ArgumentParser(prog=f"python -m {module}",
-                                     description=(doc or "").split("\n\n")[0])
-    parser.add_argument("--env", default=env, help="Hopper-v5 or Reacher-v5")
-    parser.add_argument("--seeds", default=seeds, type=parse_seeds, help="e.g. 0-4 or 0,2")
-    parser.add_argument("--budget", default="paper", choices=BUDGETS)
-    parser.add_argument("--root", type=Path, default=None,
-                        help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
-    parser.add_argument("--force", action="store_true", help="re-run complete seeds")
-    return parser
+@dataclass(frozen=True, kw_only=True)
+class MujocoCommand:
+    """The options every MuJoCo command shares (``logel run mujoco*``); the sizes of every stage
+    follow from the budget (:data:`MUJOCO_BUDGETS`)."""
+
+    env: str = "Hopper-v5"
+    """Gymnasium id: Hopper-v5 or Reacher-v5."""
+    budget: Budget = "paper"
+    """Sizes of every stage: smoke (seconds), book or paper (hours)."""
+    root: Path | None = None
+    """Artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)."""
+    force: bool = False
+    """Re-run complete seeds (otherwise they are skipped)."""
+
+    def __post_init__(self) -> None:
+        try:
+            env_family(self.env)
+        except ValueError as err:
+            raise ValueError(f"env: {err}") from None
+        check_budget(self.budget)
+
+
+def require_directory(path: Path, option: str) -> None:
+    """A ``ValueError`` naming ``option`` unless ``path`` is a directory."""
+    if not Path(path).is_dir():
+        raise ValueError(f"{option} {str(path)!r} is not a directory")
 
 
 def start_logging() -> None:
@@ -679,26 +743,41 @@ def start_logging() -> None:
     _one_blas_thread()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco", __doc__)
-    parser.add_argument("--parity", default="official", choices=PARITIES,
-                        help="learner: the official one (default) or SB3's choices (the "
-                             "committed artifacts under artifacts/mujoco/)")
-    parser.add_argument("--sequential", action="store_true",
-                        help="one process (parallel=False): same results, slower")
-    parser.add_argument("--no-lfl", action="store_true", help="skip LfL and its observer")
-    parser.add_argument("--trace-dir", type=Path, default=None,
-                        help="scratch directory that keeps learner traces (~100 MB per seed) "
-                             "so later runs reuse them instead of retraining the learner")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True, kw_only=True)
+class MujocoRunCommand(MujocoCommand):
+    """``logel run mujoco``: learner, LOGEL and LfL, and their observers, for every seed."""
+
+    parity: str = "official"
+    """The learner: the paper's ('official') or SB3's choices ('sb3', the committed artifacts
+    under artifacts/mujoco/)."""
+    sequential: bool = False
+    """One process (parallel=False): same results, slower."""
+    lfl: bool = True
+    """Run LfL and its observer."""
+    trace_dir: Path | None = None
+    """Scratch directory that keeps learner traces (~100 MB per seed) so that later runs reuse
+    them instead of retraining the learner."""
+
+
+def _execute(options: MujocoRunCommand, args: Any) -> int:
     start_logging()
-    config = experiment_config(args.env, args.budget, parity=args.parity,
-                               run_lfl=not args.no_lfl)
-    if args.sequential:
+    config = experiment_config(options.env, options.budget, parity=options.parity,
+                               run_lfl=options.lfl)
+    if options.sequential:
         config = replace(config, parallel=False)
-    status = run(config, args.seeds, args.root, args.force, args.trace_dir)
+    status = run(config, args.seeds, options.root, options.force, options.trace_dir)
     log.info("finished: %s", status)
     return 0
+
+
+# logel run mujoco: run of experiment_config over --seeds.
+COMMAND = Command(config=MujocoRunCommand, execute=_execute, seeds="0-4",
+                  choices={"parity": PARITIES})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco ...``: the same as ``logel run mujoco ...``."""
+    return cli.run("mujoco", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ Results go to ``artifacts/mujoco_calibration[_<budget>]/<env>/seed_<k>/`` with a
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -33,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.envs.mujoco_features import VecLinearFeatureReward, env_family, feature_names
-from logel.experiments.mujoco import command_line, experiment_config, start_logging
+from logel.experiments.mujoco import MujocoCommand, experiment_config, start_logging
 from logel.learners.ppo import PPOConfig, train_ppo
 
 VERSION = "v1"
@@ -112,13 +114,21 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None
             for d in sorted(base.glob("seed_*"))}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_calibration", __doc__)
-    args = parser.parse_args(argv)
+def _execute(options: MujocoCommand, args: Any) -> int:
     start_logging()
-    status = run(args.env, args.seeds, args.budget, args.root, args.force)
+    status = run(options.env, args.seeds, options.budget, options.root, options.force)
     print(f"finished: {status}")
     return 0
+
+
+# logel run mujoco_calibration: run over --seeds.
+COMMAND = Command(config=MujocoCommand, execute=_execute, seeds="0-4")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_calibration ...``: the same as
+    ``logel run mujoco_calibration ...``."""
+    return cli.run("mujoco_calibration", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -35,14 +36,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.envs.mujoco_features import n_features
-from logel.experiments.mujoco import command_line, load_results, start_logging
+from logel.experiments.mujoco import (
+    MujocoCommand,
+    load_results,
+    require_directory,
+    start_logging,
+)
 from logel.experiments.mujoco_diagnostics import reference_weights
 from logel.irl.neural import GaussianMLPClass
 from logel.irl.observer import step_jacobians
 from logel.learners.policy_gradient import rollout
-from logel.learners.ppo import make_vec_env, ppo_config
+from logel.learners.ppo import PPOConfig, make_vec_env
 from logel.policies.gaussian_mlp import GaussianMLPPolicy, load_theta
 from logel.traces import LearnerTrace
 
@@ -88,7 +95,7 @@ def mean_true_reward(trace: LearnerTrace, k: int, policy: GaussianMLPPolicy,
     """Mean true reward per step of ``policy`` on fresh rollouts, observations normalised with
     the learner's frozen statistics of update ``k``; the same seeds for every call."""
     meta = trace.metadata
-    env_cfg = replace(ppo_config("paper"), env_id=meta["env_id"], n_envs=config.n_envs,
+    env_cfg = replace(PPOConfig(), env_id=meta["env_id"], n_envs=config.n_envs,
                       n_steps=config.n_steps, norm_reward=False,
                       clip_obs=float(meta.get("clip_obs", 10.0)))
     venv = make_vec_env(env_cfg)
@@ -207,15 +214,34 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
     return status
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_checks", __doc__)
-    parser.add_argument("--trace-dir", type=Path, required=True,
-                        help="directory of kept learner traces (<env>_<budget>_seed<k>.npz)")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True, kw_only=True)
+class ChecksCommand(MujocoCommand):
+    """``logel run mujoco_checks``: E6 on kept learner traces."""
+
+    trace_dir: Path
+    """Directory of kept learner traces (<env>_<budget>_seed<k>.npz)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_directory(self.trace_dir, "trace_dir")
+
+
+def _execute(options: ChecksCommand, args: Any) -> int:
     start_logging()
-    status = run(args.env, args.seeds, args.trace_dir, args.budget, args.root, args.force)
+    status = run(options.env, args.seeds, options.trace_dir, options.budget, options.root,
+                 options.force)
     log.info("finished: %s", status)
     return 0
+
+
+# logel run mujoco_checks: run over --seeds.
+COMMAND = Command(config=ChecksCommand, execute=_execute, seeds="0-4")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_checks ...``: the same as
+    ``logel run mujoco_checks ...``."""
+    return cli.run("mujoco_checks", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ complete seeds are skipped (resumable).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -40,14 +41,20 @@ from typing import Any
 
 import numpy as np
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.envs.mujoco_features import env_family, feature_names
-from logel.experiments.budgets import BUDGETS
-from logel.experiments.mujoco import TRUE_WEIGHTS, command_line, start_logging
+from logel.experiments.budgets import check_budget
+from logel.experiments.mujoco import (
+    MUJOCO_BUDGETS,
+    TRUE_WEIGHTS,
+    MujocoCommand,
+    logel_config,
+    start_logging,
+)
 from logel.experiments.mujoco_diagnostics import explained_motion
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
-from logel.learners.policy_gradient import PGConfig, pg_config, train_policy_gradient
-from logel.policies.gaussian_mlp import GaussianBCConfig
+from logel.learners.policy_gradient import PGConfig, train_policy_gradient
 from logel.statistics import Claim, mean_ci
 
 log = logging.getLogger(__name__)
@@ -75,19 +82,21 @@ class PositiveControlConfig:
     """Result version, recorded in the manifest."""
 
 
+def pg_config(budget: str, **overrides: Any) -> PGConfig:
+    """E1's learner at a compute budget: the PPO learner's data sizes
+    (:data:`~logel.experiments.mujoco.MUJOCO_BUDGETS`), ``paper`` 16 x 2000 x 20."""
+    return replace(PGConfig(), **{**MUJOCO_BUDGETS[check_budget(budget)].learner, **overrides})
+
+
 def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper", **overrides: Any
                       ) -> PositiveControlConfig:
     """E1's configuration: the learner at ``budget``, the observer with our defaults (tiny
     cloning at ``smoke``)."""
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    check_budget(budget)
     family = env_family(env_id)
     weights = tuple(TRUE_WEIGHTS[family]) if family in TRUE_WEIGHTS else None
     learner = pg_config(budget, env_id=env_id, weights=weights)
-    logel_cfg = NeuralLOGELConfig()
-    if budget == "smoke":
-        logel_cfg = replace(logel_cfg, bc=GaussianBCConfig(epochs=2, batch_size=100),
-                            max_iter=200)
+    logel_cfg = logel_config(budget)
     return replace(PositiveControlConfig(env_id=env_id, budget=budget, learner=learner,
                                          logel=logel_cfg), **overrides)
 
@@ -237,17 +246,26 @@ def claims(results: dict[int, dict[str, Any]], env_id: str) -> list[Claim]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_controls", __doc__)
-    args = parser.parse_args(argv)
+def _execute(options: MujocoCommand, args: Any) -> int:
     start_logging()
     try:
-        status = run(experiment_config(args.env, args.budget), args.seeds, args.root,
-                     args.force)
+        status = run(experiment_config(options.env, options.budget), args.seeds, options.root,
+                     options.force)
     except (RuntimeError, ValueError) as err:
-        parser.exit(2, f"error: {err}\n")
+        print(f"logel run mujoco_controls: error: {err}", file=sys.stderr)
+        return 2
     log.info("finished: %s", status)
     return 0
+
+
+# logel run mujoco_controls: run over --seeds.
+COMMAND = Command(config=MujocoCommand, execute=_execute, seeds="0-4")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_controls ...``: the same as
+    ``logel run mujoco_controls ...``."""
+    return cli.run("mujoco_controls", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

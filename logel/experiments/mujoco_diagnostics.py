@@ -42,20 +42,23 @@ cross Hopper's episode ends, and the official cloning schedule) and writes
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.envs.mujoco_features import env_family
 from logel.experiments.mujoco import (
     TRUE_WEIGHTS,
-    command_line,
+    MujocoCommand,
     experiment_config,
+    require_directory,
     start_logging,
     trace_name,
 )
@@ -357,17 +360,40 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
             for p in sorted(base.glob("seed_*"))}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_diagnostics", __doc__, env="Reacher-v5", seeds="0-9")
-    parser.add_argument("--trace-dir", type=Path, required=True)
-    parser.add_argument("--analysis", default="diagnostics", choices=sorted(ANALYSES))
-    parser.add_argument("--parity", default="sb3", choices=("official", "sb3"),
-                        help="the learner whose kept traces are analysed")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True, kw_only=True)
+class DiagnosticsCommand(MujocoCommand):
+    """``logel run mujoco_diagnostics``: one analysis on kept learner traces."""
+
+    env: str = "Reacher-v5"
+    """Gymnasium id: Hopper-v5 or Reacher-v5."""
+    trace_dir: Path
+    """Directory of kept learner traces (of logel run mujoco --trace-dir)."""
+    analysis: str = "diagnostics"
+    """Which analysis (a key of ANALYSES)."""
+    parity: str = "sb3"
+    """The learner whose kept traces are analysed."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_directory(self.trace_dir, "trace_dir")
+
+
+def _execute(options: DiagnosticsCommand, args: Any) -> int:
     start_logging()
-    log.info("finished: %s", run(args.env, args.seeds, args.trace_dir, args.budget, args.root,
-                                 args.force, args.analysis, args.parity))
+    log.info("finished: %s", run(options.env, args.seeds, options.trace_dir, options.budget,
+                                 options.root, options.force, options.analysis, options.parity))
     return 0
+
+
+# logel run mujoco_diagnostics: run over --seeds.
+COMMAND = Command(config=DiagnosticsCommand, execute=_execute, seeds="0-9",
+                  choices={"analysis": sorted(ANALYSES), "parity": ("official", "sb3")})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_diagnostics ...``: the same as
+    ``logel run mujoco_diagnostics ...``."""
+    return cli.run("mujoco_diagnostics", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -32,16 +32,18 @@ variant) with a manifest; complete seeds are skipped.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from logel import artifacts
-from logel.experiments.mujoco import command_line, experiment_config, start_logging
+from logel import artifacts, cli
+from logel.cli import Command
+from logel.experiments.mujoco import MujocoCommand, experiment_config, start_logging
 from logel.experiments.mujoco_diagnostics import explained_motion, reference_weights
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
 from logel.learners.ppo import PPOConfig, train_ppo
@@ -196,14 +198,31 @@ def load_results(experiment: str, env_id: str, budget: str = "paper",
             for d in sorted(base.glob("seed_*"))}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_learners", __doc__)
-    parser.add_argument("--experiment", required=True, choices=tuple(EXPERIMENTS))
-    args = parser.parse_args(argv)
+@dataclass(frozen=True, kw_only=True)
+class LearnersCommand(MujocoCommand):
+    """``logel run mujoco_learners``: E2 (factorial) or E3 (ladder)."""
+
+    experiment: str
+    """Which variants: the PPO ladder (E3) or the head-gain x control-cost factorial (E2)."""
+
+
+def _execute(options: LearnersCommand, args: Any) -> int:
     start_logging()
-    status = run(args.experiment, args.env, args.seeds, args.budget, args.root, args.force)
+    status = run(options.experiment, options.env, args.seeds, options.budget, options.root,
+                 options.force)
     log.info("finished: %s", status)
     return 0
+
+
+# logel run mujoco_learners: run over --seeds.
+COMMAND = Command(config=LearnersCommand, execute=_execute, seeds="0-4",
+                  choices={"experiment": tuple(EXPERIMENTS)})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_learners ...``: the same as
+    ``logel run mujoco_learners ...``."""
+    return cli.run("mujoco_learners", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -18,22 +18,25 @@ manifest (the observer's true-return curve and episode statistics, LfL's losses)
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from logel import artifacts
+from logel import artifacts, cli
+from logel.cli import Command
 from logel.experiments.mujoco import (
+    MujocoCommand,
     MujocoConfig,
-    command_line,
     config_dict,
     experiment_config,
     lfl_chain,
     output_dir,
+    require_directory,
     start_logging,
     trace_name,
 )
@@ -109,18 +112,37 @@ def load_results(config: MujocoConfig, root: Path | None = None) -> dict[int, di
     return {int(d.name.split("_")[1]): artifacts.load(d) for d in sorted(base.glob("seed_*"))}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = command_line("logel.experiments.mujoco_published_lfl", __doc__)
-    parser.add_argument("--parity", default="official", choices=("official", "sb3"),
-                        help="the learner whose kept traces are used")
-    parser.add_argument("--trace-dir", type=Path, required=True,
-                        help="directory of kept learner traces of logel.experiments.mujoco")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True, kw_only=True)
+class PublishedLfLCommand(MujocoCommand):
+    """``logel run mujoco_published_lfl``: E7 on kept learner traces."""
+
+    parity: str = "official"
+    """The learner whose kept traces are used."""
+    trace_dir: Path
+    """Directory of kept learner traces of logel run mujoco."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_directory(self.trace_dir, "trace_dir")
+
+
+def _execute(options: PublishedLfLCommand, args: Any) -> int:
     start_logging()
-    config = experiment_config(args.env, args.budget, parity=args.parity)
-    status = run(config, args.seeds, args.trace_dir, args.root, args.force)
+    config = experiment_config(options.env, options.budget, parity=options.parity)
+    status = run(config, args.seeds, options.trace_dir, options.root, options.force)
     log.info("finished: %s", status)
     return 0
+
+
+# logel run mujoco_published_lfl: run over --seeds.
+COMMAND = Command(config=PublishedLfLCommand, execute=_execute, seeds="0-4",
+                  choices={"parity": ("official", "sb3")})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m logel.experiments.mujoco_published_lfl ...``: the same as
+    ``logel run mujoco_published_lfl ...``."""
+    return cli.run("mujoco_published_lfl", sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ Command line: ``python -m logel.experiments.sweeps --variant paper --learner gpo
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from logel import cli
+from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian
 from logel.evaluation import attains_optimum, greedy_value, optimal_value, weight_error
@@ -319,30 +322,15 @@ def monte_carlo_jacobians(grid: Gridworld, theta: np.ndarray, n_trajectories: in
                                tuple(baseline_eps), np.stack(means), np.stack(errors), visits)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: mean weight error and optimal seeds at the largest ``m``, per observer."""
-    import argparse
-
+def _execute(config: SampleSizeConfig, args: Any) -> None:
+    """Mean weight error and optimal seeds at the largest ``m``, per observer."""
     from logel.evaluation import mean_ci
-    from logel.experiments.gridworld import parse_seeds
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=["paper", "consistent"], default="paper")
-    parser.add_argument("--seeds", type=parse_seeds, default=list(range(20)))
-    parser.add_argument("--n", type=lambda s: tuple(int(x) for x in s.split(",")),
-                        default=(5, 10, 20, 50, 100, 200), help="observer sizes, e.g. 5,50,200")
-    parser.add_argument("--learner", choices=list(LEARNERS), default="gpomdp",
-                        help="gpomdp: the paper's learner; no-baseline: G(PO)MDP without "
-                             "baseline; exact: follows the exact gradient")
-    parser.add_argument("--n-jobs", type=int, default=1)
-    args = parser.parse_args(argv)
-    cfg = SampleSizeConfig(variant=args.variant, trajectories=args.n,
-                           learner=LEARNERS[args.learner])
-    results = sweep_sample_sizes(cfg, args.seeds, n_jobs=args.n_jobs)
-    m = max(cfg.observed_steps)
-    print(f"variant={cfg.variant} learner={args.learner} m={m} seeds={len(results)}")
+    results = sweep_sample_sizes(config, args.seeds, n_jobs=args.n_jobs)
+    m = max(config.observed_steps)
+    print(f"variant={config.variant} learner={args.learner} m={m} seeds={len(results)}")
     rows = [(f"n={n}", by_steps(results, "weight_error", n)[:, -1],
-             by_steps(results, "optimal", n)[:, -1]) for n in cfg.trajectories]
+             by_steps(results, "optimal", n)[:, -1]) for n in config.trajectories]
     rows += [(name, by_steps(results, "weight_error", name)[:, -1],
               by_steps(results, "optimal", name)[:, -1]) for name in ("expected", "learner")]
     for name, err, opt in rows:
@@ -351,5 +339,16 @@ def main(argv: list[str] | None = None) -> None:
               f"{int(opt.sum())}/{opt.size}")
 
 
+# logel run sweeps: sweep_sample_sizes over --seeds (--learner: one of LEARNERS).
+COMMAND = Command(config=SampleSizeConfig, execute=_execute, seeds="0-19", options=("n_jobs",),
+                  presets={"learner": LEARNERS}, aliases={"trajectories": ("--n",)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m logel.experiments.sweeps --variant paper --seeds 0-19``: the same as
+    ``logel run sweeps ...``."""
+    return cli.run("sweeps", sys.argv[1:] if argv is None else argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -43,6 +43,8 @@ from logel.diagnostics import split_half_agreement
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian, gpomdp_jacobian_covariance
 from logel.evaluation import weight_error
+from logel.experiments.budgets import Budget, check_budget
+from logel.experiments.claims import Claim, claim
 from logel.experiments.comparison import learner_parameters
 from logel.experiments.gridworld import DEFAULT_BC, observer_config
 from logel.irl.bc import BCConfig
@@ -350,3 +352,64 @@ def run_split_half(config: Any, seed: int, m: int) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return trace_split_half(grid, trace, config.logel, m).cosine
+
+
+# ------------------------------------------------------------------------ budgets and claims
+
+
+RATES_BUDGETS: dict[Budget, tuple[tuple[int, ...], RatesConfig]] = {
+    "smoke": ((0, 1), RatesConfig(trajectories=(20, 100, 500), observed_steps=(2, 5),
+                                  n_updates=5)),
+    "book": (tuple(range(8)), RatesConfig(trajectories=(25, 100, 400, 1600))),
+    "paper": (tuple(range(50)), RatesConfig(trajectories=(20, 50, 100, 200, 500, 1000, 2000))),
+}
+"""Seeds and :class:`RatesConfig` of the rates experiment per budget (chapter 9 and
+``logel reproduce theory``)."""
+
+
+def budget_setup(budget: Budget) -> tuple[list[int], RatesConfig]:
+    """Seeds and :class:`RatesConfig` at ``budget``."""
+    seeds, config = RATES_BUDGETS[check_budget(budget)]
+    return list(seeds), config
+
+
+def rate_slopes(results: list[RatesResult], n_min: int = 100) -> dict[str, dict[int, float]]:
+    """Log-log slopes of the weight error against ``n >= n_min`` per observer and ``m``."""
+    cfg = results[0].config
+    keep = [i for i, n in enumerate(cfg.trajectories) if n >= n_min]
+    ns = [cfg.trajectories[i] for i in keep]
+    out: dict[str, dict[int, float]] = {}
+    for kind in ("known", "known_raw", "bc"):
+        errs = np.stack([getattr(r, kind) for r in results])  # (seeds, n, m)
+        out[kind] = {m: loglog_slope(ns, errs[:, keep, j])
+                     for j, m in enumerate(cfg.observed_steps)}
+    return out
+
+
+KNOWN_SLOPE_MAX = -0.4
+"""The known-theta observer's log-log slope at the largest ``m`` (``n >= 100``) must lie below
+this: the error falls at least as fast as :math:`n^{-0.4}`."""
+
+
+def identifiability_claim(budget: Budget) -> Claim:
+    """The package warns exactly where the exact-Jacobian closed form misses omega."""
+    mismatches = []
+    for name, cfg in IdentifiabilityCases().cases.items():
+        curve = identifiability_curve(cfg, 0)
+        if not np.array_equal(curve.warned, curve.weight_error > 1e-6):
+            mismatches.append(name)
+    return claim("theory", "IdentifiabilityWarning fires exactly when recovery fails "
+                 "(exact Jacobians)", not mismatches,
+                 "mismatches: " + (", ".join(mismatches) or "none"), budget, statistical=False)
+
+
+def claims(slopes: dict[str, dict[int, float]], budget: Budget) -> list[Claim]:
+    """The theory's claims (``logel reproduce theory``; chapter 9 checks the same): the rate
+    of the known-theta observer, and :func:`identifiability_claim`."""
+    m_hi = max(slopes["known"])
+    return [
+        claim("theory", f"known theta: error falls at least as fast as n^-0.4 (m={m_hi})",
+              slopes["known"][m_hi] < KNOWN_SLOPE_MAX,
+              f"slope {slopes['known'][m_hi]:.2f} (n >= 100)", budget),
+        identifiability_claim(budget),
+    ]

@@ -34,7 +34,7 @@ Adam step on a minibatch of ``batch_size`` samples per pair, as in the official 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -84,18 +84,6 @@ class LfLContinuousConfig:
     seed: int = 0
     """Seeds the networks and the minibatches."""
 
-    def scaled(self, budget: str) -> LfLContinuousConfig:
-        """Epoch counts for a compute budget: ``paper`` as is, ``book`` / 5, ``smoke`` tiny."""
-        if budget == "paper":
-            return self
-        if budget == "book":
-            return replace(self, bc=replace(self.bc, iterations=200), kl_epochs=50,
-                           reward_init_epochs=600, shaping_epochs=300)
-        if budget == "smoke":
-            return replace(self, bc=replace(self.bc, iterations=10, batch_size=200),
-                           kl_epochs=5, reward_init_epochs=10, shaping_epochs=10,
-                           batch_size=200)
-        raise ValueError(f"unknown budget {budget!r}")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import torch
 
 from logel.envs.mujoco_features import n_features
 from logel.estimators import TrajectoryLayout, gpomdp_jacobian
-from logel.learners.ppo import CURVE_WINDOW, make_vec_env, ppo_config
+from logel.learners.ppo import CURVE_WINDOW, PPOConfig, make_vec_env
 from logel.policies.gaussian_mlp import (
     GaussianMLPPolicy,
     get_theta,
@@ -76,15 +76,6 @@ class PGConfig:
     """Clip of the normalised observations."""
     seed: int = 0
     """Seeds the network, the action noise and the environments (``seed + rank``)."""
-
-
-def pg_config(budget: str, **overrides: Any) -> PGConfig:
-    """``paper``: 16 x 2000 x 20; ``book``: 8 x 1000 x 20; ``smoke``: 2 x 200 x 3."""
-    sizes = {"paper": {}, "book": {"n_envs": 8, "n_steps": 1000},
-             "smoke": {"n_envs": 2, "n_steps": 200, "n_updates": 3}}
-    if budget not in sizes:
-        raise ValueError(f"budget must be one of {tuple(sizes)}, got {budget!r}")
-    return replace(PGConfig(), **{**sizes[budget], **overrides})
 
 
 @dataclass
@@ -182,7 +173,7 @@ def train_policy_gradient(config: PGConfig) -> PGRun:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        env_cfg = replace(ppo_config("paper"), env_id=config.env_id, n_envs=config.n_envs,
+        env_cfg = replace(PPOConfig(), env_id=config.env_id, n_envs=config.n_envs,
                           n_steps=config.n_steps, gamma=config.gamma, norm_reward=False,
                           clip_obs=config.clip_obs, seed=config.seed)
         venv = make_vec_env(env_cfg)

@@ -52,7 +52,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -144,8 +144,8 @@ class PPOConfig:
     ``env.step``, value bootstrapped at time-limit truncations), the learner of the artifacts
     written before this option existed. The paper's experiment
     (:func:`logel.experiments.mujoco.experiment_config`) selects ``"official"``; the dataclass
-    default stays ``"sb3"`` so that code building environments from :func:`ppo_config` for its
-    own rollouts keeps its behaviour. See the module docstring."""
+    default stays ``"sb3"`` so that code building environments from a default
+    :class:`PPOConfig` for its own rollouts keeps its behaviour. See the module docstring."""
     head_gain: float | None = None
     """Orthogonal gain of the mean head; None = the parity's (official 1, SB3 0.01). One factor
     of the head-gain x control-cost factorial (experiment E2)."""
@@ -173,20 +173,6 @@ class PPOConfig:
     @property
     def total_timesteps(self) -> int:
         return self.n_updates * self.n_envs * self.n_steps
-
-
-def ppo_config(budget: str, **overrides: Any) -> PPOConfig:
-    """The learner's configuration at a compute budget.
-
-    ``paper``: the spec (16 x 2000 x 20). ``book``: 8 x 1000 x 20 (ours). ``smoke``: 2 x 200 x
-    3 with minibatch 100 (seconds; for tests only).
-    """
-    sizes = {"paper": {}, "book": {"n_envs": 8, "n_steps": 1000, "batch_size": 500},
-             "smoke": {"n_envs": 2, "n_steps": 200, "n_updates": 3, "batch_size": 100,
-                       "n_epochs": 2}}
-    if budget not in sizes:
-        raise ValueError(f"budget must be one of {tuple(sizes)}, got {budget!r}")
-    return replace(PPOConfig(), **{**sizes[budget], **overrides})
 
 
 def _schedule(kind: str, value: float, n_updates: int) -> Callable[[float], float]:
@@ -611,7 +597,8 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
     """Train PPO for ``config.n_updates`` updates and record what it did.
 
     Args:
-        config: hyper-parameters (:func:`ppo_config`).
+        config: hyper-parameters (the MuJoCo experiment's at a budget:
+            :func:`logel.experiments.mujoco.ppo_config`).
         reward: optional wrapper factory replacing the reward (observers), applied outside the
             feature wrapper; the ``Monitor`` still logs the true return.
         vec_reward: the same for all environments at once (a ``VecEnvWrapper`` factory, placed
