@@ -1,6 +1,6 @@
 """The ``logel`` command line: ``logel run <experiment> [options]`` and ``logel reproduce ...``.
 
-``logel run <experiment>`` runs one experiment module of :mod:`logel.experiments` and prints its
+``logel run <experiment>`` runs one experiment module of ``logel.experiments`` and prints its
 summary. Its options are generated from the experiment's configuration dataclass
 (:class:`Command`): a field ``observer_trajectories: int = 50`` becomes
 ``--observer-trajectories`` with type ``int``, default 50 and the field's docstring as help, so
@@ -8,7 +8,7 @@ defaults are written once, in the dataclass. ``python -m logel.experiments.<expe
 same command (each module's ``main`` delegates here).
 
 ``logel reproduce <experiment|all> --budget smoke|book|paper --n-jobs N --backend loky|ray``
-reruns experiments (:mod:`logel.reproduce`), writes their artifacts and figures under
+reruns experiments (``logel.reproduce``), writes their artifacts and figures under
 ``artifacts/reproduce_<budget>/`` (or ``--out``), prints a summary table and exits with status 1
 if any claim check failed.
 
@@ -171,11 +171,17 @@ def option_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Option:
+class Option:
+    """One generated command-line option of a configuration field."""
+
     name: str
+    """The configuration field."""
     flags: tuple[str, ...]
+    """Its flags, e.g. ``("--observed-steps",)``."""
     kwargs: dict[str, Any]
+    """Keyword arguments of :meth:`argparse.ArgumentParser.add_argument`."""
     convert: Callable[[Any], Any] = lambda value: value
+    """Turns the parsed value into the field's value."""
 
 
 def _strip_optional(tp: Any) -> tuple[Any, bool]:
@@ -228,7 +234,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def config_options(command: Command) -> list[_Option]:
+def config_options(command: Command) -> list[Option]:
     """The options generated from ``command.config`` (one per exposed field)."""
     cls = command.config
     hints = typing.get_type_hints(cls)
@@ -305,7 +311,7 @@ def config_options(command: Command) -> list[_Option]:
         if shown is not None:
             help_text += f" (default: {shown})"
         kwargs["help"] = help_text.strip() or None
-        out.append(_Option(f.name, flags, kwargs, convert))
+        out.append(Option(f.name, flags, kwargs, convert))
     return out
 
 

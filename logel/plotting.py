@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from logel.experiments.budgets import Budget
+from logel.budget import Budget
 from logel.statistics import mean_ci
 
 # ------------------------------------------------------------------------------------ figures
@@ -54,7 +54,7 @@ def plus_minus(stat: tuple[float, float], digits: int = 2) -> str:
 
 class MethodResults(Protocol):
     """A result with one outcome per observer and number of observed steps, such as
-    :class:`logel.experiments.comparison.ComparisonResult`."""
+    ``logel.experiments.comparison.ComparisonResult``."""
 
     def outcome(self, method: Any, m: int) -> Any:
         """The outcome (with ``value`` and ``optimal``) of ``method`` after ``m`` steps."""

@@ -14,21 +14,14 @@ of the executed notebooks with the ``LOGEL_BUDGET`` environment variable.
 from __future__ import annotations
 
 import os
-from typing import Literal, cast
+from typing import cast
 
-Budget = Literal["smoke", "book", "paper"]
-BUDGETS: tuple[Budget, ...] = ("smoke", "book", "paper")
+from logel.budget import BUDGETS, Budget, check_budget  # noqa: F401  (re-exported)
+
 NOTEBOOK_BUDGETS: tuple[Budget, ...] = ("smoke", "book")
 """The budgets a book chapter may run; ``paper`` is reachable from the command line only."""
 TUNING_SEEDS = tuple(range(100, 120))
 """Seeds on which our defaults (e.g. the BC regulariser) were chosen; results use other seeds."""
-
-
-def check_budget(budget: str) -> Budget:
-    """``budget`` if it names a budget, else a ``ValueError`` naming the choices."""
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
-    return cast(Budget, budget)
 
 
 def notebook_budget(default: Budget = "book") -> Budget:
@@ -46,3 +39,4 @@ def notebook_budget(default: Budget = "book") -> Budget:
         raise ValueError(f"LOGEL_BUDGET must be one of {NOTEBOOK_BUDGETS} in a book chapter, "
                          f"got {value!r}{hint}")
     return cast(Budget, value)
+
