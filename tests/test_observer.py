@@ -179,3 +179,43 @@ def test_comparison_results_are_pinned():
     assert [(o.method, o.m, o.value, o.optimal) for o in result.outcomes[:3]] == [
         ("logel", 2, 2.0617621996375064, True), ("logel", 3, -2.8815999999999997, False),
         ("logel", 4, -2.8815999999999997, False)]
+
+
+def test_shared_step_size_is_the_pooled_closed_form(grid):
+    """With one step size for all steps the direction of omega is the closed form with equal
+    learning rates, and the step size is the pooled alpha-step."""
+    trace = _trace(grid)
+    inputs = approximate_inputs(LearnerTrace(trace.states, trace.actions, trace.features,
+                                             trace.gamma, trace.thetas),
+                                BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions)))
+    config = ObserverConfig(fix_constant_direction=True, step_sizes="shared")
+    obs = recover(inputs, config)
+    assert obs.fit is not None and np.ptp(obs.learning_rates) == 0
+    closed = logel.solve_weights(inputs.deltas, inputs.jacobians, np.ones(inputs.m),
+                                 null_directions=np.ones(grid.n_features))
+    np.testing.assert_allclose(obs.weights / np.linalg.norm(obs.weights),
+                               closed / np.linalg.norm(closed), atol=1e-8)
+    u = np.einsum("tdq,q->td", inputs.jacobians, obs.weights)
+    pooled = np.sum(inputs.deltas * u) / np.sum(u * u)
+    np.testing.assert_allclose(obs.learning_rates[0], max(0.01, pooled), rtol=1e-6)
+    with pytest.raises(ValueError, match="step_sizes"):
+        ObserverConfig(step_sizes="each")
+    with pytest.raises(ValueError, match="step_sizes"):
+        logel.fit(inputs.deltas, inputs.jacobians, step_sizes="each")
+
+
+def test_shared_step_size_recovers_a_constant_step_learner(grid):
+    """The exact-gradient learner with a constant learning rate, observed with true parameters
+    and exact Jacobians: the shared step size is that learning rate."""
+    trace = _trace(grid, gradient="exact")
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    from logel.irl.observer import exact_inputs
+
+    inputs = exact_inputs(trace, policy, grid.sampling_model, grid.horizon)
+    inputs = replace(inputs, learning_rates=None)
+    obs = recover(inputs, ObserverConfig(fix_constant_direction=True, step_sizes="shared"))
+    np.testing.assert_allclose(obs.learning_rates * np.linalg.norm(obs.weights - obs.weights.mean()),
+                               trace.learning_rates * np.linalg.norm(grid.true_weights
+                                                                     - grid.true_weights.mean()),
+                               rtol=1e-6)
+    assert weight_error(obs.weights, grid.true_weights, centre=True) < 1e-8

@@ -386,6 +386,7 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         tol: float = 1e-6, max_iter: int = 1000, null_directions: Any = None,
         jacobian_stderr: Any = None, jacobian_covariance: Any = None,
         convergence: Literal["weights", "direction"] = "weights",
+        step_sizes: Literal["per_step", "shared"] = "per_step",
         callback: Callable[[int, np.ndarray, np.ndarray, float], None] | None = None
         ) -> LOGELResult:
     """Weights and learning rates by block-coordinate descent (realistic setting, paper Sec. 4).
@@ -411,6 +412,18 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     :math:`\\nabla\\psi_t\\omega=0` keeps its previous learning rate (with a warning) instead of
     dividing by zero.
 
+    With ``step_sizes="shared"`` the learner is assumed to keep one step size over the observed
+    steps, :math:`\\alpha_t=\\alpha`, and the :math:`\\alpha`-step pools them,
+
+    .. math::
+        \\alpha\\leftarrow\\max\\Big\\{\\alpha_{min},\\,
+        \\frac{\\sum_t\\Delta_t^\\top\\nabla\\psi_t\\omega}{\\sum_t\\|\\nabla\\psi_t\\omega\\|^2}
+        \\Big\\},
+
+    so that each step weighs in proportion to the size of its gradient: a step whose gradient
+    is small (a learner that has converged) can no longer be inflated by its own large
+    :math:`\\alpha_t` to fit what is only cloning noise.
+
     Args:
         deltas: ``(m, d)`` parameter changes (true or behaviour-cloned).
         jacobians: ``(m, d, q)`` Jacobians at the (estimated) parameters.
@@ -426,6 +439,8 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
             (:func:`identifiability`).
         callback: called as ``callback(k, omega, alpha, objective)`` after every iteration.
         convergence: the stopping rule, ``"weights"`` or ``"direction"`` (above).
+        step_sizes: ``"per_step"`` (the paper: one :math:`\\alpha_t` per step) or ``"shared"``
+            (one step size for all steps, above).
 
     Returns:
         A :class:`LOGELResult`.
@@ -438,6 +453,8 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         raise ValueError("max_iter and tol must be non-negative")
     if convergence not in ("weights", "direction"):
         raise ValueError(f"convergence must be 'weights' or 'direction', got {convergence!r}")
+    if step_sizes not in ("per_step", "shared"):
+        raise ValueError(f"step_sizes must be 'per_step' or 'shared', got {step_sizes!r}")
     alpha = np.broadcast_to(np.asarray(alpha_init, dtype=float), (m,)).copy()
     if not np.all(np.isfinite(alpha)) or (alpha < alpha_min).any():
         raise ValueError(f"alpha_init must be finite and >= alpha_min = {alpha_min}")
@@ -456,7 +473,11 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         scale = np.linalg.norm(red.R, axis=(1, 2)) * np.linalg.norm(omega)
         ok = uu > (1e-12 * scale) ** 2
         degenerate.update(np.flatnonzero(~ok).tolist())
-        alpha = np.where(ok, np.maximum(alpha_min, zu / np.where(ok, uu, 1.0)), alpha)
+        if step_sizes == "shared":
+            if ok.any():
+                alpha = np.full(m, max(alpha_min, zu[ok].sum() / uu[ok].sum()))
+        else:
+            alpha = np.where(ok, np.maximum(alpha_min, zu / np.where(ok, uu, 1.0)), alpha)
         omega_new = omega_step(red, alpha)
         if convergence == "weights":
             settled = np.linalg.norm(omega_new - omega) <= tol * np.linalg.norm(omega_new)

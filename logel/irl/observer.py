@@ -124,6 +124,10 @@ class ObserverConfig:
     """Iteration cap of block-coordinate descent."""
     convergence: Literal["weights", "direction"] = "weights"
     """Stopping rule of block-coordinate descent (:func:`logel.fit`)."""
+    step_sizes: Literal["per_step", "shared"] = "per_step"
+    """Learning rates of block-coordinate descent: one per step (the paper) or one shared by
+    all observed steps, which weighs each step by the size of its gradient
+    (:func:`logel.fit`; book chapter 6)."""
     fix_constant_direction: bool = False
     """Fix the all-ones direction of :math:`\\omega` to zero: right when the features partition
     the states (one-hot colours), since then :math:`\\nabla\\psi\\,\\mathbf 1=0`."""
@@ -139,6 +143,9 @@ class ObserverConfig:
         if self.convergence not in ("weights", "direction"):
             raise ValueError(f"ObserverConfig.convergence must be 'weights' or 'direction', "
                              f"got {self.convergence!r}")
+        if self.step_sizes not in ("per_step", "shared"):
+            raise ValueError(f"ObserverConfig.step_sizes must be 'per_step' or 'shared', "
+                             f"got {self.step_sizes!r}")
         if not self.alpha_min > 0:
             raise ValueError(f"ObserverConfig.alpha_min must be > 0, got {self.alpha_min}")
 
@@ -397,7 +404,8 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
     init: float | np.ndarray = (float(config.alpha_init) if config.alpha_init != "uniform"
                                 else alpha_init)
     result = fit(deltas, jacobians, alpha_init=init, alpha_min=config.alpha_min, tol=config.tol,
-                 max_iter=config.max_iter, null_directions=null, convergence=config.convergence)
+                 max_iter=config.max_iter, null_directions=null, convergence=config.convergence,
+                 step_sizes=config.step_sizes)
     return Observation(inputs.setting, result.weights, result.learning_rates, thetas, jacobians,
                        result.identifiability, result, alpha_init)
 
