@@ -1,4 +1,4 @@
-"""Environments: the colour gridworld (and, later, MuJoCo reward-feature wrappers)."""
+"""Environments: the colour gridworld (tabular model and gymnasium env) and the MuJoCo reward features."""
 
 import gymnasium as gym
 
