@@ -8,6 +8,10 @@ yields are noise. :func:`split_half_agreement` catches this from the data alone:
 Jacobians on two disjoint halves of each step's trajectories, solve twice, and compare the two
 weight vectors (after removing the fixed directions). Two halves of informative data agree;
 noise does not. It raises :class:`logel.IdentifiabilityWarning` below :data:`MIN_AGREEMENT`.
+
+:func:`constant_direction_unidentifiable` decides, from the features alone, whether the
+all-ones direction of :math:`\\omega` can be identified at all (it cannot when every feature
+vector has the same sum, e.g. features that partition the states).
 """
 
 from __future__ import annotations
@@ -89,3 +93,27 @@ def split_half_agreement(deltas: Any, jacobians_a: Any, jacobians_b: Any,
                       "Jacobian estimates are too noisy; observe more steps or more "
                       "trajectories", IdentifiabilityWarning, stacklevel=2)
     return SplitHalf(np.stack(weights), cosine, stable)
+
+
+def constant_direction_unidentifiable(features: Any, atol: float = 1e-9) -> bool:
+    """Whether the all-ones direction of :math:`\\omega` is unidentifiable from these features.
+
+    If every feature vector sums to the same constant :math:`c` (e.g. one-hot colours that
+    partition the states: :math:`c=1`), then :math:`\\psi(\\theta)^\\top\\mathbf 1=
+    c\\sum_t\\gamma^t` for every policy, so :math:`\\nabla\\psi(\\theta)\\,\\mathbf 1=0`: adding a
+    constant to the reward changes no gradient, and no observer can recover that direction. The
+    principled choice is then to fix it (``fix_constant_direction=True``); otherwise the
+    direction carries information and is left free.
+
+    Args:
+        features: ``(..., q)`` feature vectors the learner saw (e.g. a trace's ``features``).
+        atol: tolerance on the spread of the row sums.
+
+    Returns:
+        True if all row sums agree within ``atol``.
+    """
+    phi = np.asarray(features, dtype=float)
+    if phi.ndim < 1 or phi.size == 0:
+        raise ValueError(f"features must be a non-empty array (..., q), got shape {phi.shape}")
+    sums = phi.reshape(-1, phi.shape[-1]).sum(axis=1)
+    return bool(np.ptp(sums) <= atol)

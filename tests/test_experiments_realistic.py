@@ -63,7 +63,7 @@ def test_designs_must_share_the_learner():
 
 def test_observer_inputs_reproduce_the_observer():
     cfg = DESIGNS["smoothed"]
-    grid, trace, _ = learner_run(cfg, 2)
+    grid, trace = learner_run(cfg, 2)
     thetas, deltas, jac = observer_inputs(cfg, grid, trace)
     assert thetas.shape == (6, 75) and deltas.shape == (5, 75) and jac.shape == (5, 75, 5)
     np.testing.assert_allclose(deltas, np.diff(thetas, axis=0))

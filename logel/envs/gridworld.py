@@ -25,6 +25,7 @@ Two dynamics *variants* (every result says which one it used):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -201,20 +202,25 @@ def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
 
 
 def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
-                   rng: np.random.Generator) -> TrajectoryBatch:
+                   rng: np.random.Generator | Sequence[np.random.Generator]) -> TrajectoryBatch:
     """One batch of ``n_trajectories`` trajectories from each of ``L`` policy tables.
 
     The batches are independent and follow the variant's rules exactly as :func:`sample_batch`
     (continuous runs cut into segments for ``"paper"``, every trajectory from s0 for
     ``"consistent"``); the loop over time is shared by all policies, which makes the
-    ``"paper"`` variant's continuous runs affordable. With one policy it consumes the generator
-    exactly like :func:`sample_batch` and returns the same trajectories.
+    ``"paper"`` variant's continuous runs affordable. With one generator and one policy it
+    consumes the generator exactly like :func:`sample_batch` and returns the same trajectories.
+
+    With a sequence of ``L`` generators, policy ``l`` draws only from ``rng[l]`` (its own stream,
+    e.g. :func:`logel.streams.cell_rngs`), all its uniforms at once and trajectory by trajectory;
+    then policy ``l``'s batch depends neither on the other policies nor on ``N``: its first
+    ``n`` trajectories are the same for every ``N >= n`` (nested designs).
 
     Args:
         grid: the gridworld.
         policies: ``(L, S, A)`` action probabilities.
         n_trajectories: ``N`` trajectories per policy.
-        rng: the only source of randomness.
+        rng: the only source of randomness: one generator, or one per policy.
 
     Returns:
         A :class:`TrajectoryBatch` whose arrays have a leading axis ``L``:
@@ -229,16 +235,24 @@ def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
     L, T, N = policies.shape[0], grid.horizon, n_trajectories
     per_policy, steps = (1, N * T) if grid.chain_segments else (N, T)
     lane_policy = np.repeat(np.arange(L), per_policy)
+    uniforms = None
+    if not isinstance(rng, np.random.Generator):
+        rngs = list(rng)
+        if len(rngs) != L:
+            raise ValueError(f"give one generator or one per policy ({L}), got {len(rngs)}")
+        # policy l: (lanes, steps, 2) drawn lane by lane, so a lane's draws do not depend on N
+        uniforms = np.concatenate([
+            g.random((N, T, 2)).reshape(per_policy, steps, 2) for g in rngs])
     cdf_action = np.cumsum(policies, axis=2)
     cdf_next = np.cumsum(grid.sampling_model.transitions, axis=2)
     states = np.empty((lane_policy.size, steps), dtype=np.int64)
     actions = np.empty_like(states)
     s = np.zeros(lane_policy.size, dtype=np.int64)  # every run starts at s0 (state 0)
     for t in range(steps):
-        u = rng.random(s.size)[:, None]
+        u = (rng.random(s.size) if uniforms is None else uniforms[:, t, 0])[:, None]
         a = np.minimum((u > cdf_action[lane_policy, s]).sum(axis=1), grid.n_actions - 1)
         states[:, t], actions[:, t] = s, a
-        u = rng.random(s.size)[:, None]
+        u = (rng.random(s.size) if uniforms is None else uniforms[:, t, 1])[:, None]
         s = np.minimum((u > cdf_next[s, a]).sum(axis=1), grid.n_states - 1)
     next_states = np.concatenate([states[:, 1:], s[:, None]], axis=1).reshape(L, N, T)
     return TrajectoryBatch(states.reshape(L, N, T), actions.reshape(L, N, T),

@@ -7,8 +7,22 @@ coordinate descent, :func:`logel.experiments.gridworld.observe`) and LfL
 (:func:`logel.irl.lfl.lfl_reward`). Both are scored by the paper's metric, the value
 :math:`V^{\\pi}(s_0)` under the true reward of the greedy policy for the recovered reward.
 
-Sweeps run over seeds with :func:`logel.runner.run_jobs`; each seed's randomness comes from
-``SeedSequence(seed)``, so results are identical for any ``n_jobs``.
+Two LOGEL columns come from the same cloned inputs: ``"logel"`` with the configured choice of
+the all-ones direction of :math:`\\omega` (``config.logel.fix_constant_direction``, by default
+``"auto"``: fixed, since the colour features partition the states and the direction is
+unidentifiable) and ``"logel_free"`` with that direction left free (the official code's choice).
+
+Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
+(unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
+its random cloning initialisation from the cell ``(seed, "lfl", m)``; LOGEL in the realistic
+setting draws nothing. So a cell's result depends only on ``(seed, method, m)`` and the options,
+never on which other methods ran, and LfL's never on which other ``m`` ran. One deterministic
+dependence remains for LOGEL: its smoothed behavioural cloning
+(:data:`logel.experiments.gridworld.DEFAULT_BC`) clones the observed policies *jointly*, up to
+the largest ``m`` of the sweep, so LOGEL's result at ``m`` depends on ``max(observed_steps)``
+(not on the ``m`` in between); every table of the book that compares ``m`` uses one largest
+``m``. Sweeps run over seeds with :func:`logel.runner.run_jobs`, and results are identical for
+any ``n_jobs``.
 """
 
 from __future__ import annotations
@@ -27,15 +41,24 @@ from logel.envs.gridworld import Gridworld, Variant
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
 from logel.experiments.budgets import Budget, check_budget
 from logel.experiments.claims import Claim, claim
-from logel.experiments.gridworld import GRIDWORLD_BUDGETS, RecoveryConfig, observe
+from logel.experiments.gridworld import (
+    GRIDWORLD_BUDGETS,
+    RecoveryConfig,
+    estimate_inputs,
+    observer_config,
+    outcomes,
+)
 from logel.irl.lfl import LfLConfig, lfl_reward
 from logel.learners.gpomdp import GPOMDPLearnerConfig
 from logel.learners.gridworld_runs import LEARNERS, LearnerKind, run_gridworld_learner
 from logel.learners.tabular_learners import TabularLearnerConfig
 from logel.runner import run_jobs
+from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
-Method = Literal["logel", "lfl"]
+Method = Literal["logel", "logel_free", "lfl"]
+METHODS: tuple[Method, ...] = ("logel", "logel_free", "lfl")
+"""The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LfL."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +86,16 @@ class ComparisonConfig:
     lfl: LfLConfig = field(default_factory=LfLConfig)
     """LfL observer options."""
     methods: tuple[Method, ...] = ("logel", "lfl")
-    """Which observers to run."""
+    """Which observers to run (any of :data:`METHODS`; ``"logel_free"`` shares the cloned
+    inputs of ``"logel"``, so adding it costs only the fits)."""
 
     def __post_init__(self) -> None:
         if self.learner not in LEARNERS:
             raise ValueError(f"learner must be one of {LEARNERS}, got {self.learner!r}")
         if not self.observed_steps or min(self.observed_steps) < 1:
             raise ValueError("observed_steps must be positive")
-        if not set(self.methods) <= {"logel", "lfl"} or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of ('logel', 'lfl'), "
+        if not set(self.methods) <= set(METHODS) or not self.methods:
+            raise ValueError(f"methods must be a non-empty subset of {METHODS}, "
                              f"got {self.methods}")
 
     def learner_key(self) -> tuple[Any, ...]:
@@ -93,6 +117,8 @@ class MethodOutcome:
     optimal: bool
     weight_error: float | None
     """Centred normalised weight error (LOGEL only: LfL recovers a table, not weights)."""
+    fixed_constant_direction: bool | None = None
+    """LOGEL: whether the all-ones direction of omega was fixed (None for LfL)."""
 
 
 @dataclass(frozen=True)
@@ -145,28 +171,34 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
                   trace: LearnerTrace) -> ComparisonResult:
     """The observers of ``config`` on a learner's trace (the observer half of
     :func:`run_comparison`, with the same seed streams)."""
-    _, logel_rng, lfl_rng = (np.random.default_rng(s)
-                             for s in np.random.SeedSequence(seed).spawn(3))
     if trace.returns is None:
         raise ValueError("the learner's trace has no returns")
     v_star = optimal_value(grid)
-    outcomes: list[MethodOutcome] = []
-    if "logel" in config.methods:
+    results: list[MethodOutcome] = []
+    logel_methods = [m for m in ("logel", "logel_free") if m in config.methods]
+    if logel_methods:
         logel_cfg = replace(config.logel, setting="realistic",
                             observed_steps=tuple(config.observed_steps),
                             learner=replace(config.logel.learner,
                                             n_updates=max(config.observed_steps)),
                             observer_trajectories=min(config.logel.observer_trajectories,
                                                       config.n_trajectories))
-        for o in observe(grid, trace, logel_cfg, logel_rng)[0]:
-            outcomes.append(MethodOutcome("logel", o.m, o.value, o.optimal, o.weight_error))
+        inputs, _ = estimate_inputs(grid, trace, logel_cfg, seed)
+        observer = observer_config(logel_cfg, trace)
+        for method in logel_methods:
+            obs_cfg = observer if method == "logel" else replace(observer,
+                                                                 fix_constant_direction=False)
+            for o in outcomes(grid, inputs, obs_cfg, logel_cfg.observed_steps):
+                results.append(MethodOutcome(method, o.m, o.value, o.optimal,  # type: ignore[arg-type]
+                                             o.weight_error, obs_cfg.fix_constant_direction))
     if "lfl" in config.methods:
         for m in config.observed_steps:
-            res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl, lfl_rng)
+            res = lfl_reward(trace.steps(m), grid.n_states, grid.n_actions, config.lfl,
+                             cell_rng(seed, "lfl", m))
             value = greedy_value(grid, reward=res.reward)
-            outcomes.append(MethodOutcome("lfl", m, value, attains_optimum(value, v_star), None))
+            results.append(MethodOutcome("lfl", m, value, attains_optimum(value, v_star), None))
     return ComparisonResult(config, seed, {**grid.describe(), "learner": config.learner},
-                            v_star, tuple(outcomes), trace.returns.mean(axis=1))
+                            v_star, tuple(results), trace.returns.mean(axis=1))
 
 
 def sweep_comparison(config: ComparisonConfig, seeds: Any, n_jobs: int = 1,
@@ -209,7 +241,7 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
     return rows
 
 
-__all__ = ["LEARNERS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
+__all__ = ["LEARNERS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
            "MethodOutcome", "learner_parameters", "observe_trace", "run_comparison",
            "summarise_comparison", "sweep_comparison"]
 

@@ -148,7 +148,7 @@ def step_alignment(config: ComparisonConfig, grid: Gridworld, trace: LearnerTrac
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max = max(config.observed_steps)
     n = min(config.logel.observer_trajectories, config.n_trajectories)
-    observer = observer_config(config.logel)
+    observer = observer_config(config.logel, trace)
     cloned = realistic_inputs(trace, BoltzmannClass(policy, config.logel.bc), observer, m_max,
                               n_trajectories=n)
     true = approximate_inputs(replace(trace, thetas=true_thetas, learning_rates=None),

@@ -20,6 +20,20 @@ Settings:
     LOGEL: the observer sees only the learner's trajectories (the first ``n`` of each step),
     recovers :math:`\\hat\\theta_t` by behavioural cloning, estimates the Jacobians at
     :math:`\\hat\\theta_t` and runs block-coordinate descent for unknown learning rates.
+
+Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(2)[0]``
+(as it always has); the approximate setting's fresh trajectories of the learner's policy
+:math:`\\pi_t` come from the cell ``(seed, "observer trajectories", t)``, drawn trajectory by
+trajectory (:func:`logel.envs.gridworld.sample_batches` with one stream per policy). The
+observer after ``m`` steps uses the steps ``t < m`` and the first ``n`` trajectories of each, so
+its result depends only on ``(seed, m, n)`` and its own options: never on which other ``m``,
+``n`` or designs ran (the sample-size sweeps of ``logel.experiments.sweeps`` draw from the
+same cells and reproduce it). The realistic setting draws nothing.
+
+The all-ones direction of :math:`\\omega` (``fix_constant_direction``): ``"auto"`` fixes it
+exactly when the trace's features make it unidentifiable
+(:func:`logel.diagnostics.constant_direction_unidentifiable`: every feature vector has the same
+sum, as the colour features, which partition the states).
 """
 
 from __future__ import annotations
@@ -33,7 +47,8 @@ import numpy as np
 
 from logel import cli
 from logel.cli import Command
-from logel.envs.gridworld import Gridworld, Variant, sample_batch
+from logel.diagnostics import constant_direction_unidentifiable
+from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
 from logel.experiments.budgets import Budget, check_budget
 from logel.experiments.claims import Claim, claim
@@ -41,6 +56,7 @@ from logel.irl.bc import BCConfig
 from logel.irl.observer import (
     BoltzmannClass,
     ObserverConfig,
+    ObserverInputs,
     approximate_inputs,
     exact_inputs,
     realistic_inputs,
@@ -49,9 +65,16 @@ from logel.irl.observer import (
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.runner import run_jobs
+from logel.streams import cell_rngs
 from logel.traces import LearnerTrace
 
 Setting = Literal["exact", "approximate", "realistic"]
+ConstantDirection = bool | Literal["auto"]
+"""``fix_constant_direction``: True (fix the all-ones direction of omega), False (leave it free)
+or ``"auto"`` (fix it exactly when the features make it unidentifiable)."""
+OBSERVER_TRAJECTORIES = "observer trajectories"
+"""Name of the streams of the fresh trajectories an observer draws from :math:`\\pi_t`
+(:func:`logel.streams.cell_rng`, index ``t``)."""
 
 DEFAULT_BC = BCConfig(method="smoothed", smoothness_weight=10.0, proximal_weight=0.01)
 """Our BC default, chosen on :data:`logel.experiments.budgets.TUNING_SEEDS` (see the book)."""
@@ -86,9 +109,15 @@ class RecoveryConfig:
     """Relative tolerance on the change of omega in block-coordinate descent."""
     max_iter: int = 1000
     """Iteration cap of block-coordinate descent."""
-    fix_constant_direction: bool = True
-    """Fix the all-ones direction of omega to zero: the colour features partition the states,
-    so :math:`\\nabla\\psi\\,\\mathbf 1=0` and that direction is unidentifiable (spec Sec. 2)."""
+    step_sizes: Literal["per_step", "shared"] = "per_step"
+    """Learning rates of block-coordinate descent: one per step (the paper) or one shared step
+    size (our option, :func:`logel.fit`; chapter 6)."""
+    fix_constant_direction: ConstantDirection = "auto"
+    """Fix the all-ones direction of omega to zero (True), leave it free (False), or decide from
+    the trace's features (``"auto"``, the default): fixed exactly when every feature vector has
+    the same sum, so that :math:`\\nabla\\psi\\,\\mathbf 1=0` and the direction is
+    unidentifiable (:func:`logel.diagnostics.constant_direction_unidentifiable`). The colour
+    features partition the states, so ``"auto"`` fixes it on the gridworld."""
     baseline_eps: float = 1e-3
     """:math:`\\epsilon_b` of the observer's G(PO)MDP estimator."""
 
@@ -164,35 +193,56 @@ class RecoveryResult:
         raise KeyError(f"m={m} was not observed; observed {[o.m for o in self.outcomes]}")
 
 
-def observer_config(config: RecoveryConfig) -> ObserverConfig:
-    """The shared observer's options (:class:`logel.irl.observer.ObserverConfig`) of ``config``."""
+def fixes_constant_direction(choice: ConstantDirection, trace: LearnerTrace | None) -> bool:
+    """Resolve ``fix_constant_direction``: True and False as given, ``"auto"`` from the trace's
+    features (:func:`logel.diagnostics.constant_direction_unidentifiable`)."""
+    if choice == "auto":
+        if trace is None:
+            raise ValueError("fix_constant_direction='auto' is decided from a trace's features; "
+                             "pass the trace")
+        return constant_direction_unidentifiable(trace.features)
+    if not isinstance(choice, bool | np.bool_):
+        raise ValueError(f"fix_constant_direction must be True, False or 'auto', got {choice!r}")
+    return bool(choice)
+
+
+def observer_config(config: RecoveryConfig, trace: LearnerTrace | None = None) -> ObserverConfig:
+    """The shared observer's options (:class:`logel.irl.observer.ObserverConfig`) of ``config``;
+    ``fix_constant_direction="auto"`` is resolved on ``trace`` (:func:`fixes_constant_direction`)."""
     return ObserverConfig(baseline_eps=config.baseline_eps, alpha_init=config.alpha_init,
                           alpha_min=config.alpha_min, tol=config.tol, max_iter=config.max_iter,
-                          fix_constant_direction=config.fix_constant_direction)
+                          step_sizes=config.step_sizes,
+                          fix_constant_direction=fixes_constant_direction(
+                              config.fix_constant_direction, trace))
 
 
 def run(config: RecoveryConfig, seed: int) -> RecoveryResult:
-    """Run one learner and its observer; everything random flows from ``seed``."""
-    learner_rng, observer_rng = (np.random.default_rng(s)
-                                 for s in np.random.SeedSequence(seed).spawn(2))
+    """Run one learner and its observer; everything random flows from ``seed`` (the learner's
+    stream and the observer's cells, see the module docstring)."""
+    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
     grid = Gridworld(variant=config.variant, slip=config.slip, gamma=0.96, horizon=20)
     learner_cfg = config.learner
     if config.setting == "exact" and learner_cfg.gradient != "exact":
         learner_cfg = GPOMDPLearnerConfig(**{**asdict(learner_cfg), "gradient": "exact"})
     trace = run_gpomdp_learner(grid, learner_cfg, learner_rng)
-    outcomes, bc_error = observe(grid, trace, config, observer_rng)
+    outcomes, bc_error = observe(grid, trace, config, seed)
     return RecoveryResult(config, seed, grid.describe(), optimal_value(grid), tuple(outcomes),
                           trace.returns.mean(axis=1), bc_error)
 
 
-def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
-            rng: np.random.Generator) -> tuple[list[StepsOutcome], np.ndarray | None]:
-    """The observer of ``config.setting`` on a learner's trace, for every observed ``m``.
+def estimate_inputs(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig, seed: int
+                    ) -> tuple[ObserverInputs[np.ndarray], np.ndarray | None]:
+    """What the observer of ``config.setting`` estimates from a learner's trace, for the largest
+    observed ``m`` (recover smaller ``m`` from the prefix with :func:`outcomes`).
 
     The exact and approximate settings need the trace's true ``thetas`` and ``learning_rates``;
     the realistic setting (LOGEL) uses only its states, actions and features, so it serves any
-    learner. Returns the outcomes and, when the trace has true parameters and BC was used, the
-    ``(m_max + 1,)`` BC parameter errors.
+    learner. The approximate setting's fresh trajectories come from the cells
+    ``(seed, "observer trajectories", t)`` (module docstring).
+
+    Returns:
+        The observer's inputs and, when the trace has true parameters and BC was used, the
+        ``(m_max + 1,)`` BC parameter errors.
     """
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max = max(config.observed_steps)
@@ -203,7 +253,7 @@ def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
         raise ValueError(f"the {config.setting} setting needs the learner's thetas and "
                          "learning rates; use setting='realistic' for this trace")
     n = config.observer_trajectories
-    observer = observer_config(config)
+    observer = observer_config(config, trace)
     policy_class = BoltzmannClass(policy, config.bc)
     bc_error = None
     if config.setting == "exact":
@@ -212,30 +262,48 @@ def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig,
         samples = None
         if config.observer_samples == "independent":
             assert trace.thetas is not None
-            batches = [sample_batch(grid, policy.probabilities(th), n, rng)
-                       for th in trace.thetas[:m_max]]
-            samples = tuple(np.stack([getattr(b, k) for b in batches])
-                            for k in ("states", "actions", "features"))
+            probs = np.stack([policy.probabilities(th) for th in trace.thetas[:m_max]])
+            fresh = sample_batches(grid, probs, n, cell_rngs(seed, OBSERVER_TRAJECTORIES, m_max))
+            samples = (fresh.states, fresh.actions, fresh.features)
         inputs = approximate_inputs(trace, policy_class, observer, m_max, n_trajectories=n,
                                     samples=samples)
     else:
         inputs = realistic_inputs(trace, policy_class, observer, m_max, n_trajectories=n)
         if trace.thetas is not None:
             bc_error = np.linalg.norm(inputs.thetas - trace.thetas[: m_max + 1], axis=1)
+    return inputs, bc_error
 
+
+def outcomes(grid: Gridworld, inputs: ObserverInputs[np.ndarray], observer: ObserverConfig,
+             steps: tuple[int, ...]) -> list[StepsOutcome]:
+    """:func:`logel.irl.observer.recover` from the first ``m`` steps of ``inputs`` for every ``m``
+    in ``steps``, scored on ``grid``."""
     v_star = optimal_value(grid)
-    outcomes = []
-    for m in config.observed_steps:
+    out = []
+    for m in steps:
         obs = recover(inputs, observer, m)
         value = greedy_value(grid, obs.weights)
-        outcomes.append(StepsOutcome(
+        out.append(StepsOutcome(
             m=m, weights=obs.weights, learning_rates=obs.learning_rates, value=value,
             optimal=attains_optimum(value, v_star),
             weight_error=weight_error(obs.weights, grid.true_weights, centre=True),
             weight_error_uncentred=weight_error(obs.weights, grid.true_weights, centre=False),
             n_iter=obs.n_iter, converged=obs.converged, rank=obs.identifiability.rank,
             condition_number=obs.identifiability.condition_number))
-    return outcomes, bc_error
+    return out
+
+
+def observe(grid: Gridworld, trace: LearnerTrace, config: RecoveryConfig, seed: int
+            ) -> tuple[list[StepsOutcome], np.ndarray | None]:
+    """The observer of ``config.setting`` on a learner's trace, for every observed ``m``
+    (:func:`estimate_inputs`, then :func:`outcomes`).
+
+    Returns the outcomes and, when the trace has true parameters and BC was used, the
+    ``(m_max + 1,)`` BC parameter errors.
+    """
+    inputs, bc_error = estimate_inputs(grid, trace, config, seed)
+    return (outcomes(grid, inputs, observer_config(config, trace), config.observed_steps),
+            bc_error)
 
 
 def sweep(config: RecoveryConfig, seeds: Any, n_jobs: int = 1) -> list[RecoveryResult]:
@@ -362,6 +430,10 @@ BC_PRESETS: dict[str, BCConfig] = {
 }
 """``--bc``: our default, plain proximal MLE, or the official 3-step Adam."""
 
+CONSTANT_DIRECTION_PRESETS: dict[str, ConstantDirection] = {
+    "auto": "auto", "fixed": True, "free": False}
+"""``--fix-constant-direction``: decided from the features, fixed, or free."""
+
 
 def _execute(config: RecoveryConfig, args: Any) -> None:
     with warnings.catch_warnings():
@@ -372,7 +444,9 @@ def _execute(config: RecoveryConfig, args: Any) -> None:
 
 # logel run gridworld: sweep of a RecoveryConfig over --seeds.
 COMMAND = Command(config=RecoveryConfig, execute=_execute, seeds="0-19", options=("n_jobs",),
-                  presets={"bc": BC_PRESETS}, aliases={"observer_trajectories": ("--n",)})
+                  presets={"bc": BC_PRESETS,
+                           "fix_constant_direction": CONSTANT_DIRECTION_PRESETS},
+                  aliases={"observer_trajectories": ("--n",)})
 
 
 def main(argv: list[str] | None = None) -> int:

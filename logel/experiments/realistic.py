@@ -28,21 +28,20 @@ from logel.runner import run_jobs
 from logel.traces import LearnerTrace
 
 
-def learner_run(config: RecoveryConfig, seed: int
-                ) -> tuple[Gridworld, LearnerTrace, np.random.SeedSequence]:
+def learner_run(config: RecoveryConfig, seed: int) -> tuple[Gridworld, LearnerTrace]:
     """The learner half of :func:`~logel.experiments.gridworld.run` (approximate/realistic).
 
     Returns:
-        The gridworld, the learner's trace and the seed sequence of the observer's random
-        stream (used only by the approximate setting with independent trajectories).
+        The gridworld and the learner's trace (the learner's stream,
+        ``SeedSequence(seed).spawn(2)[0]``; the observers draw from their own cells).
     """
     if config.setting == "exact":
         raise ValueError("the exact setting has its own (exact-gradient) learner; use "
                          "logel.experiments.gridworld.run")
-    learner_seq, observer_seq = np.random.SeedSequence(seed).spawn(2)
+    learner_seq = np.random.SeedSequence(seed).spawn(2)[0]
     grid = Gridworld(variant=config.variant, slip=config.slip, gamma=0.96, horizon=20)
     trace = run_gpomdp_learner(grid, config.learner, np.random.default_rng(learner_seq))
-    return grid, trace, observer_seq
+    return grid, trace
 
 
 def observer_inputs(config: RecoveryConfig, grid: Gridworld, trace: LearnerTrace
@@ -67,7 +66,7 @@ def observer_inputs(config: RecoveryConfig, grid: Gridworld, trace: LearnerTrace
         raise ValueError(f"observer_inputs needs the realistic setting, got {config.setting!r}")
     inputs = realistic_inputs(trace, BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions),
                                                      config.bc),
-                              observer_config(config), max(config.observed_steps),
+                              observer_config(config, trace), max(config.observed_steps),
                               n_trajectories=config.observer_trajectories)
     return inputs.thetas, inputs.deltas, inputs.jacobians
 
@@ -87,14 +86,14 @@ def run_shared(configs: Mapping[str, RecoveryConfig], seed: int) -> dict[str, Re
     first = next(iter(configs.values()))
     if any(c.learner_key() != first.learner_key() for c in configs.values()):
         raise ValueError("all designs must share the variant, slip and learner configuration")
-    grid, trace, observer_seq = learner_run(first, seed)
+    grid, trace = learner_run(first, seed)
     if trace.returns is None:
         raise ValueError("the learner's trace must record its returns")
     v_star, returns = optimal_value(grid), trace.returns.mean(axis=1)
     results = {}
     for name, cfg in configs.items():
-        # every design gets the observer stream that run(cfg, seed) would give it
-        outcomes, bc_error = observe(grid, trace, cfg, np.random.default_rng(observer_seq))
+        # every design draws from the same cells as run(cfg, seed)
+        outcomes, bc_error = observe(grid, trace, cfg, seed)
         results[name] = RecoveryResult(cfg, seed, grid.describe(), v_star, tuple(outcomes),
                                        returns, bc_error)
     return results

@@ -9,7 +9,11 @@ only in the Jacobians they plug in:
     G(PO)MDP estimates from ``n`` fresh trajectories per step, for every ``n`` of
     :attr:`SampleSizeConfig.trajectories`. The designs are *nested*: one batch of
     ``max(trajectories)`` trajectories is drawn per step and the observer with ``n`` uses its
-    first ``n`` (common random numbers across ``n``).
+    first ``n`` (common random numbers across ``n``). Step ``t``'s batch comes from its own
+    stream, the cell ``(seed, "observer trajectories", t)`` of :mod:`logel.streams`, drawn
+    trajectory by trajectory, so the observer with ``n`` at ``m`` sees the same trajectories
+    whatever the other ``n`` and ``m`` of the sweep: exactly those of
+    ``run(RecoveryConfig(setting="approximate", observer_trajectories=n), seed)``.
 ``expected``
     the exact expectation of the baseline-free G(PO)MDP estimate on a batch of the learner's
     size (:func:`expected_jacobian`): the ``n -> infinity`` reference, free of observer noise.
@@ -22,7 +26,8 @@ only in the Jacobians they plug in:
 The random streams are those of :func:`logel.experiments.gridworld.run`, so the learner and the
 ``learner`` observer reproduce ``run(RecoveryConfig(setting="approximate",
 observer_samples="learner"), seed)`` exactly. The fresh trajectories are drawn by
-:func:`logel.envs.gridworld.sample_batches`, one batch per learning step at once.
+:func:`logel.envs.gridworld.sample_batches`, one batch per learning step, each on its own
+stream.
 
 :func:`monte_carlo_jacobians` measures the bias of the estimator at one :math:`\\theta` against
 :func:`expected_jacobian`; :func:`sweep_many` runs several configurations as one pool of jobs
@@ -46,6 +51,12 @@ from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian
 from logel.evaluation import attains_optimum, greedy_value, optimal_value, weight_error
+from logel.experiments.gridworld import (
+    CONSTANT_DIRECTION_PRESETS,
+    OBSERVER_TRAJECTORIES,
+    ConstantDirection,
+    fixes_constant_direction,
+)
 from logel.irl.observer import (
     BoltzmannClass,
     ObserverConfig,
@@ -56,6 +67,7 @@ from logel.irl.observer import (
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.runner import run_jobs
+from logel.streams import cell_rngs
 from logel.tabular import TabularMDP, feature_expectations_jacobian, state_distributions
 
 Metric = Literal["weight_error", "value", "optimal"]
@@ -117,8 +129,9 @@ class SampleSizeConfig:
     """Numbers ``m`` of observed learning steps (from the first)."""
     baseline_eps: float = 1e-3
     """:math:`\\epsilon_b` of the observers' G(PO)MDP estimator."""
-    fix_constant_direction: bool = True
-    """Fix the unidentifiable all-ones direction of omega to zero (as ``RecoveryConfig``)."""
+    fix_constant_direction: ConstantDirection = "auto"
+    """Fix the all-ones direction of omega to zero: True, False or ``"auto"`` (fixed when the
+    features make it unidentifiable, as ``RecoveryConfig``; fixed on the colour gridworld)."""
     values_at_every_m: tuple[int, ...] = (50,)
     """Independent observers whose greedy-policy values are computed at every ``m``; the
     others, and the learner-samples observer, are evaluated at the largest ``m`` only (value
@@ -187,8 +200,7 @@ def _record(grid: Gridworld, v_star: float, inputs: ObserverInputs[np.ndarray],
 
 def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     """One learner run and all its observers; everything random flows from ``seed``."""
-    learner_rng, observer_rng = (np.random.default_rng(s)
-                                 for s in np.random.SeedSequence(seed).spawn(2))
+    learner_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
     grid = Gridworld(variant=config.variant, gamma=0.96, horizon=20)
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     trace = run_gpomdp_learner(grid, config.learner, learner_rng)
@@ -196,7 +208,8 @@ def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     m_max = max(config.observed_steps)
     thetas = trace.thetas[:m_max]
     observer = ObserverConfig(baseline_eps=config.baseline_eps,
-                              fix_constant_direction=config.fix_constant_direction)
+                              fix_constant_direction=fixes_constant_direction(
+                                  config.fix_constant_direction, trace))
     policy_class = BoltzmannClass(policy)
     v_star = optimal_value(grid)
     steps = config.observed_steps
@@ -205,7 +218,8 @@ def run_sample_sizes(config: SampleSizeConfig, seed: int) -> SampleSizeResult:
     n_learner = trace.states.shape[1]
     expected = np.stack([expected_jacobian(grid, policy, th, n_learner) for th in thetas])
     fresh = sample_batches(grid, np.stack([policy.probabilities(th) for th in thetas]),
-                           max(config.trajectories), observer_rng)
+                           max(config.trajectories),
+                           cell_rngs(seed, OBSERVER_TRAJECTORIES, m_max))
     independent = tuple(  # nested: the first n of each batch
         _record(grid, v_star,
                 approximate_inputs(trace, policy_class, observer, m_max,
@@ -341,7 +355,8 @@ def _execute(config: SampleSizeConfig, args: Any) -> None:
 
 # logel run sweeps: sweep_sample_sizes over --seeds (--learner: one of LEARNERS).
 COMMAND = Command(config=SampleSizeConfig, execute=_execute, seeds="0-19", options=("n_jobs",),
-                  presets={"learner": LEARNERS}, aliases={"trajectories": ("--n",)})
+                  presets={"learner": LEARNERS,
+                           "fix_constant_direction": CONSTANT_DIRECTION_PRESETS}, aliases={"trajectories": ("--n",)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ from logel.evaluation import weight_error
 from logel.experiments.budgets import Budget, check_budget
 from logel.experiments.claims import Claim, claim
 from logel.experiments.comparison import learner_parameters
-from logel.experiments.gridworld import DEFAULT_BC, observer_config
+from logel.experiments.gridworld import DEFAULT_BC, OBSERVER_TRAJECTORIES, observer_config
 from logel.irl.bc import BCConfig
 from logel.irl.logel import IdentifiabilityWarning, identifiability, solve_weights
 from logel.irl.observer import (
@@ -61,6 +61,7 @@ from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.policies.shared_logit import SharedLogitPolicy
 from logel.runner import Backend, run_jobs
+from logel.streams import cell_rngs
 from logel.tabular import feature_expectations_jacobian
 from logel.traces import LearnerTrace
 
@@ -114,7 +115,7 @@ class RatesResult:
 
 def run_rates(config: RatesConfig, seed: int) -> RatesResult:
     """One exact-gradient learner run and both observers at every ``n`` and ``m``."""
-    learner_seq, observer_seq = np.random.SeedSequence(seed).spawn(2)
+    learner_seq = np.random.SeedSequence(seed).spawn(2)[0]
     grid = Gridworld(variant=config.variant)
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     learner = GPOMDPLearnerConfig(n_updates=config.n_updates, n_trajectories=1,
@@ -124,9 +125,10 @@ def run_rates(config: RatesConfig, seed: int) -> RatesResult:
     m_max = max(config.observed_steps)
     thetas = trace.thetas[: m_max + 1]
     probs = np.stack([policy.probabilities(th) for th in thetas])
+    # what the observers see: fresh trajectories of each policy (and, if known, theta and alpha);
+    # policy t's from the cell (seed, "observer trajectories", t), nested in n (logel.streams)
     batch = sample_batches(grid, probs, max(config.trajectories),
-                           np.random.default_rng(observer_seq))
-    # what the observers see: fresh trajectories of each policy (and, if known, theta and alpha)
+                           cell_rngs(seed, OBSERVER_TRAJECTORIES, m_max + 1))
     seen = LearnerTrace(batch.states, batch.actions, batch.features, grid.gamma, thetas=thetas,
                         learning_rates=trace.learning_rates[:m_max])
     observer = ObserverConfig(baseline_eps=config.baseline_eps, fix_constant_direction=True)
@@ -334,7 +336,8 @@ def trace_split_half(grid: Gridworld, trace: Any, config: Any, m: int) -> Any:
     """
     policy_class = BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions), config.bc)
     n = config.observer_trajectories
-    inputs = realistic_inputs(trace, policy_class, observer_config(config), m, n_trajectories=n)
+    inputs = realistic_inputs(trace, policy_class, observer_config(config, trace), m,
+                              n_trajectories=n)
     halves = [step_jacobians(policy_class, inputs.policies[:m], trace.states[:m, rows],
                              trace.actions[:m, rows], trace.features[:m, rows], grid.gamma,
                              config.baseline_eps)
