@@ -1,8 +1,16 @@
-"""Tables and figures of the MuJoCo chapter, from verified artifacts.
+"""Tables, figures and verdicts of the MuJoCo chapter, from verified artifacts.
 
-Every function takes what :func:`logel.experiments.mujoco.load_results` (or
-:func:`logel.experiments.mujoco_diagnostics.load_results`) returns: ``{seed: {file stem: ...}}``
+Every function takes what ``logel.experiments.mujoco.load_results`` (or
+``logel.experiments.mujoco_diagnostics.load_results``) returns: ``{seed: {file stem: ...}}``
 for seeds whose manifests verified.
+
+The observers' claims (:func:`observer_claims`) compare final true returns *paired by seed*:
+the learner of seed :math:`k`, the observer trained on LOGEL's reward from that learner and the
+observer trained on LfL's reward from it. Returns are put on one scale per seed by
+:func:`normalised_returns` (0: the learner's first update, 1: its last), so that "reaches the
+learner" has a threshold that means the same on Reacher and on Hopper. Thresholds are module
+constants (:data:`REACH_FRACTION`, :data:`FAIL_FRACTION`, :data:`FORWARD_FRACTION`), stated
+in the chapter before the results.
 """
 
 from __future__ import annotations
@@ -12,9 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from logel.envs.mujoco_features import RBF_VARIANCE, rbf_centres
-from logel.evaluation import mean_ci
-from logel.plotting import ci_band
+from logel.envs.mujoco_features import RBF_VARIANCE, env_family, rbf_centres
+from logel.plotting import ci_band, markdown_table, plus_minus
+from logel.statistics import (
+    Claim,
+    Interval,
+    mean_ci,
+    probability_of_improvement,
+    stratified_iqm_ci,
+)
 
 CURVES = {"learner": "learner (PPO, true reward)",
           "observer_logel": "observer on LOGEL's reward",
@@ -87,14 +101,14 @@ def diagnostics_table(diag: Mapping[int, Mapping[str, Any]]) -> dict[str, dict[s
     """Per observer: mean explained motion, mean reward correlation and mean cosine with the
     reference weights over the seeds; plus the reference reward's own figures.
 
-    Works on both analyses of :mod:`logel.experiments.mujoco_diagnostics` (``diagnostics`` and
+    Works on both analyses of ``logel.experiments.mujoco_diagnostics`` (``diagnostics`` and
     ``data_choices``).
 
     Returns:
-        ``{row: {"explained": (mean, ci), "correlation": (mean, ci), "cosine": (mean, ci),
-        "cosine_min": float, "trajectories": float}}`` (trajectories per step, where
-        recorded); the reference row (only where the analysis measured it) has its
-        explained motion at the true :math:`\\theta_t`.
+        ``{row: stats}``, where ``stats`` holds ``"explained"``, ``"correlation"`` and
+        ``"cosine"`` as ``(mean, ci)`` pairs and ``"cosine_min"`` and ``"trajectories"``
+        (trajectories per step, where recorded) as floats; the reference row (only where the
+        analysis measured it) has its explained motion at the true :math:`\\theta_t`.
     """
     seeds = sorted(diag)
     names = list(diag[seeds[0]]["observers"])
@@ -128,3 +142,334 @@ def step_cosines(diag: Mapping[int, Mapping[str, Any]], key: str) -> np.ndarray:
     """``(n_seeds, m)`` per-step cosines ``reference[key]`` (``"step_cosine_true_theta"`` or
     ``"split_half_cosine"``)."""
     return np.stack([np.asarray(diag[s]["reference"][key], dtype=float) for s in sorted(diag)])
+
+
+# ---------------------------------------------------------- final returns, episodes and verdicts
+
+REACH_FRACTION = 0.9
+"""An observer *reaches the learner* if its normalised final return (:func:`normalised_returns`)
+is above 0.9: it ends with at least 90% of the learner's own gain, from the learner's first
+update to its last."""
+
+FAIL_FRACTION = 0.1
+"""An observer *fails* if its normalised final return is below 0.1: less than 10% of the
+learner's gain."""
+
+FORWARD_FRACTION = 0.5
+"""A Hopper observer *hops forward* if its final forward distance per episode is above half the
+learner's (the mean over seeds of the per-seed ratio). A Hopper that stands upright for the
+1000 steps of an episode collects the alive bonus, and a return near 1000, without moving."""
+
+N_RESAMPLES = 10_000
+"""Bootstrap resamples of every interval of this module (each with its own generator, seed 0)."""
+
+DISTANCE = {"Hopper": ("forward_distance", "forward distance"),
+            "Reacher": ("final_distance", "final fingertip distance")}
+"""Per environment family: the episode statistic (``episode_<key>`` in the artifacts) that says
+where an agent went, and its name. Hopper: how far the torso moved forward during an episode
+(metres); Reacher: the distance from fingertip to target at the episode's last step (metres)."""
+
+
+def has_episode_stat(results: Mapping[int, Mapping[str, Any]], name: str, stat: str) -> bool:
+    """Whether every seed's agent ``name`` recorded the episode statistic ``stat`` (the ``sb3``
+    runs of result version 1 recorded none)."""
+    return bool(results) and all(f"episode_{stat}" in r.get(name, {}) for r in results.values())
+
+
+def episode_matrix(results: Mapping[int, Mapping[str, Any]], name: str, stat: str
+                   ) -> np.ndarray:
+    """``(n_seeds, n_updates)`` episode statistic ``stat`` of agent ``name`` (a key of
+    :data:`CURVES`) after each update: the mean over the last 10 finished episodes, as the
+    return curve. ``stat`` is ``"length"``, a key of :data:`DISTANCE` or a reward term
+    (``"reward_forward"``, ...)."""
+    if not results:
+        raise ValueError("no seeds")
+    return np.stack([np.asarray(results[s][name][f"episode_{stat}"], dtype=float)
+                     for s in sorted(results)])
+
+
+def episode_values(results: Mapping[int, Mapping[str, Any]], name: str, stat: str
+                   ) -> np.ndarray:
+    """``(n_seeds,)`` final value (after the last update) of :func:`episode_matrix`; NaN for
+    every seed if some seed did not record ``stat``."""
+    if not has_episode_stat(results, name, stat):
+        return np.full(len(results), np.nan)
+    return episode_matrix(results, name, stat)[:, -1]
+
+
+def normalised_returns(results: Mapping[int, Mapping[str, Any]], name: str) -> np.ndarray:
+    """``(n_seeds,)`` final true return of agent ``name`` on its seed's learner scale.
+
+    With :math:`R^{L}_{1}` and :math:`R^{L}_{N}` the learner's return after its first and its
+    last update on the same seed, an agent's final return :math:`R` becomes
+
+    .. math:: \\tilde R=\\frac{R-R^{L}_{1}}{R^{L}_{N}-R^{L}_{1}},
+
+    0 at the learner's (nearly random) start, 1 at its end; the learner's own is 1.
+
+    Raises:
+        ValueError: if some seed's learner did not improve (:math:`R^{L}_{N}\\le R^{L}_{1}`).
+    """
+    learner = curve_matrix(results, "learner")
+    first, last = learner[:, 0], learner[:, -1]
+    if np.any(last <= first):
+        raise ValueError("a learner did not improve; its seed has no scale")
+    return (final_values(results, name) - first) / (last - first)
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and its t-interval; the whole line with fewer than two values (no interval)."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return float(np.mean(values)), -np.inf, np.inf
+    mean, half = mean_ci(values)
+    return mean, mean - half, mean + half
+
+
+def _iqm(values: np.ndarray, task: str, n_resamples: int, seed: int) -> Interval:
+    """IQM with its bootstrap interval (one stratum); the whole line with fewer than 2 values."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return Interval(float(np.mean(values)), -np.inf, np.inf)
+    return stratified_iqm_ci({task: values}, n_resamples=n_resamples, seed=seed)
+
+
+def return_statistics(results: Mapping[int, Mapping[str, Any]], n_resamples: int = N_RESAMPLES,
+                      seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Final true returns over seeds, per agent (key of :data:`CURVES`).
+
+    Returns:
+        ``{name: {"values": (n,), "mean": (mean, half-width), "iqm": Interval}}``: the per-seed
+        final returns (seeds in sorted order), their mean with the 95% t-interval
+        (:func:`logel.statistics.mean_ci`) and their interquartile mean with the 95%
+        percentile-bootstrap interval (:func:`logel.statistics.stratified_iqm_ci`, the seeds of
+        one environment as the one stratum; interval :math:`(-\\infty,\\infty)` for one seed).
+    """
+    out = {}
+    for name in CURVES:
+        if not all(name in r for r in results.values()):
+            continue
+        values = final_values(results, name)
+        out[name] = {"values": values, "mean": mean_ci(values),
+                     "iqm": _iqm(values, name, n_resamples, seed)}
+    return out
+
+
+def normalised_iqm(results_by_env: Mapping[str, Mapping[int, Mapping[str, Any]]], name: str,
+                   n_resamples: int = N_RESAMPLES, seed: int = 0) -> Interval:
+    """IQM over environments and seeds of :func:`normalised_returns` of agent ``name``, with
+    the stratified bootstrap interval of Agarwal et al. (2021)
+    (:func:`logel.statistics.stratified_iqm_ci`: each environment's seeds resampled on their
+    own)."""
+    return stratified_iqm_ci({env: normalised_returns(res, name)
+                              for env, res in results_by_env.items()},
+                             n_resamples=n_resamples, seed=seed)
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _interval_text(stat: Interval, digits: int) -> str:
+    return f"{_fmt(stat[0], digits)} [{_fmt(stat[1], digits)}, {_fmt(stat[2], digits)}]"
+
+
+def _mean_text(values: np.ndarray, digits: int) -> str:
+    values = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        return "—"
+    return plus_minus(mean_ci(values), digits)
+
+
+def per_seed_table(results: Mapping[int, Mapping[str, Any]], env_id: str,
+                   digits: int = 1) -> str:
+    """Markdown table, one row per seed: the final true return of the learner, the LOGEL
+    observer and the LfL observer, then each one's final episode length and distance
+    (:data:`DISTANCE`: forward distance for Hopper, final fingertip distance for Reacher), all
+    after each agent's last update (means over its last 10 episodes). "—" where the artifacts
+    did not record a statistic."""
+    key, label = DISTANCE[env_family(env_id)]
+    names = [n for n in CURVES if all(n in r for r in results.values())]
+    short = {"learner": "learner", "observer_logel": "LOGEL obs.", "observer_lfl": "LfL obs."}
+    header = (["seed"] + [f"return: {short[n]}" for n in names]
+              + [f"length: {short[n]}" for n in names]
+              + [f"{label} (m): {short[n]}" for n in names])
+    ret = {n: final_values(results, n) for n in names}
+    length = {n: episode_values(results, n, "length") for n in names}
+    dist = {n: episode_values(results, n, key) for n in names}
+    rows = []
+    for i, seed in enumerate(sorted(results)):
+        rows.append([seed] + [_fmt(ret[n][i], digits) for n in names]
+                    + [_fmt(length[n][i], 0) for n in names]
+                    + [_fmt(dist[n][i], 3) for n in names])
+    return markdown_table(header, rows)
+
+
+def statistics_table(results: Mapping[int, Mapping[str, Any]], env_id: str, digits: int = 1,
+                     n_resamples: int = N_RESAMPLES, seed: int = 0) -> str:
+    """Markdown table, one row per agent: final true return as mean ± 95% t-interval and as
+    IQM [95% bootstrap interval] (:func:`return_statistics`), normalised final return
+    (:func:`normalised_returns`), final episode length and distance (:data:`DISTANCE`), each
+    as mean ± 95% t-interval; a last row gives the learner after its *first* update (a nearly
+    random policy: normalised return 0), the start every agent is measured from."""
+    key, label = DISTANCE[env_family(env_id)]
+    stats = return_statistics(results, n_resamples, seed)
+    header = ["agent", "final return, mean ± 95% CI", "final return, IQM [95% CI]",
+              "normalised return, mean ± 95% CI", "episode length, mean ± 95% CI",
+              f"{label} (m), mean ± 95% CI"]
+    rows = []
+    for name, st in stats.items():
+        rows.append([CURVES[name], plus_minus(st["mean"], digits),
+                     _interval_text(st["iqm"], digits),
+                     _mean_text(normalised_returns(results, name), 2),
+                     _mean_text(episode_values(results, name, "length"), 0),
+                     _mean_text(episode_values(results, name, key), 3)])
+    first = curve_matrix(results, "learner")[:, 0]
+
+    def start(stat: str) -> np.ndarray:
+        if not has_episode_stat(results, "learner", stat):
+            return np.full(len(results), np.nan)
+        return episode_matrix(results, "learner", stat)[:, 0]
+
+    rows.append(["learner after its first update", plus_minus(mean_ci(first), digits),
+                 _interval_text(_iqm(first, "learner", n_resamples, seed), digits),
+                 _mean_text(np.zeros(len(first)), 2), _mean_text(start("length"), 0),
+                 _mean_text(start(key), 3)])
+    return markdown_table(header, rows)
+
+
+def _poi(x: np.ndarray, y: np.ndarray, n_resamples: int, seed: int
+         ) -> tuple[float, float, float]:
+    """:math:`P(X>Y)` paired by seed with its interval; ``(0.5, 0, 1)`` with one seed."""
+    if len(x) < 2:
+        return 0.5, 0.0, 1.0
+    c = probability_of_improvement(x, y, paired=True, n_resamples=n_resamples, seed=seed)
+    return c.probability, c.low, c.high
+
+
+POI_KIND = "paired bootstrap"
+"""The interval kind of the :math:`P(X>Y)` claims."""
+
+
+def _beats(text: str, x: np.ndarray, y: np.ndarray, n_resamples: int, seed: int
+           ) -> tuple[Claim, Claim]:
+    """"X beats Y", paired by seed, twice: :math:`P(X>Y)>1/2` (bootstrap interval) and mean
+    :math:`X-Y>0` (t-interval)."""
+    return (Claim.of(f"{text}: P(X > Y) > 0.5", *_poi(x, y, n_resamples, seed), 0.5, ">",
+                     POI_KIND),
+            Claim.of(f"{text}: mean X − Y > 0", *_t_interval(x - y), 0.0, ">", "paired t"))
+
+
+def observer_claims(results: Mapping[int, Mapping[str, Any]], env_id: str,
+                    n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, Claim]:
+    """The observers' claims on one environment, each with its verdict computed from its
+    interval (:meth:`logel.statistics.Claim.of`), all paired by seed.
+
+    An "X beats Y" comparison gives two claims, ``<key>`` on the probability of improvement,
+    :math:`P(X>Y)>1/2` (:func:`logel.statistics.probability_of_improvement`, bootstrap
+    interval), and ``<key>_diff`` on the mean paired difference, :math:`\\overline{X-Y}>0`
+    (t-interval); :func:`joint_verdict` joins them. Both are needed with few seeds: when every
+    seed of X beats every seed of Y, each bootstrap resample does too, and the interval of
+    :math:`P` collapses to the point 1 however few the seeds are.
+
+    Keys, on every environment:
+
+    * ``beats_lfl``, ``beats_lfl_diff``: the LOGEL observer beats the LfL observer (final true
+      return);
+    * ``reaches``: the LOGEL observer reaches the learner, its mean normalised final return
+      (:func:`normalised_returns`) above :data:`REACH_FRACTION` (t-interval);
+    * ``exceeds``, ``exceeds_diff``: the LOGEL observer beats the learner (final true return);
+
+    on Reacher, where the artifacts record the episodes,
+
+    * ``learner_closer``: the learner's fingertip ends closer to the target than after its first
+      update, the mean of its final minus its first final fingertip distance below 0
+      (t-interval): whether the learner the observers are measured against learned to reach;
+
+    and on Hopper, where the artifacts record the episodes,
+
+    * ``forward``: the LOGEL observer hops forward, the mean over seeds of the ratio of its final
+      forward distance to the learner's above :data:`FORWARD_FRACTION` (t-interval,
+      :func:`forward_ratios`);
+    * ``longer``, ``longer_diff``: its episodes last longer than the learner's (final episode
+      length);
+    * ``lfl_fails``: LfL fails (the paper's claim 2), the LfL observer's mean normalised final
+      return below :data:`FAIL_FRACTION` (t-interval);
+    * ``lfl_below_start``: the LfL observer ends below its own first update, the mean of its
+      final minus its first return below 0 (t-interval).
+
+    With one seed every interval is unbounded and every verdict inconclusive.
+
+    Returns:
+        ``{key: Claim}`` in display order.
+    """
+    family = env_family(env_id)
+    ret = {name: final_values(results, name) for name in CURVES}
+    claims: dict[str, Claim] = {}
+    claims["beats_lfl"], claims["beats_lfl_diff"] = _beats(
+        f"{env_id}: the LOGEL observer (X) beats the LfL observer (Y), final return",
+        ret["observer_logel"], ret["observer_lfl"], n_resamples, seed)
+    claims["reaches"] = Claim.of(
+        f"{env_id}: the LOGEL observer reaches the learner: normalised final return "
+        f"> {REACH_FRACTION}", *_t_interval(normalised_returns(results, "observer_logel")),
+        REACH_FRACTION, ">", "t")
+    claims["exceeds"], claims["exceeds_diff"] = _beats(
+        f"{env_id}: the LOGEL observer (X) beats the learner (Y), final return",
+        ret["observer_logel"], ret["learner"], n_resamples, seed)
+    if family == "Reacher":
+        if has_episode_stat(results, "learner", "final_distance"):
+            dist = episode_matrix(results, "learner", "final_distance")
+            claims["learner_closer"] = Claim.of(
+                f"{env_id}: the learner ends closer to the target than after its first update: "
+                "final − first fingertip distance < 0", *_t_interval(dist[:, -1] - dist[:, 0]),
+                0.0, "<", "t")
+        return claims
+    length = {n: episode_values(results, n, "length") for n in ("learner", "observer_logel")}
+    if has_episode_stat(results, "observer_logel", "forward_distance") and has_episode_stat(
+            results, "learner", "forward_distance"):
+        claims["forward"] = Claim.of(
+            f"{env_id}: the LOGEL observer hops forward: forward distance / the learner's "
+            f"> {FORWARD_FRACTION}", *_t_interval(forward_ratios(results)), FORWARD_FRACTION,
+            ">", "t")
+    if np.all(np.isfinite(length["observer_logel"])) and np.all(np.isfinite(length["learner"])):
+        claims["longer"], claims["longer_diff"] = _beats(
+            f"{env_id}: the LOGEL observer's episodes (X) last longer than the learner's (Y)",
+            length["observer_logel"], length["learner"], n_resamples, seed)
+    claims["lfl_fails"] = Claim.of(
+        f"{env_id}: LfL fails: the LfL observer's normalised final return < {FAIL_FRACTION}",
+        *_t_interval(normalised_returns(results, "observer_lfl")), FAIL_FRACTION, "<", "t")
+    lfl = curve_matrix(results, "observer_lfl")
+    claims["lfl_below_start"] = Claim.of(
+        f"{env_id}: the LfL observer ends below its own first update: final − first return "
+        "< 0", *_t_interval(lfl[:, -1] - lfl[:, 0]), 0.0, "<", "t")
+    return claims
+
+
+def forward_ratios(results: Mapping[int, Mapping[str, Any]]) -> np.ndarray:
+    """``(n_seeds,)`` Hopper: the LOGEL observer's final forward distance per episode divided by
+    its seed's learner's (:func:`episode_values`)."""
+    return (episode_values(results, "observer_logel", "forward_distance")
+            / episode_values(results, "learner", "forward_distance"))
+
+
+def joint_verdict(claims: Mapping[str, Claim], key: str) -> str:
+    """The verdict of claim ``key`` with its paired-difference twin ``<key>_diff`` (if any):
+    ``"holds"`` if both hold, ``"fails"`` if both fail, ``"inconclusive"`` otherwise."""
+    verdicts = {claims[key].verdict} | ({claims[f"{key}_diff"].verdict}
+                                         if f"{key}_diff" in claims else set())
+    return verdicts.pop() if len(verdicts) == 1 else "inconclusive"
+
+
+def plot_episode_stat(ax: Any, results: Mapping[int, Mapping[str, Any]], stat: str,
+                      ylabel: str, title: str) -> None:
+    """Mean ± 95% CI over seeds of episode statistic ``stat`` (:func:`episode_matrix`) of the
+    learner and both observers against environment steps (millions); agents that did not
+    record it are left out."""
+    for name, label in CURVES.items():
+        if not has_episode_stat(results, name, stat):
+            continue
+        x = np.asarray(results[min(results)][name]["env_steps"], dtype=float) / 1e6
+        ci_band(ax, x, episode_matrix(results, name, stat), label=label, markersize=3)
+    ax.set_xlabel("environment steps (millions)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)

@@ -1,0 +1,182 @@
+"""The tables, statistics and verdicts of logel.experiments.mujoco_figures, on small synthetic
+results shaped like ``logel.experiments.mujoco.load_results``'s."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from logel.experiments import mujoco_figures as mjf  # noqa: E402
+from logel.statistics import iqm, mean_ci, stratified_iqm_ci, verdict, verdict_equivalent  # noqa: E402
+
+N_LEARNER, N_OBSERVER = 4, 3
+
+
+def _agent(first: float, final: float, n: int, length: float | None, distance: float | None,
+           distance_key: str) -> dict[str, np.ndarray]:
+    out = {"curve": np.linspace(first, final, n), "env_steps": (np.arange(n) + 1) * 1000}
+    if length is not None:
+        out["episode_length"] = np.full(n, length)
+    if distance is not None:
+        out[f"episode_{distance_key}"] = np.linspace(0.0, distance, n)
+    return out
+
+
+def fake_results(finals: dict[str, list[float]], lengths: dict[str, list[float]] | None = None,
+                 distances: dict[str, list[float]] | None = None, family: str = "Hopper",
+                 first: float = 10.0) -> dict[int, dict[str, dict[str, np.ndarray]]]:
+    """``{seed: {agent: {...}}}`` with linear curves from ``first`` to each final value."""
+    key = mjf.DISTANCE[family][0]
+    out = {}
+    for i in range(len(finals["learner"])):
+        out[i] = {name: _agent(first, finals[name][i],
+                               N_LEARNER if name == "learner" else N_OBSERVER,
+                               None if lengths is None else lengths[name][i],
+                               None if distances is None else distances[name][i], key)
+                  for name in mjf.CURVES}
+    return out
+
+
+STANDING = fake_results(
+    {"learner": [200.0, 220.0, 240.0, 230.0],
+     "observer_logel": [1000.0, 1010.0, 990.0, 1005.0],
+     "observer_lfl": [4.0, 3.0, 5.0, 4.5]},
+    lengths={"learner": [100.0, 110.0, 120.0, 105.0],
+             "observer_logel": [1000.0, 1000.0, 1000.0, 1000.0],
+             "observer_lfl": [7.0, 7.0, 8.0, 7.0]},
+    distances={"learner": [1.0, 1.2, 1.1, 0.9],
+               "observer_logel": [0.05, 0.1, 0.0, 0.02],
+               "observer_lfl": [-0.01, -0.02, 0.0, -0.01]})
+"""A Hopper whose LOGEL observer stands upright for 1000 steps without moving."""
+
+
+def _check_verdict(claim) -> None:
+    """The verdict logic: each claim's verdict is the rule applied to its own interval."""
+    if claim.claim == "≈":
+        assert claim.verdict == verdict_equivalent(claim.low, claim.high, claim.threshold)
+    else:
+        assert claim.verdict == verdict(claim.low, claim.high, claim.threshold, claim.claim)
+
+
+def test_episode_values_and_normalised_returns() -> None:
+    np.testing.assert_allclose(mjf.final_values(STANDING, "learner"), [200, 220, 240, 230])
+    np.testing.assert_allclose(mjf.episode_values(STANDING, "observer_logel", "length"), 1000)
+    np.testing.assert_allclose(mjf.episode_values(STANDING, "learner", "forward_distance"),
+                               [1.0, 1.2, 1.1, 0.9])
+    assert mjf.episode_matrix(STANDING, "learner", "length").shape == (4, N_LEARNER)
+    np.testing.assert_allclose(mjf.normalised_returns(STANDING, "learner"), 1.0)
+    # (1000 - 10) / (200 - 10)
+    assert mjf.normalised_returns(STANDING, "observer_logel")[0] == pytest.approx(990 / 190)
+    np.testing.assert_allclose(mjf.forward_ratios(STANDING), [0.05, 0.1 / 1.2, 0.0, 0.02 / 0.9])
+    # statistics not recorded (the sb3 runs of result version 1): NaN, and "—" in the tables
+    bare = fake_results({"learner": [5.0, 6.0], "observer_logel": [1.0, 2.0],
+                         "observer_lfl": [3.0, 4.0]}, first=0.0)
+    assert not mjf.has_episode_stat(bare, "learner", "length")
+    assert np.all(np.isnan(mjf.episode_values(bare, "learner", "length")))
+    assert "—" in mjf.per_seed_table(bare, "Hopper-v5")
+    assert "—" in mjf.statistics_table(bare, "Hopper-v5", n_resamples=200)
+    with pytest.raises(ValueError, match="did not improve"):
+        mjf.normalised_returns(fake_results({"learner": [5.0, 6.0], "observer_logel": [1, 2],
+                                             "observer_lfl": [3, 4]}, first=5.5), "learner")
+
+
+def test_per_seed_and_statistics_tables() -> None:
+    table = mjf.per_seed_table(STANDING, "Hopper-v5").splitlines()
+    assert len(table) == 2 + 4 and table[0].count("|") == 11
+    assert "forward distance (m): LOGEL obs." in table[0]
+    assert table[2].startswith("| 0 | 200.0 | 1000.0 | 4.0 | 100 | 1000 | 7 | 1.000 | 0.050 |")
+    reacher = fake_results({"learner": [-30.0, -40.0], "observer_logel": [-60.0, -50.0],
+                            "observer_lfl": [-35.0, -45.0]}, first=-110.0,
+                           lengths={n: [50.0, 50.0] for n in mjf.CURVES},
+                           distances={n: [0.1, 0.2] for n in mjf.CURVES}, family="Reacher")
+    assert "final fingertip distance (m): learner" in mjf.per_seed_table(reacher, "Reacher-v5")
+    stats = mjf.return_statistics(STANDING, n_resamples=500)
+    assert set(stats) == set(mjf.CURVES)
+    for name, st in stats.items():
+        values = mjf.final_values(STANDING, name)
+        np.testing.assert_allclose(st["values"], values)
+        assert st["mean"] == mean_ci(values)
+        assert st["iqm"].estimate == pytest.approx(iqm(values))
+        assert st["iqm"].low <= st["iqm"].estimate <= st["iqm"].high
+    rows = mjf.statistics_table(STANDING, "Hopper-v5", n_resamples=500).splitlines()
+    assert len(rows) == 2 + 4 and rows[2].startswith("| learner (PPO, true reward) | ")
+    # the learner's start: return 10 in every seed, normalised 0, episode statistics at update 1
+    assert rows[-1].startswith("| learner after its first update | 10.0 ± 0.0 | 10.0 [10.0, "
+                               "10.0] | 0.00 ± 0.00 | ")
+    one = {0: STANDING[0]}
+    assert mjf.return_statistics(one, n_resamples=100)["learner"]["iqm"].low == -np.inf
+    both = mjf.normalised_iqm({"Hopper-v5": STANDING, "Reacher-v5": reacher}, "observer_lfl",
+                              n_resamples=500)
+    assert both == stratified_iqm_ci(
+        {"Hopper-v5": mjf.normalised_returns(STANDING, "observer_lfl"),
+         "Reacher-v5": mjf.normalised_returns(reacher, "observer_lfl")}, n_resamples=500)
+
+
+def test_claims_on_a_standing_hopper() -> None:
+    claims = mjf.observer_claims(STANDING, "Hopper-v5", n_resamples=500)
+    assert list(claims) == ["beats_lfl", "beats_lfl_diff", "reaches", "exceeds",
+                            "exceeds_diff", "forward", "longer", "longer_diff", "lfl_fails",
+                            "lfl_below_start"]
+    for claim in claims.values():
+        _check_verdict(claim)
+    # a high return from standing still: it "beats" the learner and LfL, and does not hop
+    assert claims["beats_lfl"].verdict == claims["beats_lfl_diff"].verdict == "holds"
+    assert mjf.joint_verdict(claims, "exceeds") == "holds"
+    assert claims["forward"].verdict == "fails"
+    assert claims["forward"].estimate == pytest.approx(np.mean(mjf.forward_ratios(STANDING)))
+    assert mjf.joint_verdict(claims, "longer") == "holds"
+    assert claims["lfl_fails"].verdict == "holds"
+    assert claims["lfl_below_start"].verdict == "holds"  # 10 -> about 4
+    # the probability of improvement is paired by seed, with its interval
+    assert claims["beats_lfl"].estimate == 1.0 and claims["beats_lfl"].threshold == 0.5
+    # Reacher has no episode claims; the learner is not beaten there
+    reacher = fake_results({"learner": [-30.0, -40.0, -35.0], "observer_logel": [-90, -80, -85],
+                            "observer_lfl": [-33.0, -41.0, -30.0]}, first=-110.0,
+                           family="Reacher")
+    r_claims = mjf.observer_claims(reacher, "Reacher-v5", n_resamples=500)
+    assert list(r_claims) == ["beats_lfl", "beats_lfl_diff", "reaches", "exceeds",
+                              "exceeds_diff"]  # no episode statistics recorded
+    closer = fake_results({"learner": [-30.0, -40.0, -35.0], "observer_logel": [-90, -80, -85],
+                           "observer_lfl": [-33.0, -41.0, -30.0]}, first=-110.0,
+                          distances={n: [0.05, 0.06, 0.04] for n in mjf.CURVES},
+                          family="Reacher")
+    # the fake distances rise linearly from 0 at the first update: the learner ends farther
+    c_closer = mjf.observer_claims(closer, "Reacher-v5", n_resamples=500)["learner_closer"]
+    assert c_closer.estimate == pytest.approx(0.05) and c_closer.verdict == "fails"
+    _check_verdict(c_closer)
+    assert r_claims["reaches"].verdict == "fails" and mjf.joint_verdict(r_claims,
+                                                                        "exceeds") == "fails"
+
+
+def test_one_seed_is_inconclusive_and_joint_verdicts() -> None:
+    claims = mjf.observer_claims({0: STANDING[0]}, "Hopper-v5", n_resamples=100)
+    assert {c.verdict for c in claims.values()} == {"inconclusive"}
+    assert mjf.joint_verdict(claims, "reaches") == "inconclusive"
+    # joint: holds only if both hold, fails only if both fail
+    mixed = fake_results({"learner": [100.0, 110.0, 120.0],
+                          "observer_logel": [130.0, 111.0, 121.0],
+                          "observer_lfl": [50.0, 60.0, 70.0]})
+    c = mjf.observer_claims(mixed, "Hopper-v5", n_resamples=500)
+    # every LOGEL seed beats every learner seed but one pair: P is high, the mean difference's
+    # t-interval with three seeds is not above 0
+    assert c["exceeds_diff"].verdict == "inconclusive"
+    assert mjf.joint_verdict(c, "exceeds") == "inconclusive"
+    assert mjf.joint_verdict(c, "reaches") == c["reaches"].verdict
+
+
+def test_plot_episode_stat_skips_agents_without_it() -> None:
+    fig, ax = plt.subplots()
+    mjf.plot_episode_stat(ax, STANDING, "forward_distance", "m", "Hopper")
+    assert len(ax.get_lines()) == 3
+    bare = fake_results({"learner": [5.0, 6.0], "observer_logel": [1.0, 2.0],
+                         "observer_lfl": [3.0, 4.0]}, first=0.0)
+    fig2, ax2 = plt.subplots()
+    mjf.plot_episode_stat(ax2, bare, "length", "steps", "none recorded")
+    assert len(ax2.get_lines()) == 0
+    plt.close(fig)
+    plt.close(fig2)
