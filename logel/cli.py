@@ -9,8 +9,8 @@ same command (each module's ``main`` delegates here).
 
 ``logel reproduce <experiment|all> --budget smoke|book|paper --n-jobs N --backend loky|ray``
 reruns experiments (``logel.reproduce``), writes their artifacts and figures under
-``artifacts/reproduce_<budget>/`` (or ``--out``), prints a summary table and exits with status 1
-if any claim check failed.
+``artifacts/reproduce_<budget>/`` (or ``--out``), prints a summary table of its claims and their
+verdicts and exits with status 1 if any claim *fails* (an inconclusive claim does not).
 
 Bad arguments give one error line naming the argument and exit status 2.
 """
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         progress=not args.no_progress)
     print()
     print(summary_table(reports))
-    return 1 if any(c.passed is False for r in reports for c in r.claims) else 0
+    return 1 if any(c.verdict == "fails" for r in reports for c in r.claims) else 0
 
 
 if __name__ == "__main__":  # ``python -m logel.cli``: the importable module's main (one Command

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from logel.budget import Budget
-from logel.statistics import mean_ci
+from logel.statistics import mean_ci, wilson_interval
 
 # ------------------------------------------------------------------------------------ figures
 
@@ -61,10 +61,21 @@ class MethodResults(Protocol):
         ...
 
 
-def count_cell(results: Sequence[MethodResults], method: Any, m: int) -> str:
-    """``"k/n"``: the number of seeds whose ``method`` attains the optimum at ``m``."""
+def count_interval(k: int, n: int, interval: bool = True) -> str:
+    """``"k/n [low, high]"``: a count over seeds with its 95% Wilson interval
+    (:func:`logel.statistics.wilson_interval`) on the proportion; ``"k/n"`` without."""
+    if not interval:
+        return f"{k}/{n}"
+    low, high = wilson_interval(k, n)
+    return f"{k}/{n} [{low:.2f}, {high:.2f}]"
+
+
+def count_cell(results: Sequence[MethodResults], method: Any, m: int,
+               interval: bool = True) -> str:
+    """``"k/n [low, high]"``: the number of seeds whose ``method`` attains the optimum at ``m``,
+    with its 95% Wilson interval (:func:`count_interval`)."""
     k = sum(bool(r.outcome(method, m).optimal) for r in results)
-    return f"{k}/{len(results)}"
+    return count_interval(k, len(results), interval)
 
 
 def value_cell(results: Sequence[MethodResults], method: Any, m: int, digits: int = 2) -> str:

@@ -3,10 +3,12 @@
 Each experiment is a function ``(budget, n_jobs, backend, out_dir, progress) -> Report`` that
 runs the package's sweeps through :func:`logel.runner.run_jobs`, writes small result files, a
 figure labelled with its budget and a manifest (:mod:`logel.artifacts`, atomic writes) under
-``<out_dir>/<experiment>/``, and evaluates its *claim checks*: functions of the results that
-return pass or fail with the measured numbers. Claims that need many seeds are marked as
-skipped at the ``smoke`` budget (2-3 seeds cannot support them). The CLI prints a summary table
-and exits non-zero if any claim failed (:func:`logel.cli.main`).
+``<out_dir>/<experiment>/``, and evaluates its *claims*
+(:class:`logel.statistics.Claim`, built by :mod:`logel.experiments.claims`): each a threshold
+with an interval and a computed verdict, *holds*, *fails* or *inconclusive*. Claims that need
+many seeds are not tested at the ``smoke`` budget (2-3 seeds cannot support them) and come out
+inconclusive. The CLI prints a summary table and exits non-zero if any claim *fails*
+(:func:`logel.cli.main`); an inconclusive claim is reported and does not fail the run.
 
 Budgets, claims and their thresholds are defined once, in each experiment's module
 (:mod:`logel.experiments.gridworld`, :mod:`~logel.experiments.comparison`,
@@ -29,6 +31,7 @@ from logel import artifacts
 from logel.experiments.budgets import Budget
 from logel.experiments.claims import Claim, claim
 from logel.runner import Backend, run_jobs
+from logel.statistics import FAILS, HOLDS, INCONCLUSIVE
 
 __all__ = ["EXPERIMENTS", "Claim", "Report", "reproduce", "summary_table"]
 
@@ -66,7 +69,7 @@ def _figure(path: Path, draw: Callable[[Any], None], budget: Budget, seeds: int 
 
 def _finish(out: Path, name: str, budget: Budget, t0: float, claims: list[Claim],
             config: Any, seeds: list[int], note: str = "") -> Report:
-    artifacts.save_json(out / "claims.json", [c.__dict__ for c in claims])
+    artifacts.save_json(out / "claims.json", [_jsonable(c) for c in claims])
     seconds = time.perf_counter() - t0
     artifacts.write_manifest(out, config=config, seeds=seeds, wall_time_seconds=seconds)
     files = tuple(sorted(p.name for p in out.iterdir() if not p.name.startswith(".")))
@@ -165,7 +168,7 @@ def reproduce_comparison(budget: Budget, n_jobs: int, backend: Backend, out: Pat
 
     _figure(out / "figure.png", draw, budget, len(seeds))
     return _finish(out, "comparison", budget, t0,
-                   comparison.claims(counts, len(seeds), budget), {"observed_steps": list(ms)},
+                   comparison.claims(res, budget), {"observed_steps": list(ms)},
                    seeds)
 
 
@@ -251,7 +254,8 @@ def reproduce_mujoco(budget: Budget, n_jobs: int, backend: Backend, out: Path,
     try:
         from logel.experiments import mujoco
     except ImportError as err:  # the optional extra is missing
-        skipped = Claim("mujoco", "smoke run completes", None, f"skipped: {err}")
+        skipped = Claim.of("smoke run completes", 0.5, 0.0, 1.0, 0.5, ">", "not run",
+                           experiment="mujoco", detail=f"skipped: {err}")
         return _finish(out, "mujoco", budget, t0, [skipped], {}, [])
     cfg = mujoco.experiment_config("Hopper-v5", "smoke")
     status = mujoco.run(cfg, [0], root=out, force=True)
@@ -292,21 +296,30 @@ def reproduce(names: list[str], budget: Budget, n_jobs: int = 1, backend: Backen
         rep = EXPERIMENTS[name](budget, n_jobs, backend, out, progress)
         reports.append(replace(rep, files=tuple(str(out / f) for f in rep.files)))
         log(f"      done in {rep.seconds:.1f} s, claims: "
-            + ", ".join({True: "pass", False: "FAIL", None: "skip"}[c.passed]
-                        for c in rep.claims))
+            + ", ".join(_MARKS[c.verdict] for c in rep.claims))
     return reports
 
 
 def summary_table(reports: list[Report]) -> str:
-    """Plain-text table: one row per claim, with the measured detail."""
-    lines = [f"{'experiment':<16s} {'result':<6s} {'seconds':>8s}  claim -- measured"]
+    """Plain-text table: one row per claim, with its verdict, interval and measured detail."""
+    lines = [f"{'experiment':<16s} {'verdict':<12s} {'seconds':>8s}  claim [95% interval vs "
+             "threshold] -- measured"]
     for rep in reports:
         for c in rep.claims:
-            mark = {True: "pass", False: "FAIL", None: "skip"}[c.passed]
-            lines.append(f"{rep.experiment:<16s} {mark:<6s} {rep.seconds:8.1f}  "
-                         f"{c.name} -- {c.detail}")
-    n_fail = sum(c.passed is False for r in reports for c in r.claims)
-    n_pass = sum(c.passed is True for r in reports for c in r.claims)
-    n_skip = sum(c.passed is None for r in reports for c in r.claims)
-    lines.append(f"{n_pass} passed, {n_fail} failed, {n_skip} skipped")
+            lines.append(f"{rep.experiment:<16s} {_MARKS[c.verdict]:<12s} {rep.seconds:8.1f}  "
+                         f"{c.text} [{c.low:.2f}, {c.high:.2f} {c.claim} {c.threshold:.2f}, "
+                         f"{c.interval_kind}] -- {c.detail}")
+    n = {v: sum(c.verdict == v for r in reports for c in r.claims)
+         for v in (HOLDS, FAILS, INCONCLUSIVE)}
+    lines.append(f"{n[HOLDS]} hold, {n[FAILS]} fail, {n[INCONCLUSIVE]} inconclusive")
     return "\n".join(lines)
+
+
+_MARKS = {HOLDS: "holds", FAILS: "FAILS", INCONCLUSIVE: "inconclusive"}
+
+
+def _jsonable(c: Claim) -> dict[str, Any]:
+    import math
+
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in c.__dict__.items()}

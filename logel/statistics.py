@@ -13,6 +13,12 @@ one module, so that every chapter computes its intervals and verdicts the same w
 * Verdicts: a claim is a comparison with an explicit threshold (or an equivalence margin);
   :func:`verdict` and :func:`verdict_equivalent` turn an interval into "holds", "fails" or
   "inconclusive", :class:`Claim` records one claim and :func:`claims_table` displays several.
+  :func:`proportion_claim` (a count over seeds against a threshold, Wilson interval) and
+  :func:`paired_claim` ("A beats B" on the same seeds, exact McNemar) build the two claims of
+  the gridworld tables; :func:`paired_equivalence_claim` states "no difference" on the same
+  seeds, and :func:`weakest` joins claims that must all hold. :class:`Claim` is also what ``logel reproduce`` checks
+  (:mod:`logel.experiments.claims`): a claim that *fails* fails the run, an *inconclusive* one
+  is reported and does not.
 
 Every bootstrap draws from its own ``np.random.default_rng(seed)``: the same ``seed`` gives
 the same interval, and no global random state is used.
@@ -31,6 +37,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -704,6 +711,8 @@ class Claim:
         verdict: ``"holds"``, ``"fails"`` or ``"inconclusive"``
             (:func:`verdict` or :func:`verdict_equivalent`).
         interval_kind: which interval, e.g. ``"Wilson"``, ``"t"`` or ``"bootstrap IQM"``.
+        experiment: the experiment that checks it (``logel reproduce``), or ``""``.
+        detail: the measured numbers in words (counts, discordant seeds, p-value), or ``""``.
     """
 
     text: str
@@ -714,6 +723,18 @@ class Claim:
     claim: str
     verdict: str
     interval_kind: str
+    experiment: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        """True if the claim holds, False if it fails, None if inconclusive."""
+        return {HOLDS: True, FAILS: False}.get(self.verdict)
+
+    @property
+    def name(self) -> str:
+        """The claim in words (``text``)."""
+        return self.text
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -731,7 +752,8 @@ class Claim:
 
     @classmethod
     def of(cls, text: str, estimate: float, low: float, high: float, threshold: float,
-           claim: str = ">", interval_kind: str = "t") -> Claim:
+           claim: str = ">", interval_kind: str = "t", *, experiment: str = "",
+           detail: str = "") -> Claim:
         """A claim with its verdict computed from the interval and the threshold (or margin).
 
         Args:
@@ -742,6 +764,8 @@ class Claim:
             threshold: the threshold (``">"``, ``"<"``) or the equivalence margin (``"≈"``).
             claim: ``">"``, ``"<"`` or ``"≈"``.
             interval_kind: which interval (``"t"``, ``"Wilson"``, ``"bootstrap IQM"``, …).
+            experiment: the experiment that checks it, if any.
+            detail: the measured numbers in words, if any.
 
         Returns:
             The claim.
@@ -755,7 +779,122 @@ class Claim:
         return cls(text=text, estimate=float(estimate), low=float(low), high=float(high),
                    threshold=float(threshold), claim=claim,
                    verdict=_claim_verdict(low, high, threshold, claim),
-                   interval_kind=interval_kind)
+                   interval_kind=interval_kind, experiment=experiment, detail=detail)
+
+
+def proportion_claim(text: str, k: int, n: int, threshold: float, claim: str = ">", *,
+                     level: float = 0.95, experiment: str = "", detail: str = "") -> Claim:
+    """"The proportion of seeds with a success is above (or below) ``threshold``": ``k`` of
+    ``n`` with its :func:`wilson_interval`, judged by the verdict rule.
+
+    With 20 seeds, 18/20 (Wilson [0.70, 0.97]) holds against a threshold of 0.5 and 12/20
+    ([0.39, 0.78]) is inconclusive.
+
+    Args:
+        text: the claim in words, threshold included.
+        k: seeds with a success.
+        n: seeds.
+        threshold: the proportion the claim compares with, in [0, 1].
+        claim: ``">"`` or ``"<"``.
+        level: confidence level of the interval.
+        experiment: the experiment that checks it, if any.
+        detail: extra words for the detail (the count is always given).
+
+    Returns:
+        The claim (estimate ``k / n``).
+    """
+    if claim not in (">", "<"):
+        raise ValueError(f"claim must be '>' or '<', got {claim!r}")
+    low, high = wilson_interval(k, n, level)
+    words = f"{k}/{n} [{low:.2f}, {high:.2f}]" + (f"; {detail}" if detail else "")
+    return Claim.of(text, k / n, low, high, threshold, claim, "Wilson",
+                    experiment=experiment, detail=words)
+
+
+def paired_claim(text: str, a: Any, b: Any, *, level: float = 0.95, experiment: str = "",
+                 detail: str = "") -> Claim:
+    """"A beats B on the same seeds": the exact McNemar test (:func:`mcnemar_exact`) as a claim.
+
+    Only the discordant seeds count. The estimate is the share of them that A wins,
+    :math:`n_A/(n_A+n_B)`, with its Clopper–Pearson interval (:func:`clopper_pearson_interval`),
+    against the threshold 1/2: the claim *holds* when the interval lies above 1/2 and *fails*
+    when it lies below, which at ``level = 0.95`` is exactly the two-sided exact McNemar test
+    rejecting at 5% in A's (or B's) favour; otherwise (including no discordant seed at all) it
+    is inconclusive. The detail gives the discordant counts and the p-value.
+
+    Args:
+        text: the claim in words ("LOGEL beats LfL on ...").
+        a: ``(n,)`` booleans, A's success per seed.
+        b: ``(n,)`` booleans, B's success on the same seeds.
+        level: confidence level of the interval.
+        experiment: the experiment that checks it, if any.
+        detail: extra words for the detail.
+
+    Returns:
+        The claim.
+    """
+    test = mcnemar_exact(a, b)
+    n_disc = test.a_only + test.b_only
+    if n_disc == 0:
+        estimate, low, high = 0.5, 0.0, 1.0
+    else:
+        estimate = test.a_only / n_disc
+        low, high = clopper_pearson_interval(test.a_only, n_disc, level)
+    words = (f"A only {test.a_only}, B only {test.b_only} of {test.n_pairs} seeds; exact "
+             f"McNemar p = {test.p_value:.3g}" + (f"; {detail}" if detail else ""))
+    return Claim.of(text, estimate, low, high, 0.5, ">",
+                    "Clopper–Pearson, discordant seeds", experiment=experiment, detail=words)
+
+
+def paired_equivalence_claim(text: str, a: Any, b: Any, margin: float = 0.1, *,
+                             level: float = 0.95, experiment: str = "",
+                             detail: str = "") -> Claim:
+    """"A and B succeed on the same seeds" (no difference) as an equivalence claim.
+
+    Under no difference the discordant seeds split evenly between A and B. The estimate is
+    A's share of them minus 1/2, with its Clopper–Pearson interval (as :func:`paired_claim`),
+    judged by :func:`verdict_equivalent` with ``margin``: the claim *holds* when the interval
+    lies within ``±margin`` and *fails* when it lies entirely outside (one method wins
+    clearly more discordant seeds than ``1/2 + margin``). With no discordant seed the interval
+    is [-1/2, 1/2]: inconclusive.
+
+    Args:
+        text: the claim in words.
+        a: ``(n,)`` booleans, A's success per seed.
+        b: ``(n,)`` booleans, B's success on the same seeds.
+        margin: the equivalence margin on the share, in (0, 1/2).
+        level: confidence level of the interval.
+        experiment: the experiment that checks it, if any.
+        detail: extra words for the detail.
+
+    Returns:
+        The claim (a ``"≈"`` claim on the share minus 1/2).
+    """
+    test = mcnemar_exact(a, b)
+    n_disc = test.a_only + test.b_only
+    if n_disc == 0:
+        estimate, low, high = 0.0, -0.5, 0.5
+    else:
+        cp = clopper_pearson_interval(test.a_only, n_disc, level)
+        estimate, low, high = test.a_only / n_disc - 0.5, cp[0] - 0.5, cp[1] - 0.5
+    words = (f"A only {test.a_only}, B only {test.b_only} of {test.n_pairs} seeds; exact "
+             f"McNemar p = {test.p_value:.3g}" + (f"; {detail}" if detail else ""))
+    return Claim.of(text, estimate, low, high, margin, "≈",
+                    "Clopper–Pearson, discordant share − 1/2", experiment=experiment,
+                    detail=words)
+
+
+def weakest(text: str, claims: list[Claim] | tuple[Claim, ...]) -> Claim:
+    """A claim that must hold for every part ("for every learner ..."): the part with the
+    weakest verdict (fails, then inconclusive, then holds), under the new ``text``. It holds
+    only if every part holds and fails as soon as one part fails."""
+    claims = list(claims)
+    if not claims:
+        raise ValueError("weakest needs at least one claim")
+    order = {FAILS: 0, INCONCLUSIVE: 1, HOLDS: 2}
+    part = min(claims, key=lambda c: order[c.verdict])
+    return dataclasses.replace(part, text=text, detail=f"weakest part: {part.text}; "
+                               f"{part.detail}".rstrip("; "))
 
 
 def _claim_verdict(low: Any, high: Any, threshold: Any, claim: str) -> str:
@@ -774,7 +913,8 @@ def claims_table(claims: list[Claim] | tuple[Claim, ...], digits: int = 3) -> st
     """A Markdown table of claims, for a chapter to display (e.g. with ``IPython.display``).
 
     Columns: claim, estimate, 95% interval (with its kind), threshold (``> t``, ``< t`` or
-    ``±margin``) and verdict.
+    ``±margin``) and verdict; a last column "measured" with each claim's ``detail`` when any
+    claim has one.
 
     Args:
         claims: the claims, in display order (at least one).
@@ -795,14 +935,17 @@ def claims_table(claims: list[Claim] | tuple[Claim, ...], digits: int = 3) -> st
             raise ValueError(f"claims[{i}] must be a Claim, got {type(c).__name__}")
     if isinstance(digits, bool) or not isinstance(digits, int | np.integer) or digits < 0:
         raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
-    lines = ["| claim | estimate | 95% interval | threshold | verdict |",
-             "|---|---|---|---|---|"]
+    details = any(c.detail for c in claims)
+    lines = ["| claim | estimate | 95% interval | threshold | verdict |"
+             + (" measured |" if details else ""),
+             "|---|---|---|---|---|" + ("---|" if details else "")]
     for c in claims:
         text = c.text.replace("|", "\\|").replace("\n", " ")
         interval = f"[{_fmt(c.low, digits)}, {_fmt(c.high, digits)}] ({c.interval_kind})"
         threshold = (f"±{_fmt(c.threshold, digits)}" if c.claim == "≈"
                      else f"{c.claim} {_fmt(c.threshold, digits)}")
         interval = interval.replace("|", "\\|")
+        detail = c.detail.replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {text} | {_fmt(c.estimate, digits)} | {interval} | {threshold} "
-                     f"| {c.verdict} |")
+                     f"| {c.verdict} |" + (f" {detail} |" if details else ""))
     return "\n".join(lines)

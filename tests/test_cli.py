@@ -259,17 +259,64 @@ def test_every_experiment_has_every_budget():
         gridworld.budget_setup("exact", "huge")  # type: ignore[arg-type]
 
 
+def _fake_comparison(optimal):
+    """ComparisonResults whose ``optimal`` flags are ``optimal[learner][method][m]`` (one bool
+    per seed)."""
+    out = {}
+    for learner, by_method in optimal.items():
+        ms = tuple(sorted({m for per_m in by_method.values() for m in per_m}))
+        cfg = comparison.ComparisonConfig(learner=learner, observed_steps=ms)
+        n = len(next(iter(next(iter(by_method.values())).values())))
+        out[learner] = [comparison.ComparisonResult(
+            cfg, seed, {}, 1.0,
+            tuple(comparison.MethodOutcome(meth, m, 1.0 if flags[seed] else 0.0, flags[seed],
+                                           None)
+                  for meth, per_m in by_method.items() for m, flags in per_m.items()), None)
+            for seed in range(n)]
+    return out
+
+
 def test_claims_are_defined_once_in_the_experiment_modules():
-    assert rep.Claim is claims_module.Claim
+    from logel.statistics import Claim
+
+    assert rep.Claim is claims_module.Claim is Claim  # one concept, one home
     n = 20
-    counts = {"gpomdp": {"logel": {2: 10, 15: 14}, "lfl": {2: 0, 15: 3}},
-              "spi": {"lfl": {2: 7, 5: 16, 15: 20}}}
-    assert [c.passed for c in comparison.claims(counts, n, "book")] == [True, True, True]
-    counts["gpomdp"]["logel"][15] = 13
-    counts["spi"]["lfl"][5] = 15
-    counts["gpomdp"]["lfl"][2] = 4
-    assert [c.passed for c in comparison.claims(counts, n, "book")] == [False, False, False]
-    assert all(c.passed is None for c in comparison.claims(counts, n, "smoke"))
+
+    def k(count):
+        return [i < count for i in range(n)]
+
+    good = {ln: {"logel": {2: k(10), 5: k(14), 15: k(18)}, "lfl": {2: k(0), 5: k(1), 15: k(2)}}
+            for ln in comparison.LEARNERS}
+    good["spi"] = {"logel": {2: k(3), 5: k(14), 15: k(15)}, "lfl": {2: k(7), 5: k(20),
+                                                                    15: k(20)}}
+
+    def verdicts(optimal):
+        return {c.text.split(" (")[0]: c.verdict
+                for c in comparison.claims(_fake_comparison(optimal), "book")}
+
+    v = verdicts(good)
+    # 18/20 holds; SPI 15/20 [0.53, 0.89] holds
+    assert [v[f"LOGEL recovers an optimal reward on {name} at m = 15"]
+            for name in ("G(PO)MDP", "Q-learning", "SVI", "SPI")] == ["holds"] * 4
+    assert v["LfL recovers an optimal reward on SPI at every m >= 5"] == "holds"
+    assert v["LfL fails on G(PO)MDP at every m"] == "holds"  # at most 2/20
+    assert v["LOGEL beats LfL on G(PO)MDP at m = 15"] == "holds"  # 16 discordant seeds
+    assert v["LfL beats LOGEL on SPI at m = 15"] == "inconclusive"  # 5 discordant seeds
+    assert v["more observed steps help LOGEL on G(PO)MDP"] == "holds"  # 8 discordant
+    assert v["LfL beats LOGEL on SVI at every m >= 11"] == "fails"  # 16 against LfL at m = 15
+    assert not any(text.startswith("leaving") for text in v)  # no "logel_free" results
+    bad = {ln: {"logel": {2: k(10), 5: k(5), 15: k(4)}, "lfl": {2: k(14), 5: k(15), 15: k(16)}}
+           for ln in comparison.LEARNERS}
+    bad["spi"]["lfl"][5] = k(4)
+    v = verdicts(bad)
+    assert v["LOGEL recovers an optimal reward on G(PO)MDP at m = 15"] == "fails"  # 4/20
+    assert v["LfL recovers an optimal reward on SPI at every m >= 5"] == "fails"  # 4/20 at 5
+    assert v["LfL fails on G(PO)MDP at every m"] == "fails"  # 16/20
+    assert v["LfL beats LOGEL on SPI at m = 15"] == "holds"  # 12 of 12 discordant seeds
+    assert v["more observed steps help LOGEL on G(PO)MDP"] == "fails"  # 6 of 6 for m = 2
+    smoke = comparison.claims(_fake_comparison(good), "smoke")
+    assert all(c.verdict == "inconclusive" and c.passed is None for c in smoke)
+    assert all(c.interval_kind == claims_module.NOT_TESTED for c in smoke)
 
 
 # --------------------------------------------------------------------------- logel reproduce
@@ -280,25 +327,37 @@ def test_reproduce_smoke_writes_verified_artifacts(tmp_path, capsys, monkeypatch
     assert main(["reproduce", "exact", "theory", "--budget", "smoke", "--out", str(tmp_path),
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "passed" in out and "IdentifiabilityWarning fires exactly" in out
+    assert " hold, 0 fail" in out and "IdentifiabilityWarning fires exactly" in out
     for name in ("exact", "theory"):
         d = tmp_path / "reproduce_smoke" / name
         manifest = artifacts.verify(d)
         assert "figure.png" in manifest["files"] and "claims.json" in manifest["files"]
         claims = json.loads((d / "claims.json").read_text())
-        assert all(c["passed"] in (True, None) for c in claims)
+        assert all(c["verdict"] in ("holds", "inconclusive") for c in claims)
     assert not (tmp_path / "reproduce_paper").exists()
 
 
 def test_a_failing_claim_gives_a_non_zero_exit(tmp_path, monkeypatch, capsys):
     def failing(budget, n_jobs, backend, out, progress=False):
         return rep._finish(out, "exact", budget, 0.0,
-                           [rep.Claim("exact", "always fails", False, "by construction")],
-                           {}, [])
+                           [claims_module.claim("exact", "always fails", False, "by construction",
+                                                budget, statistical=False)], {}, [])
 
     monkeypatch.setitem(rep.EXPERIMENTS, "exact", failing)
     assert main(["reproduce", "exact", "--out", str(tmp_path), "--no-progress"]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    assert "FAILS" in capsys.readouterr().out
+
+
+def test_an_inconclusive_claim_is_reported_and_does_not_fail(tmp_path, monkeypatch, capsys):
+    def unsure(budget, n_jobs, backend, out, progress=False):
+        return rep._finish(out, "exact", budget, 0.0,
+                           [claims_module.count_claim("exact", "most seeds", 12, 20, 0.5,
+                                                      "book")], {}, [])
+
+    monkeypatch.setitem(rep.EXPERIMENTS, "exact", unsure)
+    assert main(["reproduce", "exact", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "inconclusive" in out and "12/20 [0.39, 0.78]" in out
 
 
 def test_unknown_experiment_in_the_library():

@@ -61,7 +61,8 @@ def test_sweeps_and_tables() -> None:
     assert value_matrix(out["base"], "logel").shape == (2, 2)
     counts = optimal_counts(out["base"], "logel")
     assert set(counts) == {2, 3} and all(0 <= c <= 2 for c in counts.values())
-    assert count_cell(out["base"], "logel", 2) == f"{counts[2]}/2"
+    assert count_cell(out["base"], "logel", 2, interval=False) == f"{counts[2]}/2"
+    assert count_cell(out["base"], "logel", 2).startswith(f"{counts[2]}/2 [")
     assert " ± " in value_cell(out["base"], "logel", 2)
     assert markdown_table(["a", "b"], [[1, 2]]).splitlines()[1] == "|---|---|"
     fig, ax = plt.subplots()

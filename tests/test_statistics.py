@@ -408,3 +408,30 @@ def test_claims_table():
         st.claims_table([claims[0], "holds"])
     with pytest.raises(ValueError, match="digits"):
         st.claims_table(claims, digits=-1)
+
+
+def test_proportion_and_paired_claims():
+    c = st.proportion_claim("optimal in most seeds", 18, 20, 0.5)
+    assert c.verdict == "holds" and c.interval_kind == "Wilson" and c.passed is True
+    assert c.detail.startswith("18/20 [0.70, 0.97]")
+    assert st.proportion_claim("most", 12, 20, 0.5).verdict == "inconclusive"
+    assert st.proportion_claim("few", 0, 20, 0.5, "<").verdict == "holds"
+    assert st.proportion_claim("most", 4, 20, 0.5).passed is False
+    with pytest.raises(ValueError):
+        st.proportion_claim("most", 4, 20, 0.5, "≈")
+    a = np.array([1] * 8 + [0] * 12, dtype=bool)
+    b = np.zeros(20, dtype=bool)
+    p = st.paired_claim("A beats B", a, b)
+    assert p.verdict == "holds" and "A only 8, B only 0" in p.detail
+    assert f"p = {st.mcnemar_exact(a, b).p_value:.3g}" in p.detail
+    # the verdict is the two-sided exact McNemar test at 5%
+    for n_a, n_b in [(5, 0), (6, 0), (8, 1), (9, 1), (1, 8), (0, 0), (3, 3)]:
+        x = np.array([1] * n_a + [0] * n_b + [1, 0], dtype=bool)
+        y = np.array([0] * n_a + [1] * n_b + [1, 0], dtype=bool)
+        test = st.mcnemar_exact(x, y)
+        v = st.paired_claim("x beats y", x, y).verdict
+        expected = ("inconclusive" if test.p_value >= 0.05
+                    else "holds" if n_a > n_b else "fails")
+        assert v == expected, (n_a, n_b, v, test.p_value)
+    table = st.claims_table([c, p], digits=2)
+    assert table.split("\n")[0].endswith("| verdict | measured |")

@@ -24,19 +24,32 @@ import numpy as np
 
 from logel.envs.gridworld import Gridworld
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
+from logel.experiments.budgets import Budget
+from logel.experiments.claims import Claim, paired, paired_equivalent
 from logel.experiments.comparison import (
+    NAMES,
     ComparisonConfig,
     ComparisonResult,
     Method,
     learner_parameters,
     observe_trace,
+    optimal_seeds,
     run_comparison,
 )
 from logel.experiments.gridworld import observer_config
-from logel.irl.observer import BoltzmannClass, approximate_inputs, realistic_inputs, recover
+from logel.irl.observer import (
+    BoltzmannClass,
+    ObserverInputs,
+    approximate_inputs,
+    realistic_inputs,
+    recover,
+    step_jacobians,
+)
 from logel.plotting import ci_band
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.runner import run_jobs
+from logel.statistics import weakest
+from logel.tabular import feature_expectations_jacobian
 from logel.traces import LearnerTrace
 
 # --------------------------------------------------------------------------- sweeps -> arrays
@@ -137,28 +150,171 @@ def _cosines(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray) -> np
 
 
 def step_alignment(config: ComparisonConfig, grid: Gridworld, trace: LearnerTrace,
-                   true_thetas: np.ndarray) -> StepAlignment:
+                   true_thetas: np.ndarray, *, cloned: ObserverInputs[np.ndarray] | None = None,
+                   true: ObserverInputs[np.ndarray] | None = None,
+                   oracle_values: dict[int, float] | None = None) -> StepAlignment:
     """:class:`StepAlignment` of one learner run over ``max(observed_steps)`` steps.
 
     The cloned changes and their Jacobians are LOGEL's (the realistic observer's inputs,
     :func:`logel.irl.observer.realistic_inputs`, with ``config.logel``); the true ones are those
     of the approximate observer given the learner's true parameters ``true_thetas`` but not its
     learning rates (:func:`logel.irl.observer.approximate_inputs`), from which the oracle
-    recovers :math:`\\omega` by block-coordinate descent with ``config.logel``'s options."""
+    recovers :math:`\\omega` by block-coordinate descent with ``config.logel``'s options.
+    ``cloned``, ``true`` and the oracle's values may be given (exactly those, e.g. from
+    :func:`baseline_bias`) to save the cloning and the fits."""
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     m_max = max(config.observed_steps)
     n = min(config.logel.observer_trajectories, config.n_trajectories)
     observer = observer_config(config.logel, trace)
-    cloned = realistic_inputs(trace, BoltzmannClass(policy, config.logel.bc), observer, m_max,
-                              n_trajectories=n)
-    true = approximate_inputs(replace(trace, thetas=true_thetas, learning_rates=None),
-                              BoltzmannClass(policy), observer, m_max, n_trajectories=n)
-    oracle = {int(m): greedy_value(grid, recover(true, observer, m).weights)
-              for m in config.observed_steps}
+    if cloned is None:
+        cloned = realistic_inputs(trace, BoltzmannClass(policy, config.logel.bc), observer,
+                                  m_max, n_trajectories=n)
+    if true is None:
+        true = approximate_inputs(replace(trace, thetas=true_thetas, learning_rates=None),
+                                  BoltzmannClass(policy), observer, m_max, n_trajectories=n)
+    oracle = oracle_values if oracle_values is not None else {
+        int(m): greedy_value(grid, recover(true, observer, m).weights)
+        for m in config.observed_steps}
     return StepAlignment(_cosines(cloned.deltas, cloned.jacobians, grid.true_weights),
                          _cosines(true.deltas, true.jacobians, grid.true_weights),
                          np.linalg.norm(cloned.deltas, axis=1),
                          np.linalg.norm(true.deltas, axis=1), oracle, optimal_value(grid))
+
+
+# ------------------------------------------------------------------ the baseline's bias
+
+
+@dataclass(frozen=True)
+class BaselineBias:
+    """LOGEL on one learner run with several baselines :math:`\\epsilon_b` of the observer's
+    G(PO)MDP estimator, from cloned and from true parameters, and with exact Jacobians.
+
+    The estimator's baseline is fitted in-sample per feature, which biases the Jacobian
+    estimate; :math:`\\epsilon_b` regularises it (official: :math:`10^{-3}`, the package default).
+    If the bias did not affect correctness, the optimal seeds would not depend on
+    :math:`\\epsilon_b`.
+    """
+
+    baseline_eps: tuple[float, ...]
+    """The :math:`\\epsilon_b` compared."""
+    steps: tuple[int, ...]
+    """The observed ``m``."""
+    realistic: np.ndarray
+    """``(len(baseline_eps), len(steps))`` optimal flags of LOGEL (cloned parameters,
+    Jacobians estimated at them with that :math:`\\epsilon_b`, block-coordinate descent)."""
+    oracle: np.ndarray
+    """Same shape: LOGEL's fit on the learner's *true* parameters (no cloning), Jacobians
+    estimated at them with that :math:`\\epsilon_b` on the same trajectories."""
+    exact: np.ndarray
+    """``(len(steps),)`` the fit on the true parameters with the *exact* Jacobians
+    :math:`\\nabla\\psi(\\theta_t)` (sampling model, no estimator at all)."""
+    alignment: StepAlignment
+    """:func:`step_alignment` of the run (first :math:`\\epsilon_b`), from the same inputs."""
+
+
+def baseline_bias(config: ComparisonConfig, seed: int,
+                  baseline_eps: Sequence[float] = (1e-3, 1e-6)) -> BaselineBias:
+    """:class:`BaselineBias` of the learner run of ``run_comparison(config, seed)``.
+
+    One behavioural cloning serves every :math:`\\epsilon_b` (the cloned parameters do not depend
+    on it); everything else is ``config.logel``'s (LOGEL's options, including the all-ones
+    direction). The oracle and exact rows need the learner's true parameters in the observer's
+    class (:func:`~logel.experiments.comparison.learner_parameters`), which LOGEL never has.
+    """
+    grid, trace, thetas = learner_parameters(config, seed)
+    policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
+    steps = tuple(config.observed_steps)
+    m_max = max(steps)
+    n = min(config.logel.observer_trajectories, config.n_trajectories)
+    v_star = optimal_value(grid)
+    truth = replace(trace, thetas=thetas, learning_rates=None)
+
+    def values(inputs: Any, observer: Any) -> dict[int, float]:
+        return {int(m): greedy_value(grid, recover(inputs, observer, m).weights) for m in steps}
+
+    def optimal(inputs: Any, observer: Any, vals: dict[int, float] | None = None) -> np.ndarray:
+        vals = values(inputs, observer) if vals is None else vals
+        return np.array([attains_optimum(vals[int(m)], v_star) for m in steps])
+
+    realistic: list[np.ndarray] = []
+    oracle: list[np.ndarray] = []
+    first: tuple[ObserverInputs[np.ndarray], ObserverInputs[np.ndarray], float,
+                 dict[int, float]] | None = None
+    cloned = None
+    for eps in baseline_eps:
+        observer = observer_config(replace(config.logel, baseline_eps=float(eps)), trace)
+        if cloned is None:
+            cloned = realistic_inputs(trace, BoltzmannClass(policy, config.logel.bc), observer,
+                                      m_max, n_trajectories=n)
+        jac = step_jacobians(BoltzmannClass(policy), cloned.thetas[:m_max],
+                             trace.states[:m_max, :n], trace.actions[:m_max, :n],
+                             trace.features[:m_max, :n], trace.gamma, float(eps))
+        realistic.append(optimal(replace(cloned, jacobians=jac), observer))
+        true_inputs = approximate_inputs(truth, BoltzmannClass(policy), observer, m_max,
+                                         n_trajectories=n)
+        oracle_values = values(true_inputs, observer)
+        oracle.append(optimal(true_inputs, observer, oracle_values))
+        if first is None:
+            first = (replace(cloned, jacobians=jac), true_inputs, float(eps), oracle_values)
+    exact_jac = np.stack([feature_expectations_jacobian(
+        grid.sampling_model, policy.probabilities(th), policy.probability_jacobian(th),
+        grid.horizon) for th in thetas[:m_max]])
+    exact = ObserverInputs("exact", thetas[: m_max + 1], exact_jac, None, list(thetas))
+    observer = observer_config(config.logel, trace)
+    assert first is not None
+    aligned_cfg = replace(config, logel=replace(config.logel, baseline_eps=first[2]))
+    alignment = step_alignment(aligned_cfg, grid, trace, thetas, cloned=first[0], true=first[1],
+                               oracle_values=first[3])
+    return BaselineBias(tuple(float(e) for e in baseline_eps), steps, np.array(realistic),
+                        np.array(oracle), optimal(exact, observer), alignment)
+
+
+def sweep_baseline_bias(config: ComparisonConfig, seeds: Any,
+                        baseline_eps: Sequence[float] = (1e-3, 1e-6), n_jobs: int = 1
+                        ) -> list[BaselineBias]:
+    """:func:`baseline_bias` over ``seeds`` (:func:`logel.runner.run_jobs`; identical for any
+    ``n_jobs``)."""
+    return run_jobs(baseline_bias, [(config, s, tuple(baseline_eps)) for s in seeds],
+                    n_jobs=n_jobs)
+
+
+BIAS_MARGIN = 0.1
+"""Equivalence margin of "the baseline's bias does not affect correctness": under no effect
+the seeds where only one :math:`\\epsilon_b` is optimal split evenly; we accept a split within
+1/2 ± 0.1 (:func:`logel.statistics.paired_equivalence_claim`)."""
+
+
+def bias_claims(studies: Mapping[str, Sequence[BaselineBias]], budget: Budget) -> list[Claim]:
+    """"The baseline's bias does not affect correctness", per learner and for all learners.
+
+    Per learner: LOGEL's optimal seeds at the largest ``m`` with the first and the last
+    :math:`\\epsilon_b` of the study are the same, within :data:`BIAS_MARGIN`. The statement
+    for all learners holds only if it holds for each (:func:`logel.statistics.weakest`).
+    """
+    parts = []
+    for learner, study in studies.items():
+        eps = study[0].baseline_eps
+        a = np.array([s.realistic[0, -1] for s in study])
+        b = np.array([s.realistic[-1, -1] for s in study])
+        parts.append(paired_equivalent(
+            "comparison", f"{NAMES[learner]}: the same seeds are optimal with "
+            f"eps_b = {eps[0]:g} and {eps[-1]:g} (m = {study[0].steps[-1]})", a, b, budget,
+            BIAS_MARGIN, detail=f"optimal {int(a.sum())} and {int(b.sum())} of {len(a)}"))
+    return [*parts, weakest("the baseline's bias does not affect correctness (every learner)",
+                            parts)]
+
+
+def oracle_claim(learner: str, study: Sequence[BaselineBias],
+                 results: Sequence[ComparisonResult], budget: Budget) -> Claim:
+    """"Cloning is what costs LOGEL on this learner": at the study's largest ``m``, the fit on
+    the learner's true parameters (first :math:`\\epsilon_b`) beats LOGEL on the same seeds
+    (``results``: the comparison's runs, at least as many seeds as the study, same order)."""
+    m = study[0].steps[-1]
+    oracle = np.array([s.oracle[0, -1] for s in study])
+    logel = optimal_seeds(list(results)[: len(study)], "logel", m)
+    return paired("comparison", f"{NAMES[learner]}: the true parameters beat the cloned ones "
+                  f"(LOGEL) at m = {m}", oracle, logel, budget,
+                  detail=f"optimal {int(oracle.sum())} and {int(logel.sum())} of {len(oracle)}")
 
 
 # ------------------------------------------------------------------ several observers, one run
@@ -217,6 +373,7 @@ def sweep_variants(variants: Mapping[str, ComparisonConfig], seeds: Any, n_jobs:
     return VariantSweep(results, aligned)
 
 
-__all__ = ["StepAlignment", "VariantSweep", "learning_curves", "observe_variant",
+__all__ = ["BIAS_MARGIN", "BaselineBias", "StepAlignment", "baseline_bias", "bias_claims",
+           "oracle_claim", "sweep_baseline_bias", "VariantSweep", "learning_curves", "observe_variant",
            "optimal_counts", "optimal_matrix", "plot_values", "step_alignment", "sweep_configs",
            "sweep_variants", "value_matrix", "value_stats"]
