@@ -709,7 +709,7 @@ class Claim:
             claim (then ``low`` and ``high`` bound the difference A − B).
         claim: ``">"``, ``"<"`` or ``"≈"``.
         verdict: ``"holds"``, ``"fails"`` or ``"inconclusive"``
-            (:func:`verdict` or :func:`verdict_equivalent`).
+            (:func:`~logel.statistics.verdict` or :func:`~logel.statistics.verdict_equivalent`).
         interval_kind: which interval, e.g. ``"Wilson"``, ``"t"`` or ``"bootstrap IQM"``.
         experiment: the experiment that checks it (``logel reproduce``), or ``""``.
         detail: the measured numbers in words (counts, discordant seeds, p-value), or ``""``.
@@ -771,7 +771,7 @@ class Claim:
             The claim.
 
         Raises:
-            ValueError: as :func:`verdict` or :func:`verdict_equivalent`, or if ``claim`` is
+            ValueError: as :func:`~logel.statistics.verdict` or :func:`~logel.statistics.verdict_equivalent`, or if ``claim`` is
                 unknown, ``text`` or ``interval_kind`` is empty, or ``estimate`` is not finite.
         """
         if claim not in CLAIM_KINDS:
