@@ -401,9 +401,7 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
         return Observation(inputs.setting, omega, np.asarray(alpha), thetas, jacobians,
                            identifiability(jacobians, null_directions=null), None, None)
     alpha_init = initial_learning_rates(config, m)
-    init: float | np.ndarray = (float(config.alpha_init) if config.alpha_init != "uniform"
-                                else alpha_init)
-    result = fit(deltas, jacobians, alpha_init=init, alpha_min=config.alpha_min, tol=config.tol,
+    result = fit(deltas, jacobians, alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
                  max_iter=config.max_iter, null_directions=null, convergence=config.convergence,
                  step_sizes=config.step_sizes)
     return Observation(inputs.setting, result.weights, result.learning_rates, thetas, jacobians,
