@@ -43,14 +43,33 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from logel._validation import as_array
+from logel._validation import as_array, bool_array, finite_result, power_of_two_scale, real
 
 
-def _check_discount(gamma: float, baseline_eps: float) -> None:
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
-    if baseline_eps < 0:
-        raise ValueError(f"baseline_eps must be >= 0, got {baseline_eps}")
+def _check_discount(gamma: Any, baseline_eps: Any) -> tuple[float, float]:
+    return real(gamma, "gamma", low=0.0, high=1.0), real(baseline_eps, "baseline_eps", low=0.0)
+
+
+def _normalise(g: np.ndarray, phi: np.ndarray, baseline_eps: float
+               ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Scores and features divided by powers of two near their largest entries, the baseline's
+    :math:`\\epsilon_b` in the units of the scaled squared scores, and the factor that maps an
+    estimate of the scaled inputs back (scale-free computation, issue 17).
+
+    The estimators are linear in the features and, up to :math:`\\epsilon_b` (in squared-score
+    units), in the scores, so the estimate is unchanged; but squares of scores near 1e200 or
+    1e-200 no longer overflow or underflow. Powers of two keep every digit of well-scaled inputs.
+    """
+    sg, sf = power_of_two_scale(g), power_of_two_scale(phi)
+    with np.errstate(over="ignore", under="ignore"):
+        eps = baseline_eps / sg / sg
+    return g / sg, phi / sf, float(eps), sg * sf
+
+
+def _rescale(estimate: np.ndarray, factor: float, what: str) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        out = estimate * factor
+    return finite_result(out, what, ": the scores and features are too large together")
 
 
 def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
@@ -59,9 +78,7 @@ def _prepare(scores: Any, features: Any, gamma: float, baseline_eps: float,
     phi = as_array(features, "features", ndim=3, shape_doc="(N, T, q)")
     valid = None
     if mask is not None:
-        valid = np.asarray(mask, dtype=bool)
-        if valid.shape != g.shape[:2]:
-            raise ValueError(f"mask must have shape (N, T) = {g.shape[:2]}, got {valid.shape}")
+        valid = bool_array(mask, "mask", shape=g.shape[:2], shape_doc=f"(N, T) = {g.shape[:2]}")
     if phi.shape[:2] != g.shape[:2]:
         raise ValueError(f"features must have shape (N, T, q) = ({g.shape[0]}, {g.shape[1]}, q) "
                          f"to match scores {g.shape}, got {phi.shape}")
@@ -216,9 +233,10 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
         if mask is not None:
             raise ValueError("pass either mask (padded arrays) or layout (compact samples)")
         return _gpomdp_compact(scores, features, layout, gamma, baseline_eps, block_bytes)
-    G, F, N = _time_major(scores, features, gamma, baseline_eps, mask)
+    G, F, N, eps, factor = _time_major(scores, features, gamma, baseline_eps, mask)
     F1 = _with_ones(F.reshape(-1, F.shape[-1])).reshape(*F.shape[:2], -1)
-    return _gpomdp_steps(zip(G, F1, strict=True), N, baseline_eps)
+    return _rescale(_gpomdp_steps(zip(G, F1, strict=True), N, eps), factor,
+                    "the G(PO)MDP estimate")
 
 
 def _with_ones(F: np.ndarray) -> np.ndarray:
@@ -233,7 +251,11 @@ def _step_terms(G: np.ndarray, F1: np.ndarray, N: int, baseline_eps: float
     ``G`` ``(n_t, d)`` and ``F1 = [F, 1]`` ``(n_t, q + 1)`` (module docstring)."""
     A = F1.T @ G  # (q + 1, d): sum_i F G^T and sum_i G
     B = F1.T @ (G * G)  # sum_i F G^2 and sum_i G^2
-    return A[:-1].T, A[-1], B[:-1].T / (B[-1][:, None] + N * baseline_eps)
+    denominator = B[-1][:, None] + N * baseline_eps
+    # a column whose cumulative scores are all zero (possible with baseline_eps = 0) has no
+    # baseline to estimate and contributes nothing: 0, not 0 / 0
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return A[:-1].T, A[-1], np.where(denominator > 0, B[:-1].T / safe, 0.0)
 
 
 def _gpomdp_steps(steps: Iterable[tuple[np.ndarray, np.ndarray]], N: int,
@@ -254,12 +276,19 @@ def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma:
                     baseline_eps: float, block_bytes: float) -> np.ndarray:
     """:func:`gpomdp_jacobian` on compact samples, streamed over blocks of columns and, within
     a block, over time steps (two buffers: the step's cumulative scores and the previous)."""
+    if not isinstance(layout, TrajectoryLayout):
+        raise TypeError(f"layout must be a TrajectoryLayout, got {type(layout).__name__}")
     source = scores if isinstance(scores, ScoreSource) else DenseScores(scores)
     phi = as_array(features, "features", ndim=2, shape_doc="(n, q)")
     if phi.shape[0] != source.n_samples:
         raise ValueError(f"features must have {source.n_samples} rows to match scores, got "
                          f"{phi.shape[0]}")
-    _check_discount(gamma, baseline_eps)
+    gamma, baseline_eps = _check_discount(gamma, baseline_eps)
+    block_bytes = real(block_bytes, "block_bytes", low=0.0, low_open=True)
+    factor = 1.0
+    if isinstance(source, DenseScores):  # scale-free, as the padded layout (_normalise)
+        scaled, phi, baseline_eps, factor = _normalise(source.scores, phi, baseline_eps)
+        source = DenseScores(scaled)
     order, offsets = layout.order, layout.offsets
     if order.size and (order.min() < 0 or order.max() >= source.n_samples):
         raise ValueError(f"layout indexes samples outside 0..{source.n_samples - 1}")
@@ -286,14 +315,17 @@ def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma:
 
     for cols in slices:
         out[cols] = _gpomdp_steps(steps(cols), layout.n_trajectories, baseline_eps)
-    return out
+    return _rescale(out, factor, "the G(PO)MDP estimate")
 
 
 def _time_major(scores: Any, features: Any, gamma: float, baseline_eps: float,
-                mask: Any) -> tuple[np.ndarray, np.ndarray, int]:
+                mask: Any) -> tuple[np.ndarray, np.ndarray, int, float, float]:
     """Validated time-major cumulative scores ``G`` (T, N, d) (zero on padding) and discounted
-    features ``F`` (T, N, q) of G(PO)MDP, and ``N``."""
+    features ``F`` (T, N, q) of G(PO)MDP, both normalised (:func:`_normalise`), ``N``, the
+    normalised :math:`\\epsilon_b` and the factor that maps the estimate back."""
     g, phi, valid = _prepare(scores, features, gamma, baseline_eps, mask)
+    gamma, baseline_eps = _check_discount(gamma, baseline_eps)
+    g, phi, eps, factor = _normalise(g, phi, baseline_eps)
     N, T, _ = g.shape
     # time-major (T, N, d) float64 copy, made in one pass and summed in place: G[t] is the
     # cumulative score of step t, and every per-step product below is one contiguous BLAS call
@@ -302,20 +334,21 @@ def _time_major(scores: Any, features: Any, gamma: float, baseline_eps: float,
     if valid is not None:
         G *= valid.T[:, :, None]
     F = phi.transpose(1, 0, 2) * (gamma ** np.arange(T))[:, None, None]  # (T, N, q)
-    return G, F, N
+    return G, F, N, eps, factor
 
 
 def _trajectory_terms(scores: Any, features: Any, gamma: float, baseline_eps: float,
-                      mask: Any) -> np.ndarray:
-    """``(N, d, q)`` per-trajectory terms :math:`X_i` whose mean is :func:`gpomdp_jacobian`."""
-    G, F, N = _time_major(scores, features, gamma, baseline_eps, mask)
+                      mask: Any) -> tuple[np.ndarray, float]:
+    """``(N, d, q)`` per-trajectory terms :math:`X_i` of the normalised inputs, whose mean is
+    :func:`gpomdp_jacobian` divided by the returned factor."""
+    G, F, N, baseline_eps, factor = _time_major(scores, features, gamma, baseline_eps, mask)
     if N < 2:
         raise ValueError(f"a standard error needs N >= 2 trajectories, got {N}")
     terms = np.einsum("tnk,tnj->nkj", G, F)  # (N, d, q)
     for G_t, F_t in zip(G, F, strict=True):
         baseline = _step_terms(G_t, _with_ones(F_t), N, baseline_eps)[2]
         terms -= G_t[:, :, None] * baseline[None]
-    return terms
+    return terms, factor
 
 
 def gpomdp_jacobian_stderr(scores: Any, features: Any, gamma: float,
@@ -343,8 +376,9 @@ def gpomdp_jacobian_stderr(scores: Any, features: Any, gamma: float,
         ``(d, q)`` standard errors; the square root of the diagonal of
         :func:`gpomdp_jacobian_covariance`.
     """
-    terms = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
-    return terms.std(axis=0, ddof=1) / np.sqrt(terms.shape[0])
+    terms, factor = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
+    return _rescale(terms.std(axis=0, ddof=1) / np.sqrt(terms.shape[0]), factor,
+                    "the standard error")
 
 
 def gpomdp_jacobian_covariance(scores: Any, features: Any, gamma: float,
@@ -364,10 +398,11 @@ def gpomdp_jacobian_covariance(scores: Any, features: Any, gamma: float,
     Returns:
         ``(d, q, q)`` covariances.
     """
-    terms = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
+    terms, factor = _trajectory_terms(scores, features, gamma, baseline_eps, mask)
     N = terms.shape[0]
     centred = terms - terms.mean(axis=0)
-    return np.einsum("nki,nkj->kij", centred, centred) / ((N - 1) * N)
+    cov = np.einsum("nki,nkj->kij", centred, centred) / ((N - 1) * N)
+    return _rescale(_rescale(cov, factor, "the covariance"), factor, "the covariance")
 
 
 def reinforce_jacobian(scores: Any, features: Any, gamma: float,
@@ -389,9 +424,14 @@ def reinforce_jacobian(scores: Any, features: Any, gamma: float,
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
     """
     g, phi, _ = _prepare(scores, features, gamma, baseline_eps)
+    gamma, baseline_eps = _check_discount(gamma, baseline_eps)
+    g, phi, eps, factor = _normalise(g, phi, baseline_eps)
     N, T, _ = g.shape
     G = g.sum(axis=1)  # (N, d)
     R = np.einsum("ntj,t->nj", phi, gamma ** np.arange(T))  # (N, q)
     G2 = G * G
-    baseline = (G2.T @ R) / (G2.sum(axis=0)[:, None] + N * baseline_eps)  # (d, q)
-    return (G.T @ R - G.sum(axis=0)[:, None] * baseline) / N
+    denominator = G2.sum(axis=0)[:, None] + N * eps
+    baseline = np.where(denominator > 0, (G2.T @ R) / np.where(denominator > 0, denominator, 1.0),
+                        0.0)  # (d, q)
+    return _rescale((G.T @ R - G.sum(axis=0)[:, None] * baseline) / N, factor,
+                    "the REINFORCE estimate")
