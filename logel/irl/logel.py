@@ -36,6 +36,7 @@ look full rank. Pass ``jacobian_stderr`` (entry-wise standard errors, e.g. from
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from logel._validation import as_array
+from logel._validation import (
+    as_array,
+    boolean,
+    choice,
+    finite_result,
+    integer,
+    power_of_two_scale,
+    real,
+)
 
 RANK_RTOL = 1e-9
 """Singular values below ``RANK_RTOL * largest`` count as zero (rank and null space)."""
@@ -110,6 +119,9 @@ class LOGELResult:
         learning_rates: ``(m,)`` recovered :math:`\\hat\\alpha_t \\ge \\alpha_{min}`.
         objective: ``(n_iter + 1,)`` value of :math:`L(\\omega,\\alpha)` after the initial
             :math:`\\omega`-step and after every iteration; non-increasing.
+            In the caller's units; the fit itself runs on inputs normalised by powers of two
+            (scale-free), so only this value can overflow to ``inf`` (or underflow to 0) for
+            deltas beyond about 1e154 (below 1e-162); weights and learning rates do not.
         n_iter: number of BCD iterations run.
         converged: True if the relative change of ``weights`` fell below ``tol``.
         identifiability: rank / conditioning diagnostics of the stacked Jacobians.
@@ -145,29 +157,68 @@ def _check_inputs(deltas: Any, jacobians: Any) -> tuple[np.ndarray, np.ndarray]:
     return D, J
 
 
+@dataclass(frozen=True)
+class _Scales:
+    """Powers of two near the largest |delta| and |jacobian| entries: the problem is solved on
+    ``D / deltas`` and ``J / jacobians`` and mapped back, so that the results are equivariant to
+    scaling the inputs (omega scales as ``deltas / jacobians``, learning rates not at all) and
+    no square overflows or underflows. Powers of two keep every digit of well-scaled inputs."""
+
+    deltas: float
+    jacobians: float
+
+    @classmethod
+    def of(cls, D: np.ndarray, J: np.ndarray) -> _Scales:
+        return cls(power_of_two_scale(D), power_of_two_scale(J))
+
+    def weights(self, omega: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", under="ignore"):
+            out = omega * (self.deltas / self.jacobians) if self.deltas >= self.jacobians \
+                else omega / (self.jacobians / self.deltas)
+        return finite_result(out, "the weights",
+                             ": deltas are too large for jacobians this small")
+
+    def objective(self, value: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(np.float64(value) * self.deltas * self.deltas)
+
+    def diagnosis(self, diag: Identifiability) -> Identifiability:
+        noise = None if diag.noise is None else diag.noise * self.jacobians
+        return dataclasses.replace(diag, singular_values=diag.singular_values * self.jacobians,
+                                   noise=noise)
+
+
+def _scaled_covariance(S: np.ndarray | None, scale: float) -> np.ndarray | None:
+    if S is None:
+        return None
+    with np.errstate(under="ignore"):
+        return S / scale / scale
+
+
 def _noise_covariance(jacobian_stderr: Any, jacobian_covariance: Any,
                       shape: tuple[int, ...]) -> np.ndarray | None:
     """``(m, d, q, q)`` covariances of the Jacobian rows, or None (validated)."""
     if jacobian_stderr is not None and jacobian_covariance is not None:
         raise ValueError("pass at most one of jacobian_stderr and jacobian_covariance")
     if jacobian_covariance is not None:
-        C = np.asarray(jacobian_covariance, dtype=float)
         expected = (*shape, shape[-1])
+        C = as_array(jacobian_covariance, "jacobian_covariance", ndim=4,
+                     shape_doc=f"(m, d, q, q) = {expected}")
         if C.shape != expected:
             raise ValueError(f"jacobian_covariance must have shape (m, d, q, q) = {expected} to "
                              f"match jacobians, got {C.shape}")
-        if not np.all(np.isfinite(C)):
-            raise ValueError("jacobian_covariance must be finite")
         return C
     if jacobian_stderr is None:
         return None
-    S = np.asarray(jacobian_stderr, dtype=float)
+    S = as_array(jacobian_stderr, "jacobian_stderr", ndim=3, shape_doc=f"(m, d, q) = {shape}")
     if S.shape != shape:
         raise ValueError(f"jacobian_stderr must have shape (m, d, q) = {shape} to match "
                          f"jacobians, got {S.shape}")
-    if not np.all(np.isfinite(S)) or (S < 0).any():
+    if (S < 0).any():
         raise ValueError("jacobian_stderr must be finite and non-negative")
-    return S[..., :, None] * S[..., None, :] * np.eye(shape[-1])
+    with np.errstate(over="ignore", under="ignore"):
+        C = S[..., :, None] * S[..., None, :] * np.eye(shape[-1])
+    return finite_result(C, "jacobian_stderr squared", " (pass jacobian_covariance instead)")
 
 
 def direction_noise(jacobian_covariance: Any, directions: Any) -> np.ndarray:
@@ -192,19 +243,27 @@ def direction_noise(jacobian_covariance: Any, directions: Any) -> np.ndarray:
     Returns:
         ``(n,)`` noise levels.
     """
-    C = np.asarray(jacobian_covariance, dtype=float)
-    V = np.asarray(directions, dtype=float)
-    return np.sqrt(np.maximum(np.einsum("tkij,in,jn->n", C, V, V), 0.0))
+    C = as_array(jacobian_covariance, "jacobian_covariance", ndim=4, shape_doc="(m, d, q, q)")
+    V = as_array(directions, "directions", ndim=2, shape_doc=f"({C.shape[-1]}, n)")
+    if C.shape[-2] != C.shape[-1] or V.shape[0] != C.shape[-1]:
+        raise ValueError(f"jacobian_covariance (m, d, q, q) and directions (q, n) must agree on "
+                         f"q, got {C.shape} and {V.shape}")
+    sc, sv = power_of_two_scale(C), power_of_two_scale(V)  # scale-free: no overflow
+    out = np.sqrt(np.maximum(np.einsum("tkij,in,jn->n", C / sc, V / sv, V / sv), 0.0))
+    with np.errstate(over="ignore", under="ignore"):
+        return out * np.sqrt(sc) * sv
 
 
 def _free_basis(null_directions: Any, q: int) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal bases of the fixed directions ``(q, k)`` and of their complement."""
     if null_directions is None:
         return np.eye(q), np.zeros((q, 0))
-    N = np.atleast_2d(as_array(null_directions, "null_directions", ndim=np.ndim(null_directions),
+    ndim = np.ndim(null_directions) if np.ndim(null_directions) in (1, 2) else 2
+    N = np.atleast_2d(as_array(null_directions, "null_directions", ndim=ndim,
                                shape_doc=f"({q},) or (k, {q})"))
     if N.ndim != 2 or N.shape[1] != q:
         raise ValueError(f"null_directions must have shape ({q},) or (k, {q}), got {N.shape}")
+    N = N / power_of_two_scale(N)  # directions: their scale does not matter
     U, s, _ = np.linalg.svd(N.T, full_matrices=True)
     k = int((s > RANK_RTOL * max(s.max(), 1e-300)).sum())
     if k == 0:
@@ -320,9 +379,12 @@ def identifiability(jacobians: Any, *, null_directions: Any = None,
     (``Identifiability.rank_above_noise``).
     """
     J = as_array(jacobians, "jacobians", ndim=3, shape_doc="(m, d, q)")
+    learning_rates_known = boolean(learning_rates_known, "learning_rates_known")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    return _diagnose(reduce_problem(np.zeros(J.shape[:2]), J, null_directions), learning_rates_known,
-                     S)
+    scales = _Scales(1.0, power_of_two_scale(J))
+    red = reduce_problem(np.zeros(J.shape[:2]), J / scales.jacobians, null_directions)
+    return scales.diagnosis(_diagnose(red, learning_rates_known,
+                                      _scaled_covariance(S, scales.jacobians)))
 
 
 def _warn_if_unidentifiable(diag: Identifiability) -> None:
@@ -372,9 +434,12 @@ def solve_weights(deltas: Any, jacobians: Any, learning_rates: Any, *,
     if (alpha <= 0).any():
         raise ValueError("learning_rates must be positive")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    red = reduce_problem(D, J, null_directions)
-    _warn_if_unidentifiable(_diagnose(red, learning_rates_known=True, cov=S))
-    return omega_step(red, alpha)
+    scales = _Scales.of(D, J)  # scale-free: solved on normalised inputs, mapped back
+    sa = power_of_two_scale(alpha)
+    red = reduce_problem(D / scales.deltas, J / scales.jacobians, null_directions)
+    _warn_if_unidentifiable(_diagnose(red, learning_rates_known=True,
+                                      cov=_scaled_covariance(S, scales.jacobians)))
+    return _Scales(scales.deltas, scales.jacobians * sa).weights(omega_step(red, alpha / sa))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -447,20 +512,28 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     """
     D, J = _check_inputs(deltas, jacobians)
     m = J.shape[0]
-    if not alpha_min > 0:
-        raise ValueError(f"alpha_min must be > 0, got {alpha_min}")
-    if max_iter < 0 or tol < 0:
-        raise ValueError("max_iter and tol must be non-negative")
-    if convergence not in ("weights", "direction"):
-        raise ValueError(f"convergence must be 'weights' or 'direction', got {convergence!r}")
-    if step_sizes not in ("per_step", "shared"):
-        raise ValueError(f"step_sizes must be 'per_step' or 'shared', got {step_sizes!r}")
-    alpha = np.broadcast_to(np.asarray(alpha_init, dtype=float), (m,)).copy()
-    if not np.all(np.isfinite(alpha)) or (alpha < alpha_min).any():
-        raise ValueError(f"alpha_init must be finite and >= alpha_min = {alpha_min}")
+    alpha_min = real(alpha_min, "alpha_min", low=0.0, low_open=True)
+    tol = real(tol, "tol", low=0.0)
+    max_iter = integer(max_iter, "max_iter", low=0)
+    choice(convergence, "convergence", ("weights", "direction"))
+    choice(step_sizes, "step_sizes", ("per_step", "shared"))
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    if np.ndim(alpha_init) == 0 and not isinstance(alpha_init, str):
+        alpha = np.full(m, real(alpha_init, "alpha_init", low=alpha_min))
+    else:
+        alpha = as_array(alpha_init, "alpha_init", ndim=1, shape_doc=f"() or (m,) = ({m},)")
+        if alpha.shape != (m,):
+            raise ValueError(f"alpha_init must be a scalar or have shape (m,) = ({m},), got "
+                             f"{alpha.shape}")
+        if (alpha < alpha_min).any():
+            raise ValueError(f"alpha_init must be >= alpha_min = {alpha_min:g}")
     S = _noise_covariance(jacobian_stderr, jacobian_covariance, J.shape)
-    red = reduce_problem(D, J, null_directions)
-    diag = _diagnose(red, learning_rates_known=False, cov=S)
+    # scale-free: solve on inputs normalised by powers of two, report in the caller's units
+    scales = _Scales.of(D, J)
+    red = reduce_problem(D / scales.deltas, J / scales.jacobians, null_directions)
+    diag = scales.diagnosis(_diagnose(red, learning_rates_known=False,
+                                      cov=_scaled_covariance(S, scales.jacobians)))
     _warn_if_unidentifiable(diag)
 
     omega = omega_step(red, alpha)
@@ -487,7 +560,7 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
         objective.append(_objective(red, omega, alpha))
         n_iter = k
         if callback is not None:
-            callback(k, omega.copy(), alpha.copy(), objective[-1])
+            callback(k, scales.weights(omega), alpha.copy(), scales.objective(objective[-1]))
         if convergence == "direction":
             settled = settled and objective[-2] - objective[-1] <= tol * objective[-2]
         if settled:
@@ -500,4 +573,6 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     if not np.any(omega):
         warnings.warn("The recovered weights are all zero (no parameter change is explained by "
                       "the Jacobians)", DegenerateGradientWarning, stacklevel=2)
-    return LOGELResult(omega, alpha, np.asarray(objective), n_iter, converged, diag)
+    return LOGELResult(scales.weights(omega), alpha,
+                       np.array([scales.objective(v) for v in objective]), n_iter, converged,
+                       diag)
