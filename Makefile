@@ -21,14 +21,15 @@ NB_BUDGET ?= book
 # Source folders that exist (benchmarks/ may not exist yet).
 LINT_DIRS = $(wildcard logel tests benchmarks)
 
-.PHONY: help install notebooks lint unit nbval test book clean benchmark
+.PHONY: help install notebooks lint unit nbval test book clean benchmark lab
 
 help:
 	@echo "make install    create $(VENV) and pip install -e '.[test,book,mujoco]'"
 	@echo "make test       install, lint, unit tests, nbval on the book notebooks"
 	@echo "make book       build the Jupyter Book into _build/html (execution forced)"
 	@echo "make check-pages  check the built pages in headless Chromium (math, images, links)"
-	@echo "make notebooks  generate book/**/*.ipynb from the MyST .md sources"
+	@echo "make notebooks  generate book/**/*.ipynb from the MyST .md sources (setup cell first)"
+	@echo "make lab        install JupyterLab + jupytext into $(VENV) and open the book in it"
 	@echo "make benchmark  run benchmarks/bench_*.py (results in benchmarks/results/)"
 	@echo "make clean      remove _build and generated notebooks"
 
@@ -39,11 +40,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Convert every jupytext MyST notebook under book/ into an .ipynb next to it.
+# Convert every jupytext MyST notebook under book/ into an .ipynb next to it (jupytext), with a
+# first code cell that installs logel at the book's commit where it is missing (Colab; a no-op
+# here): scripts/notebooks.py. The book workflow publishes these to the `notebooks` branch.
 notebooks: $(VENV)/.installed
-	@files=$$(grep -l -r '^jupytext:' book --include='*.md' || true); \
-	if [ -z "$$files" ]; then echo "no jupytext notebooks under book/"; exit 0; fi; \
-	for f in $$files; do $(BIN)/jupytext --to ipynb "$$f"; done
+	$(BIN)/python scripts/notebooks.py generate
+
+# JupyterLab with jupytext (the [lab] extra), opening the book: every chapter's .md opens as a
+# notebook (binder/overrides.json makes "Jupytext Notebook" the default viewer of .md files).
+LAB_SETTINGS = $(VENV)/share/jupyter/lab/settings
+lab: $(VENV)/.installed
+	$(BIN)/pip install -e ".[lab]"
+	mkdir -p $(LAB_SETTINGS) && cp binder/overrides.json $(LAB_SETTINGS)/overrides.json
+	$(BIN)/jupyter lab book/intro.md
 
 lint: $(VENV)/.installed
 	@if [ -z "$(LINT_DIRS)" ]; then echo "nothing to lint"; exit 0; fi
@@ -62,7 +71,8 @@ test: install lint unit nbval
 
 # _config.yml sets execute_notebooks: force, so every build re-executes every
 # notebook; the cache is removed as well so that a stale one is never reused.
-book: $(VENV)/.installed
+# The generated notebooks must exist at build time: the launch buttons then open the .ipynb.
+book: notebooks
 	rm -rf _build/.jupyter_cache
 	LOGEL_BUDGET=$${LOGEL_BUDGET:-book} $(BIN)/jupyter-book build . -W -n --keep-going
 
