@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,22 @@ from typing import Any
 
 import numpy as np
 
+from logel._validation import bool_array, real
+
 _ARRAY_FIELDS = ("states", "actions", "features", "thetas", "learning_rates", "returns",
                  "episode_starts", "rewards")
+
+
+class TraceError(ValueError):
+    """A trace file is corrupt, truncated, not an ``.npz`` archive written by
+    :meth:`LearnerTrace.save`, or holds invalid data; the message names the file."""
+
+
+def _plain_numbers(arr: np.ndarray, name: str) -> None:
+    """Refuse arrays a trace cannot hold: objects (they would be pickled), strings, complex."""
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers (bool, int or float), got an array of "
+                         f"dtype {arr.dtype}")
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,18 @@ class LearnerTrace:
     rewards: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        states, actions, features = (np.array(x, copy=True) for x in (self.states, self.actions,
-                                                              self.features))
+        arrays = []
+        for name in ("states", "actions", "features"):
+            value = getattr(self, name)
+            if value is None:
+                raise ValueError(f"{name} is required (an array), got None")
+            try:
+                arr = np.array(value, copy=True)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{name} must be a numeric array: {err}") from None
+            _plain_numbers(arr, name)
+            arrays.append(arr)
+        states, actions, features = arrays
         if features.ndim != 4:
             raise ValueError(f"features must have shape (K, N, T, q), got {features.shape}")
         K, N, T, _ = features.shape
@@ -70,8 +96,12 @@ class LearnerTrace:
             raise ValueError(f"a trace needs K, N, T >= 1, got {(K, N, T)}")
         if not np.all(np.isfinite(features)):
             raise ValueError("features contains NaN or infinite values")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise ValueError(f"gamma must lie in [0, 1], got {self.gamma}")
+        for name, arr in (("states", states), ("actions", actions)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+        object.__setattr__(self, "gamma", real(self.gamma, "gamma", low=0.0, high=1.0))
+        if not isinstance(self.metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {type(self.metadata).__name__}")
         checked = {"states": states, "actions": actions, "features": features.astype(float)}
         expected = {"thetas": ((K, -1), f"(K, d) = ({K}, d)"),
                     "learning_rates": ((K - 1,), f"(K - 1,) = ({K - 1},)"),
@@ -80,14 +110,21 @@ class LearnerTrace:
             value = getattr(self, name)
             if value is None:
                 continue
-            arr = np.array(value, dtype=float, copy=True)
+            raw = np.asarray(value)
+            _plain_numbers(raw, name)
+            arr = np.array(raw, dtype=float, copy=True)
             if arr.ndim != len(shape) or any(s not in (-1, n) for s, n in zip(shape, arr.shape, strict=False)):
                 raise ValueError(f"{name} must have shape {doc}, got {arr.shape}")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name} contains NaN or infinite values")
+            if name == "learning_rates" and (arr < 0).any():
+                raise ValueError(f"learning_rates must be non-negative (a gradient step, 0 for "
+                                 f"a skipped step), got {arr[arr < 0][:3]}")
             checked[name] = arr
         if self.rewards is not None:
-            rew = np.array(self.rewards, dtype=float, copy=True)
+            raw = np.asarray(self.rewards)
+            _plain_numbers(raw, "rewards")
+            rew = np.array(raw, dtype=float, copy=True)
             if rew.shape != (K, N, T):
                 raise ValueError(f"rewards must have shape (K, N, T) = {(K, N, T)}, "
                                  f"got {rew.shape}")
@@ -95,18 +132,13 @@ class LearnerTrace:
                 raise ValueError("rewards contains NaN or infinite values")
             checked["rewards"] = rew
         if self.episode_starts is not None:
-            starts = np.array(self.episode_starts, copy=True)
-            if starts.shape != (K, N, T):
-                raise ValueError(f"episode_starts must have shape (K, N, T) = {(K, N, T)}, "
-                                 f"got {starts.shape}")
-            if starts.dtype != bool:
-                if not np.isin(starts, (0, 1)).all():
-                    raise ValueError("episode_starts must be boolean (or 0/1)")
-                starts = starts.astype(bool)
+            starts = np.array(bool_array(self.episode_starts, "episode_starts",
+                                         shape=(K, N, T), shape_doc=f"(K, N, T) = {(K, N, T)}"),
+                              copy=True)
             checked["episode_starts"] = starts
         try:
-            json.dumps(self.metadata)
-        except TypeError as err:
+            json.dumps(self.metadata, allow_nan=False)
+        except (TypeError, ValueError) as err:
             raise ValueError(f"metadata must be JSON-serialisable: {err}") from None
         for name, arr in checked.items():
             arr.setflags(write=False)
@@ -139,11 +171,52 @@ class LearnerTrace:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LearnerTrace:
-        """Read a trace written by :meth:`save` (no pickle)."""
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta_json"]))
-            arrays = {name: data[name] for name in _ARRAY_FIELDS if name in data.files}
-        return cls(gamma=meta["gamma"], metadata=meta["metadata"], **arrays)
+        """Read a trace written by :meth:`save` (no pickle).
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            TraceError: naming the file, if it is not an ``.npz`` archive, is corrupt or
+                truncated, holds pickled (object) arrays, lacks or has invalid metadata, or its
+                arrays do not form a valid trace.
+        """
+        path = Path(path)
+        if not path.is_file():
+            if path.exists():
+                raise TraceError(f"{path}: not a file")
+            raise FileNotFoundError(f"{path}: no such trace file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not hasattr(data, "files"):
+                    raise TraceError(f"{path}: a single .npy array, not an .npz trace archive")
+                if "meta_json" not in data.files:
+                    raise TraceError(f"{path}: not a trace (no meta_json entry; arrays: "
+                                     f"{', '.join(data.files) or 'none'})")
+                meta_text = str(data["meta_json"])
+                arrays = {name: data[name] for name in _ARRAY_FIELDS if name in data.files}
+        except TraceError:
+            raise
+        except ValueError as err:
+            if "pickle" in str(err):
+                raise TraceError(f"{path}: holds object (pickled) arrays, which a trace never "
+                                 "does; refused without unpickling") from None
+            raise TraceError(f"{path}: not a readable .npz trace ({err})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+            raise TraceError(f"{path}: corrupt or truncated .npz archive "
+                             f"({type(err).__name__}: {err})") from None
+        try:
+            meta = json.loads(meta_text)
+        except json.JSONDecodeError as err:
+            raise TraceError(f"{path}: meta_json is not valid JSON ({err})") from None
+        if not isinstance(meta, dict) or "gamma" not in meta or "metadata" not in meta:
+            raise TraceError(f"{path}: meta_json must be an object with the fields 'gamma' and "
+                             f"'metadata', got {meta_text[:80]!r}")
+        missing = [n for n in ("states", "actions", "features") if n not in arrays]
+        if missing:
+            raise TraceError(f"{path}: missing array(s) {', '.join(missing)}")
+        try:
+            return cls(gamma=meta["gamma"], metadata=meta["metadata"], **arrays)
+        except (TypeError, ValueError) as err:
+            raise TraceError(f"{path}: invalid trace: {err}") from None
 
     def subset(self, policies: Sequence[int] | None = None, rows: slice = slice(None),
                time: slice = slice(None), metadata: dict[str, Any] | None = None
