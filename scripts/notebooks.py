@@ -162,12 +162,16 @@ def build_notebook(md: Path, url: str, commit: str) -> object:
     return nb
 
 
-def generate(root: Path = ROOT, commit: str | None = None) -> list[Path]:
+def generate(root: Path = ROOT, commit: str | None = None,
+             repository: str | None = None) -> list[Path]:
     """Write ``<chapter>.ipynb`` beside every notebook source, setup cell first.
 
     Args:
         root: the repository root.
         commit: the commit the setup cell installs (default: ``git rev-parse HEAD``).
+        repository: the repository the setup cell clones (default: the setting,
+            :data:`REPOSITORY_SETTING`; the scheduled workflow passes the repository it runs in
+            while the setting is a placeholder).
 
     Returns:
         The written notebooks.
@@ -178,7 +182,7 @@ def generate(root: Path = ROOT, commit: str | None = None) -> list[Path]:
     commit = commit or git_commit(root)
     written = []
     for md in notebook_sources(root):
-        nb = build_notebook(md, settings.url, commit)
+        nb = build_notebook(md, repository or settings.url, commit)
         out = md.with_suffix(".ipynb")
         tmp = out.with_name(f".{out.name}.tmp")
         nbformat.write(nb, str(tmp))
@@ -297,6 +301,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write book/**/*.ipynb with the setup cell")
     gen.add_argument("--commit", help="commit the setup cell installs (default: HEAD)")
+    gen.add_argument("--repository", help=f"repository the setup cell clones (default: "
+                     f"{REPOSITORY_SETTING} in _config.yml)")
     sub.add_parser("setting", help=f"print {REPOSITORY_SETTING} from _config.yml")
     tree = sub.add_parser("tree", help="copy the published tree into DEST")
     tree.add_argument("dest", type=Path)
@@ -304,7 +310,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     check.add_argument("html_dir", type=Path)
     args = parser.parse_args(None if argv is None else list(argv))
     if args.command == "generate":
-        for path in generate(ROOT, args.commit):
+        for path in generate(ROOT, args.commit, args.repository):
             print(path.relative_to(ROOT))
     elif args.command == "setting":
         print(read_settings(ROOT).url)
