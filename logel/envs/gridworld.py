@@ -32,6 +32,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from logel._validation import as_array, choice, integer, real
 from logel.policies.boltzmann import sample_actions
 from logel.tabular import TabularMDP
 
@@ -68,8 +69,7 @@ def _move(state: int, action: int) -> int:
 def grid_transitions(slip: float = 0.0, teleport_states: tuple[int, ...] = (GOAL_STATE,)
                      ) -> np.ndarray:
     """Transition tensor ``(S, A, S)``; every action in a ``teleport_states`` cell goes to s0."""
-    if not 0.0 <= slip <= 1.0:
-        raise ValueError(f"slip must lie in [0, 1], got {slip}")
+    slip = real(slip, "slip", low=0.0, high=1.0)
     move = np.zeros((N_STATES, N_ACTIONS, N_STATES))
     for s in range(N_STATES):
         for a in range(N_ACTIONS):
@@ -105,10 +105,15 @@ class Gridworld:
     planning_model: TabularMDP = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.variant not in ("paper", "consistent"):
-            raise ValueError(f"variant must be 'paper' or 'consistent', got {self.variant!r}")
-        if self.horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {self.horizon}")
+        choice(self.variant, "variant", ("paper", "consistent"))
+        object.__setattr__(self, "slip", real(self.slip, "slip", low=0.0, high=1.0))
+        object.__setattr__(self, "gamma", real(self.gamma, "gamma", low=0.0, high=1.0))
+        object.__setattr__(self, "horizon", integer(self.horizon, "horizon", low=1))
+        weights = as_array(self.true_weights, "true_weights", ndim=1,
+                           shape_doc=f"({len(COLOUR_NAMES)},)")
+        if weights.shape != (len(COLOUR_NAMES),):
+            raise ValueError(f"true_weights must have shape ({len(COLOUR_NAMES)},) (one weight "
+                             f"per colour {', '.join(COLOUR_NAMES)}), got {weights.shape}")
         phi = colour_features()
         start = np.eye(N_STATES)[START_STATE]
         sampler = TabularMDP(grid_transitions(self.slip), phi, start, self.gamma, "next")
@@ -117,7 +122,7 @@ class Gridworld:
                                  start, self.gamma, "current")
         else:
             planner = sampler
-        object.__setattr__(self, "true_weights", np.asarray(self.true_weights, dtype=float))
+        object.__setattr__(self, "true_weights", weights)
         object.__setattr__(self, "sampling_model", sampler)
         object.__setattr__(self, "planning_model", planner)
 
@@ -163,6 +168,13 @@ class TrajectoryBatch:
     final_states: np.ndarray
 
 
+def _check_policies(policies: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(policies)) or (policies < 0).any() \
+            or not np.allclose(policies.sum(axis=-1), 1.0, atol=1e-6):
+        raise ValueError(f"{name} must hold probabilities: finite, non-negative, each row "
+                         "summing to 1")
+
+
 def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
                  rng: np.random.Generator) -> TrajectoryBatch:
     """Sample ``n_trajectories`` trajectories of length ``grid.horizon`` from a policy table.
@@ -173,11 +185,13 @@ def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
         n_trajectories: ``N``.
         rng: the only source of randomness.
     """
-    policy = np.asarray(policy, dtype=float)
+    policy = as_array(policy, "policy", ndim=2, shape_doc=f"({N_STATES}, {N_ACTIONS})")
     if policy.shape != (N_STATES, N_ACTIONS):
         raise ValueError(f"policy must have shape ({N_STATES}, {N_ACTIONS}), got {policy.shape}")
-    if n_trajectories < 1:
-        raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
+    _check_policies(policy, "policy")
+    n_trajectories = integer(n_trajectories, "n_trajectories", low=1)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     model = grid.sampling_model
     cdf_next = np.cumsum(model.transitions, axis=2)
     T = grid.horizon
@@ -226,12 +240,13 @@ def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,
         A :class:`TrajectoryBatch` whose arrays have a leading axis ``L``:
         states and actions ``(L, N, T)``, features ``(L, N, T, q)``, final states ``(L, N)``.
     """
-    policies = np.asarray(policies, dtype=float)
-    if policies.ndim != 3 or policies.shape[1:] != (grid.n_states, grid.n_actions):
+    policies = as_array(policies, "policies", ndim=3,
+                        shape_doc=f"(L, {grid.n_states}, {grid.n_actions})")
+    if policies.shape[1:] != (grid.n_states, grid.n_actions):
         raise ValueError(f"policies must have shape (L, {grid.n_states}, {grid.n_actions}), "
                          f"got {policies.shape}")
-    if n_trajectories < 1:
-        raise ValueError(f"n_trajectories must be >= 1, got {n_trajectories}")
+    _check_policies(policies, "policies")
+    n_trajectories = integer(n_trajectories, "n_trajectories", low=1)
     L, T, N = policies.shape[0], grid.horizon, n_trajectories
     per_policy, steps = (1, N * T) if grid.chain_segments else (N, T)
     lane_policy = np.repeat(np.arange(L), per_policy)
@@ -275,22 +290,35 @@ class ColourGridEnv(gym.Env[int, int]):
     def __init__(self, variant: Variant = "paper", slip: float = 0.0, horizon: int = 20,
                  reward_weights: np.ndarray | None = None, render_mode: str | None = None):
         self.grid = Gridworld(variant=variant, slip=slip, horizon=horizon)
-        self.reward_weights = (self.grid.true_weights if reward_weights is None
-                               else np.asarray(reward_weights, dtype=float))
+        if reward_weights is None:
+            self.reward_weights = self.grid.true_weights
+        else:
+            self.reward_weights = as_array(reward_weights, "reward_weights", ndim=1,
+                                           shape_doc=f"({len(COLOUR_NAMES)},)")
+            if self.reward_weights.shape != (len(COLOUR_NAMES),):
+                raise ValueError(f"reward_weights must have shape ({len(COLOUR_NAMES)},) (one "
+                                 f"per colour {', '.join(COLOUR_NAMES)}), got "
+                                 f"{self.reward_weights.shape}")
+        choice(render_mode, "render_mode", (None, *self.metadata["render_modes"]))
         self.observation_space = gym.spaces.Discrete(N_STATES)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         self.render_mode = render_mode
         self._state = START_STATE
         self._t = 0
+        self._needs_reset = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[int, dict[str, Any]]:
         super().reset(seed=seed)
         self._state, self._t = START_STATE, 0
+        self._needs_reset = False
         return self._state, {}
 
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        if not self.action_space.contains(action):
+        if self._needs_reset:
+            raise gym.error.ResetNeeded("call reset() before step() (the environment has no "
+                                        "episode yet)")
+        if isinstance(action, bool | np.bool_) or not self.action_space.contains(action):
             raise ValueError(f"action must be in 0..{N_ACTIONS - 1}, got {action!r}")
         row = self.grid.sampling_model.transitions[self._state, int(action)]
         self._state = int(self.np_random.choice(N_STATES, p=row))
