@@ -427,6 +427,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=None,
                      help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
     rep.add_argument("--no-progress", action="store_true", help="no per-job progress bars")
+    rep.add_argument("--no-publish", action="store_true",
+                     help="do not update book/results/ and the README's results block "
+                     "(published at the book and paper budgets)")
     return parser
 
 
@@ -439,13 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_parser().parse_args(rest[:1])  # prints the help, or the missing-argument error
         return run(rest[0], rest[1:])
     args = _parser().parse_args(argv)
-    from logel.reproduce import EXPERIMENTS, reproduce, summary_table
+    from logel.reproduce import EXPERIMENTS, reproduce, summarise, summary_table
 
     names = list(EXPERIMENTS) if "all" in args.experiment else list(dict.fromkeys(args.experiment))
     reports = reproduce(names, args.budget, args.n_jobs, args.backend, args.out,
                         progress=not args.no_progress)
     print()
     print(summary_table(reports))
+    summarise(reports, args.budget, args.out, publish=not args.no_publish)
     return 1 if any(c.verdict == "fails" for r in reports for c in r.claims) else 0
 
 
