@@ -699,10 +699,7 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
         logel.artifacts.ArtifactError: if a seed directory fails verification.
     """
     base = output_dir(experiment_config(env_id, budget, parity=parity), 0, root).parent
-    out = {}
-    for directory in sorted(base.glob("seed_*")):
-        out[int(directory.name.split("_")[1])] = artifacts.load(directory)
-    return out
+    return {seed: artifacts.load(d) for seed, d in artifacts.seed_folders(base).items()}
 
 
 # ------------------------------------------------------------------------------ command line

@@ -110,8 +110,8 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None
                  ) -> dict[int, dict[str, Any]]:
     """Every complete seed, verified against its manifest."""
     base = output_dir(env_id, budget, 0, root).parent
-    return {int(d.name.split("_")[1]): artifacts.load(d)["calibration"]
-            for d in sorted(base.glob("seed_*"))}
+    return {seed: artifacts.load(d)["calibration"]
+            for seed, d in artifacts.seed_folders(base).items()}
 
 
 def _execute(options: MujocoCommand, args: Any) -> int:

@@ -221,8 +221,8 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None
                  ) -> dict[int, dict[str, Any]]:
     """Every complete seed of ``env_id`` at ``budget``, verified against its manifest."""
     base = output_dir(experiment_config(env_id, budget), 0, root).parent
-    return {int(d.name.split("_")[1]): artifacts.load(d)["positive_control"]
-            for d in sorted(base.glob("seed_*"))}
+    return {seed: artifacts.load(d)["positive_control"]
+            for seed, d in artifacts.seed_folders(base).items()}
 
 
 CLAIM_THRESHOLDS = {"true": 0.999, "bc": 0.9}

@@ -194,8 +194,8 @@ def load_results(experiment: str, env_id: str, budget: str = "paper",
                  root: Path | None = None) -> dict[int, dict[str, Any]]:
     """Every complete seed, verified against its manifest."""
     base = output_dir(experiment, env_id, budget, 0, root).parent
-    return {int(d.name.split("_")[1]): artifacts.load(d)[experiment]
-            for d in sorted(base.glob("seed_*"))}
+    return {seed: artifacts.load(d)[experiment]
+            for seed, d in artifacts.seed_folders(base).items()}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -109,7 +109,7 @@ def run(config: MujocoConfig, seeds: Sequence[int], trace_dir: Path, root: Path 
 def load_results(config: MujocoConfig, root: Path | None = None) -> dict[int, dict[str, Any]]:
     """Every complete seed of E7 for ``config``, verified against its manifest."""
     base = published_dir(config, 0, root).parent
-    return {int(d.name.split("_")[1]): artifacts.load(d) for d in sorted(base.glob("seed_*"))}
+    return {seed: artifacts.load(d) for seed, d in artifacts.seed_folders(base).items()}
 
 
 @dataclass(frozen=True, kw_only=True)
