@@ -53,6 +53,7 @@ import numpy as np
 
 from logel import artifacts, cli
 from logel.cli import Command
+from logel.diagnostics import best_learning_rates, explained_motion  # noqa: F401  (moved)
 from logel.envs.mujoco_features import env_family
 from logel.experiments.mujoco import (
     TRUE_WEIGHTS,
@@ -76,35 +77,6 @@ log = logging.getLogger(__name__)
 VERSION = "v2"
 """Result version in every manifest (v2: the per-layer float64 Jacobian of `logel.irl.neural`;
 the committed v1 artifacts are kept as the record of v1)."""
-
-
-def best_learning_rates(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray,
-                        alpha_min: float = 0.0) -> np.ndarray:
-    """:math:`\\alpha_t=\\max(\\alpha_{min},\\Delta_t^\\top J_t\\omega/\\|J_t\\omega\\|^2)`, ``(m,)``.
-
-    The learning-rate step of block-coordinate descent for a fixed :math:`\\omega`; a step with
-    :math:`J_t\\omega=0` gets ``alpha_min``.
-    """
-    u = np.einsum("tdq,q->td", jacobians, omega)
-    uu = np.einsum("td,td->t", u, u)
-    du = np.einsum("td,td->t", deltas, u)
-    return np.maximum(alpha_min, np.divide(du, uu, out=np.zeros_like(du), where=uu > 0))
-
-
-def explained_motion(deltas: np.ndarray, jacobians: np.ndarray, omega: np.ndarray,
-                     learning_rates: np.ndarray | None = None) -> float:
-    """:math:`1-\\sum_t\\|\\Delta_t-\\alpha_t J_t\\omega\\|^2/\\sum_t\\|\\Delta_t\\|^2`.
-
-    Args:
-        deltas: ``(m, d)`` parameter changes.
-        jacobians: ``(m, d, q)``.
-        omega: ``(q,)`` weights.
-        learning_rates: ``(m,)``; None = :func:`best_learning_rates` (non-negative).
-    """
-    alpha = (best_learning_rates(deltas, jacobians, omega) if learning_rates is None
-             else np.asarray(learning_rates))
-    resid = deltas - alpha[:, None] * np.einsum("tdq,q->td", jacobians, omega)
-    return float(1.0 - np.sum(resid ** 2) / np.sum(deltas ** 2))
 
 
 def reward_correlation(trace: LearnerTrace, steps: Sequence[int], omega: np.ndarray) -> float:

@@ -40,6 +40,7 @@ import numpy as np
 from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
+from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.tabular import TabularMDP, feature_expectations_jacobian
 from logel.traces import LearnerTrace
@@ -135,8 +136,18 @@ class ObserverConfig:
     """Buffer size of the estimator on factored scores (the estimate does not depend on it)."""
     seed: int = 0
     """Seeds :math:`\\alpha^{(0)}` when ``alpha_init="uniform"``."""
+    preconditioner: PreconditionerKind = "identity"
+    """The learner model: ``"identity"`` (the paper's plain gradient step), ``"diagonal"`` (a free
+    positive diagonal shared by all steps) or ``"adam"`` (Adam's preconditioner from the
+    observer's own gradient estimates), :func:`logel.irl.preconditioned.fit_preconditioned`.
+    A preconditioned observer always recovers the learning rates (block-coordinate descent)."""
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """:math:`(\\beta_1,\\beta_2)` the ``"adam"`` learner model assumes."""
 
     def __post_init__(self) -> None:
+        if self.preconditioner not in PRECONDITIONERS:
+            raise ValueError(f"ObserverConfig.preconditioner must be one of {PRECONDITIONERS}, "
+                             f"got {self.preconditioner!r}")
         if not (self.alpha_init == "uniform" or isinstance(self.alpha_init, (int, float))):
             raise ValueError(f"ObserverConfig.alpha_init must be a number or 'uniform', "
                              f"got {self.alpha_init!r}")
@@ -200,6 +211,9 @@ class Observation:
     """Block-coordinate descent's full result (realistic setting), else None."""
     alpha_init: np.ndarray | None
     """``(m,)`` initial learning rates of block-coordinate descent, else None."""
+    preconditioners: np.ndarray | None = None
+    """``(m, d)`` diagonals :math:`P_t` of a preconditioned observer
+    (``ObserverConfig.preconditioner``), else None."""
 
     @property
     def n_iter(self) -> int:
@@ -395,6 +409,15 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
     null = np.ones(inputs.jacobians.shape[-1]) if config.fix_constant_direction else None
     deltas, jacobians = inputs.deltas[:m], inputs.jacobians[:m]
     thetas = inputs.thetas[: m + 1]
+    if config.preconditioner != "identity":
+        alpha_init = initial_learning_rates(config, m)
+        pre = fit_preconditioned(deltas, jacobians, config.preconditioner,
+                                 adam_betas=config.adam_betas, alpha_init=alpha_init,
+                                 alpha_min=config.alpha_min, tol=config.tol,
+                                 max_iter=config.max_iter, null_directions=null,
+                                 convergence=config.convergence, step_sizes=config.step_sizes)
+        return Observation(inputs.setting, pre.weights, pre.learning_rates, thetas, jacobians,
+                           pre.fit.identifiability, pre.fit, alpha_init, pre.preconditioners)
     if inputs.learning_rates is not None:
         alpha = inputs.learning_rates[:m]
         omega = solve_weights(deltas, jacobians, alpha, null_directions=null)
