@@ -12,7 +12,16 @@ reruns experiments (``logel.reproduce``), writes their artifacts and figures und
 ``artifacts/reproduce_<budget>/`` (or ``--out``), prints a summary table of its claims and their
 verdicts and exits with status 1 if any claim *fails* (an inconclusive claim does not).
 
-Bad arguments give one error line naming the argument and exit status 2.
+``logel artifacts verify|seal <folder>...`` checks artifact folders against their manifests, or
+writes the manifest digest of folders written before digests existed (:func:`logel.artifacts.seal`).
+
+``python -m logel`` is the same command.
+
+**Errors.** Every user error -- a bad argument, an invalid configuration, an unwritable or
+file-shaped output folder, a missing optional backend, a corrupt artifact or trace -- prints one
+line ``logel: error: ...`` on standard error and exits with status 2; an unexpected failure
+prints one line too and exits with status 1. ``--debug`` (anywhere on the command line) shows
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import os
 import re
 import sys
 import textwrap
@@ -59,6 +69,75 @@ RUNS: dict[str, tuple[str, str]] = {
 """Every ``logel run`` experiment: name -> (module defining ``COMMAND``, one-line help)."""
 
 COMMON_OPTIONS = ("n_jobs", "backend", "progress")
+DEBUG_FLAG = "--debug"
+"""Shows the traceback of an error instead of the one ``logel: error:`` line."""
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, OSError,
+                                                 ImportError, RuntimeError)
+"""Exceptions reported as user errors (one line, exit status 2): invalid values, files and
+folders, missing optional packages, artifact problems (:class:`logel.artifacts.ArtifactError`
+is a ``RuntimeError``)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """The one argument parser of every ``logel`` command line: an error is one line
+    ``logel: error: <message> (see '<prog> --help')`` and exit status 2 (no usage block)."""
+
+    def error(self, message: str) -> typing.NoReturn:  # type: ignore[override]
+        self.exit(2, f"logel: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def error_line(err: BaseException) -> str:
+    """The one line ``logel: error: ...`` that reports ``err``."""
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        message = f"{err.strerror}: {os.fsdecode(err.filename)}"
+    else:
+        message = str(err) or type(err).__name__
+    if not isinstance(err, USER_ERRORS):
+        message = f"unexpected {type(err).__name__}: {message}"
+    return f"logel: error: {_one_line(message)} (rerun with {DEBUG_FLAG} for the traceback)"
+
+
+def guarded(function: Callable[[list[str]], int], argv: Sequence[str]) -> int:
+    """``function(argv)`` with the command-line error policy: without ``--debug`` an exception
+    prints one :func:`error_line` and exits with status 2 (user errors, :data:`USER_ERRORS`)
+    or 1 (anything else); with ``--debug`` it propagates with its traceback."""
+    argv = list(argv)
+    debug = DEBUG_FLAG in argv
+    argv = [a for a in argv if a != DEBUG_FLAG]
+    try:
+        return function(argv)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("logel: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except Exception as err:
+        if debug:
+            raise
+        print(error_line(err), file=sys.stderr)
+        raise SystemExit(2 if isinstance(err, USER_ERRORS) else 1) from None
+
+
+def output_folder(text: str) -> Path:
+    """An argparse type: a folder that exists or can be created (not a file, under a writable
+    existing folder)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    parent = path.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be created: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable ({parent} is read-only)")
+    return path
 
 
 @dataclass(frozen=True)
@@ -332,7 +411,7 @@ def _preset(presets: dict[str, Any], default: Any) -> Callable[[Any], Any]:
 def build_parser(name: str, command: Command, prog: str | None = None,
                  description: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``logel run <name>``: the generated options plus the common ones."""
-    parser = argparse.ArgumentParser(prog=prog or f"logel run {name}", description=description)
+    parser = Parser(prog=prog or f"logel run {name}", description=description)
     for opt in config_options(command):
         if opt.flags[0].startswith("-"):
             parser.add_argument(*opt.flags, dest=opt.name, **opt.kwargs)
@@ -375,7 +454,12 @@ def load_command(name: str) -> Command:
 
 
 def run(name: str, argv: Sequence[str] | None = None) -> int:
-    """``logel run <name> <argv>``: parse, build the configuration and execute it."""
+    """``logel run <name> <argv>``: parse, build the configuration and execute it (the entry
+    point of ``python -m logel.experiments.<name>``, with the error policy of :func:`guarded`)."""
+    return guarded(lambda rest: _run(name, rest), list(argv or []))
+
+
+def _run(name: str, argv: Sequence[str] | None = None) -> int:
     if name not in RUNS:
         _run_parser().error(f"argument experiment: invalid choice {name!r} "
                             f"(choose from {', '.join(RUNS)})")
@@ -399,7 +483,7 @@ def run(name: str, argv: Sequence[str] | None = None) -> int:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="logel run", description="Run one experiment and print its summary; "
         "`logel run <experiment> --help` lists its options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -412,19 +496,30 @@ def _run_parser() -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     from logel.reproduce import EXPERIMENTS
 
-    parser = argparse.ArgumentParser(
-        prog="logel", description="LOGEL's command line: run one experiment, or rerun "
-        "experiments and check their claims.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,reproduce}")
+    parser = Parser(
+        prog="logel", description="LOGEL's command line: run one experiment, rerun "
+        "experiments and check their claims, or check artifact folders.")
+    parser.add_argument(DEBUG_FLAG, action="store_true",
+                        help="show the traceback of an error (anywhere on the command line)")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{run,reproduce,artifacts}", parser_class=Parser)
     sub.add_parser("run", help="run one experiment (logel run <experiment> --help)",
                    add_help=False)
+    art = sub.add_parser("artifacts", help="verify artifact folders, or seal old ones")
+    art.add_argument("action", choices=["verify", "seal"],
+                     help="verify: check every file and the manifest digest; seal: verify, "
+                          "then write the manifest digest (manifest.sha256) if missing")
+    art.add_argument("folders", nargs="+", type=Path, metavar="folder",
+                     help="artifact folder(s) holding a manifest.json")
+    art.add_argument("--recursive", action="store_true",
+                     help="every folder with a manifest.json below each given folder")
     rep = sub.add_parser("reproduce", help="rerun experiments and check their claims")
     rep.add_argument("experiment", nargs="+", choices=[*EXPERIMENTS, "all"],
                      help="experiment name(s), or 'all'")
     rep.add_argument("--budget", choices=BUDGETS, default="smoke")
     rep.add_argument("--n-jobs", type=_positive_int, default=1)
     rep.add_argument("--backend", choices=["loky", "ray"], default="loky")
-    rep.add_argument("--out", type=Path, default=None,
+    rep.add_argument("--out", type=output_folder, default=None,
                      help="artifact root (default: $LOGEL_ARTIFACTS or <repo>/artifacts)")
     rep.add_argument("--no-progress", action="store_true", help="no per-job progress bars")
     rep.add_argument("--no-publish", action="store_true",
@@ -434,14 +529,55 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``logel`` console script; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the ``logel`` console script and of ``python -m logel``; returns the exit
+    status (errors: one line and status 2, :func:`guarded`)."""
+    return guarded(_main, list(sys.argv[1:] if argv is None else argv))
+
+
+def artifacts_command(action: str, folders: Sequence[Path], recursive: bool = False) -> int:
+    """``logel artifacts verify|seal <folder>...``: one line per folder; returns 0.
+
+    Raises:
+        logel.artifacts.ArtifactError: at the first folder that does not verify.
+    """
+    import warnings
+
+    from logel import artifacts
+
+    targets: list[Path] = []
+    for folder in folders:
+        if recursive:
+            if not folder.is_dir():
+                raise artifacts.ArtifactError(f"{folder}: no such folder")
+            found = sorted(p.parent for p in folder.rglob(artifacts.MANIFEST))
+            if not found:
+                raise artifacts.ArtifactError(f"{folder}: no {artifacts.MANIFEST} below it")
+            targets.extend(found)
+        else:
+            targets.append(folder)
+    for folder in targets:
+        if action == "seal":
+            sealed = (folder / artifacts.DIGEST).exists()
+            artifacts.seal(folder)
+            print(f"{'already sealed' if sealed else 'sealed'}: {folder}")
+        else:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", artifacts.MissingDigestWarning)
+                manifest = artifacts.verify(folder)
+            note = " (no manifest digest: run `logel artifacts seal`)" if caught else ""
+            print(f"ok: {folder} ({len(manifest['files'])} files){note}")
+    return 0
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "run":
         rest = argv[1:]
         if not rest or rest[0].startswith("-"):
             _run_parser().parse_args(rest[:1])  # prints the help, or the missing-argument error
-        return run(rest[0], rest[1:])
+        return _run(rest[0], rest[1:])
     args = _parser().parse_args(argv)
+    if args.command == "artifacts":
+        return artifacts_command(args.action, args.folders, args.recursive)
     from logel.reproduce import EXPERIMENTS, reproduce, summarise, summary_table
 
     names = list(EXPERIMENTS) if "all" in args.experiment else list(dict.fromkeys(args.experiment))
