@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy.linalg import lapack
 
 from logel._validation import (
     as_array,
@@ -366,6 +367,49 @@ def _objective(red: ReducedProblem, omega: np.ndarray, alpha: np.ndarray) -> flo
     return float(np.sum(resid * resid) + red.offset)
 
 
+@dataclass(frozen=True)
+class _RowSpace:
+    """The :math:`\\omega`-block of :func:`fit` in a basis of what the data determine.
+
+    Since every :math:`\\alpha_t\\ge\\alpha_{min}>0`, the stacked matrix
+    :math:`[\\alpha_1R_1;\\dots;\\alpha_mR_m]B` has the null space of :math:`[R_1;\\dots;R_m]B`
+    whatever :math:`\\alpha`: it is computed once, and on its orthogonal complement
+    :math:`W` (orthonormal, ``(q, p)``) the minimum-norm :func:`omega_step` is the solution
+    :math:`\\omega=W\\beta` of the ``(p, p)`` normal equations
+    :math:`\\big(\\sum_t\\alpha_t^2G_t\\big)\\beta=\\sum_t\\alpha_th_t` with
+    :math:`G_t=(R_tW)^\\top R_tW` and :math:`h_t=(R_tW)^\\top z_t` precomputed. Only used when
+    the kept directions are well conditioned and the dropped ones numerically zero, so that it
+    agrees with :func:`omega_step` to round-off; otherwise :func:`fit` keeps :func:`omega_step`.
+    """
+
+    W: np.ndarray
+    RW: np.ndarray
+    G: np.ndarray
+    h: np.ndarray
+
+    @classmethod
+    def of(cls, red: ReducedProblem) -> _RowSpace | None:
+        RB = red.R @ red.basis
+        if RB.shape[2] == 0:
+            return None
+        _, s, Vt = np.linalg.svd(RB.reshape(-1, RB.shape[2]), full_matrices=False)
+        if not s[0] > 0:
+            return None
+        keep = s > RANK_RTOL * s[0]
+        if s[keep][-1] * ILL_CONDITIONED < s[0] or (s[~keep] > 1e-13 * s[0]).any():
+            return None
+        W = red.basis @ Vt[keep].T
+        RW = red.R @ W
+        return cls(W, RW, np.einsum("trp,trs->tps", RW, RW), np.einsum("trp,tr->tp", RW, red.z))
+
+    def beta(self, alpha: np.ndarray) -> np.ndarray:
+        """Coordinates :math:`\\beta` of the :math:`\\omega`-step in ``W``."""
+        p = self.h.shape[1]
+        M = ((alpha * alpha) @ self.G.reshape(len(alpha), p * p)).reshape(p, p)
+        _, beta, info = lapack.dposv(M, alpha @ self.h)  # M is positive definite
+        return beta if info == 0 else np.linalg.lstsq(M, alpha @ self.h, rcond=None)[0]
+
+
 def identifiability(jacobians: Any, *, null_directions: Any = None,
                     learning_rates_known: bool = True, jacobian_stderr: Any = None,
                     jacobian_covariance: Any = None) -> Identifiability:
@@ -536,36 +580,54 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
                                       cov=_scaled_covariance(S, scales.jacobians)))
     _warn_if_unidentifiable(diag)
 
-    omega = omega_step(red, alpha)
-    objective = [_objective(red, omega, alpha)]
+    # The BCD runs on the row-space coordinates beta (omega = W beta) when they are well
+    # conditioned (same iterates as omega_step up to round-off, a fraction of the cost).
+    rows = _RowSpace.of(red)
+    if rows is not None:
+        W, RW = rows.W, rows.RW
+        beta = rows.beta(alpha)
+    else:  # general path: omega itself, each omega-step by SVD
+        W, RW = np.eye(red.R.shape[2]), red.R
+        beta = omega_step(red, alpha)
+    r_norm = np.linalg.norm(red.R, axis=(1, 2))
+    u = RW @ beta  # (m, r): J_t omega in the reduced coordinates
+
+    def objective_of(u: np.ndarray, alpha: np.ndarray) -> float:
+        resid = red.z - alpha[:, None] * u
+        return float(np.sum(resid * resid) + red.offset)
+
+    objective = [objective_of(u, alpha)]
     converged, n_iter, degenerate = False, 0, set()
     for k in range(1, max_iter + 1):
-        u = red.R @ omega  # (m, r): J_t omega in the reduced coordinates
         uu = np.einsum("mr,mr->m", u, u)
         zu = np.einsum("mr,mr->m", red.z, u)
-        scale = np.linalg.norm(red.R, axis=(1, 2)) * np.linalg.norm(omega)
+        scale = r_norm * np.sqrt(beta @ beta)  # ||omega|| = ||beta||: W is orthonormal
         ok = uu > (1e-12 * scale) ** 2
-        degenerate.update(np.flatnonzero(~ok).tolist())
+        if not ok.all():
+            degenerate.update(np.flatnonzero(~ok).tolist())
         if step_sizes == "shared":
             if ok.any():
                 alpha = np.full(m, max(alpha_min, zu[ok].sum() / uu[ok].sum()))
         else:
             alpha = np.where(ok, np.maximum(alpha_min, zu / np.where(ok, uu, 1.0)), alpha)
-        omega_new = omega_step(red, alpha)
+        beta_new = rows.beta(alpha) if rows is not None else omega_step(red, alpha)
         if convergence == "weights":
-            settled = np.linalg.norm(omega_new - omega) <= tol * np.linalg.norm(omega_new)
+            step = beta_new - beta
+            settled = np.sqrt(step @ step) <= tol * np.sqrt(beta_new @ beta_new)
         else:
-            settled = np.linalg.norm(_unit(omega_new) - _unit(omega)) <= tol
-        omega = omega_new
-        objective.append(_objective(red, omega, alpha))
+            settled = np.linalg.norm(_unit(beta_new) - _unit(beta)) <= tol
+        beta = beta_new
+        u = RW @ beta
+        objective.append(objective_of(u, alpha))
         n_iter = k
         if callback is not None:
-            callback(k, scales.weights(omega), alpha.copy(), scales.objective(objective[-1]))
+            callback(k, scales.weights(W @ beta), alpha.copy(), scales.objective(objective[-1]))
         if convergence == "direction":
             settled = settled and objective[-2] - objective[-1] <= tol * objective[-2]
         if settled:
             converged = True
             break
+    omega = W @ beta
     if degenerate:
         warnings.warn(f"J_t omega = 0 for step(s) {sorted(degenerate)}: their learning rates are "
                       "undetermined and were kept at their previous values",
