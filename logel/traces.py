@@ -185,9 +185,10 @@ class LearnerTrace:
                 raise TraceError(f"{path}: not a file")
             raise FileNotFoundError(f"{path}: no such trace file")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if not hasattr(data, "files"):
-                    raise TraceError(f"{path}: a single .npy array, not an .npz trace archive")
+            archive = np.load(path, allow_pickle=False)
+            if not hasattr(archive, "files"):
+                raise TraceError(f"{path}: a single .npy array, not an .npz trace archive")
+            with archive as data:
                 if "meta_json" not in data.files:
                     raise TraceError(f"{path}: not a trace (no meta_json entry; arrays: "
                                      f"{', '.join(data.files) or 'none'})")
@@ -203,6 +204,9 @@ class LearnerTrace:
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
             raise TraceError(f"{path}: corrupt or truncated .npz archive "
                              f"({type(err).__name__}: {err})") from None
+        except Exception as err:  # a damaged archive can fail in many ways (struct, encryption)
+            raise TraceError(f"{path}: corrupt .npz archive ({type(err).__name__}: "
+                             f"{err})") from None
         try:
             meta = json.loads(meta_text)
         except json.JSONDecodeError as err:
