@@ -53,6 +53,8 @@ RUNS: dict[str, tuple[str, str]] = {
                         "LOGEL against observers of the final behaviour only"),
     "background": ("logel.experiments.background",
                    "estimator study or learning curves of the G(PO)MDP learner"),
+    "beyond_gradient": ("logel.experiments.beyond_gradient",
+                        "learners beyond plain gradient ascent: alignment and recovery"),
     "mujoco": ("logel.experiments.mujoco", "MuJoCo: PPO learner, LOGEL and LfL, observers"),
     "mujoco_controls": ("logel.experiments.mujoco_controls", "MuJoCo E1, the positive control"),
     "mujoco_learners": ("logel.experiments.mujoco_learners",

@@ -133,7 +133,7 @@ def _residual(D: np.ndarray, alpha: np.ndarray, U: np.ndarray) -> float:
 def fit_preconditioned(deltas: Any, jacobians: Any,
                        preconditioner: PreconditionerKind | Any = "diagonal", *,
                        adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
-                       outer_iter: int = 50, outer_tol: float = 1e-6,
+                       outer_iter: int = 50, outer_tol: float = 1e-6, inner_iter: int = 25,
                        **fit_options: Any) -> PreconditionedResult:
     """:math:`\\omega`, :math:`\\alpha` (and :math:`P`) of the preconditioned model (module
     docstring), by :func:`logel.fit` on preconditioned Jacobians.
@@ -148,6 +148,9 @@ def fit_preconditioned(deltas: Any, jacobians: Any,
         outer_iter: iterations over :math:`P` (``"diagonal"``, ``"adam"``).
         outer_tol: stop when :math:`L` decreases by less than this fraction (``"diagonal"``), or
             the direction of :math:`\\omega` changes by less than this (``"adam"``).
+        inner_iter: iteration cap of the inner :func:`logel.fit` calls of the outer loop, each
+            warm-started at the previous learning rates (the last call runs to
+            ``fit_options``' own cap and tolerance).
         fit_options: passed to :func:`logel.fit` (``alpha_init``, ``alpha_min``,
             ``null_directions``, ``tol``, ``max_iter``, ``convergence``, ``step_sizes``).
 
@@ -174,31 +177,34 @@ def fit_preconditioned(deltas: Any, jacobians: Any,
         res = fit(D, J, **fit_options)
         return PreconditionedResult(res, np.ones((m, d)), 1.0 - res.objective[-1] / total,
                                     res.objective[-1:], 0)
+    inner = {**fit_options, "max_iter": min(int(fit_options.get("max_iter", 1000)), inner_iter)}
     if kind == "diagonal":
-        return _fit_diagonal(D, J, total, outer_iter, outer_tol, fit_options)
-    return _fit_adam(D, J, total, adam_betas, adam_eps, outer_iter, outer_tol, fit_options)
+        return _fit_diagonal(D, J, total, outer_iter, outer_tol, inner, fit_options)
+    return _fit_adam(D, J, total, adam_betas, adam_eps, outer_iter, outer_tol, inner,
+                     fit_options)
 
 
 def _fit_diagonal(D: np.ndarray, J: np.ndarray, total: float, outer_iter: int,
-                  outer_tol: float, fit_options: dict[str, Any]) -> PreconditionedResult:
+                  outer_tol: float, inner: dict[str, Any], final: dict[str, Any]
+                  ) -> PreconditionedResult:
     m, d, _ = J.shape
     p = np.ones(d)
-    options = dict(fit_options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit(D, J, **options)
+        res = fit(D, J, **final)
         objective = [res.objective[-1]]
         for _ in range(outer_iter):
             U = np.einsum("tdq,q->td", J, res.weights)
             p = diagonal_step(D, U, res.learning_rates, p)
-            options["alpha_init"] = res.learning_rates
-            res = fit(D, p[None, :, None] * J, **options)
+            res = fit(D, p[None, :, None] * J, **{**inner, "alpha_init": res.learning_rates})
             objective.append(res.objective[-1])
             if objective[-2] - objective[-1] <= outer_tol * max(objective[-2], 1e-300):
                 break
+        res = fit(D, p[None, :, None] * J, **{**final, "alpha_init": res.learning_rates})
+        objective.append(res.objective[-1])
     return PreconditionedResult(res, np.broadcast_to(p, (m, d)).copy(),
                                 1.0 - objective[-1] / total, np.asarray(objective),
-                                len(objective) - 1)
+                                len(objective) - 2)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -207,29 +213,34 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _fit_adam(D: np.ndarray, J: np.ndarray, total: float, betas: tuple[float, float],
-              eps: float, outer_iter: int, outer_tol: float, fit_options: dict[str, Any]
-              ) -> PreconditionedResult:
+              eps: float, outer_iter: int, outer_tol: float, inner: dict[str, Any],
+              final: dict[str, Any]) -> PreconditionedResult:
     beta1, beta2 = betas
     if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
         raise ValueError(f"adam_betas must lie in [0, 1), got {betas}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        omega = fit(D, J, **fit_options).weights  # start: plain LOGEL's direction
-        best: tuple[float, LOGELResult, np.ndarray] | None = None
+        res = fit(D, J, **final)  # start: plain LOGEL's direction
+        omega = res.weights
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
         objective = []
         for _ in range(max(outer_iter, 1)):
             M, P = adam_model(J, omega, beta1, beta2, eps)
-            res = fit(D, P[:, :, None] * M, **fit_options)
+            res = fit(D, P[:, :, None] * M, **{**inner, "alpha_init": res.learning_rates})
             objective.append(res.objective[-1])
             if best is None or objective[-1] < best[0]:
-                best = (objective[-1], res, P)
+                best = (objective[-1], omega, res.learning_rates)
             change = np.linalg.norm(_unit(res.weights) - _unit(omega))
             omega = res.weights
             if change <= outer_tol:
                 break
-    assert best is not None
-    return PreconditionedResult(best[1], best[2], 1.0 - best[0] / total, np.asarray(objective),
-                                len(objective))
+        assert best is not None
+        _, omega, alpha = best
+        M, P = adam_model(J, omega, beta1, beta2, eps)
+        res = fit(D, P[:, :, None] * M, **{**final, "alpha_init": alpha})
+        objective.append(res.objective[-1])
+    return PreconditionedResult(res, P, 1.0 - objective[-1] / total, np.asarray(objective),
+                                len(objective) - 1)
 
 
 def preconditioned_motion(deltas: Any, jacobians: Any, omega: Any,
