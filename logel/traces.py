@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from logel._validation import bool_array, real
+from logel._validation import bool_array, integer, real
 
 _ARRAY_FIELDS = ("states", "actions", "features", "thetas", "learning_rates", "returns",
                  "episode_starts", "rewards")
@@ -234,7 +234,8 @@ class LearnerTrace:
             time: the time steps kept.
             metadata: replaces the metadata (default: kept).
         """
-        keep = list(range(self.n_policies)) if policies is None else [int(k) for k in policies]
+        keep = (list(range(self.n_policies)) if policies is None
+                else [integer(k, "policies") for k in policies])
         if not keep or any(not 0 <= k < self.n_policies for k in keep):
             raise ValueError(f"policies must be indices in 0..{self.n_policies - 1}, got {keep}")
         consecutive = all(b == a + 1 for a, b in zip(keep, keep[1:], strict=False))
@@ -252,6 +253,7 @@ class LearnerTrace:
 
     def steps(self, m: int) -> LearnerTrace:
         """The first ``m`` learning steps (``m + 1`` policies)."""
+        m = integer(m, "m")
         if not 1 <= m <= self.n_policies - 1:
             raise ValueError(f"m must lie in 1..{self.n_policies - 1}, got {m}")
         sl = slice(0, m + 1)

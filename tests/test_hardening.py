@@ -286,6 +286,17 @@ def test_trace_fields_of_bad_dtype_or_value(field, bad):
     np.testing.assert_array_equal(again.features, trace.features)
 
 
+def test_trace_steps_and_subset_take_integers():
+    trace = LearnerTrace(**_trace_parts(np.random.default_rng(0)))
+    for bad in (1.5, "1", None, True):
+        with pytest.raises(CLEAR, match="m"):
+            trace.steps(bad)
+    with pytest.raises(CLEAR, match="policies"):
+        trace.subset([0, 1.5])
+    assert trace.steps(np.int64(1)).n_policies == 2
+    assert trace.subset(np.array([0, 2])).n_policies == 2
+
+
 # ----------------------------------------------------------------------------- trace files
 
 
