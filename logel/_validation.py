@@ -59,7 +59,7 @@ def as_array(value: Any, name: str, *, ndim: int, shape_doc: str) -> np.ndarray:
 
 
 def real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
-         low_open: bool = False, high_open: bool = False) -> float:
+         low_open: bool = False, high_open: bool = False, allow_inf: bool = False) -> float:
     """A finite real scalar (Python or numpy number, or a 0-d array) within optional bounds.
 
     Args:
@@ -67,6 +67,7 @@ def real(value: Any, name: str, *, low: float | None = None, high: float | None 
         name: the argument's name, for the message.
         low, high: bounds (None: unbounded).
         low_open, high_open: exclude the bound itself.
+        allow_inf: accept infinities within the bounds (NaN never).
 
     Raises:
         TypeError: if ``value`` is not a real number (None, a string, a bool, an array with
@@ -78,7 +79,7 @@ def real(value: Any, name: str, *, low: float | None = None, high: float | None 
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}")
     out = float(value)
-    if not np.isfinite(out):
+    if np.isnan(out) or (np.isinf(out) and not allow_inf):
         raise ValueError(f"{name} must be a finite number, got {out}")
     lo_ok = low is None or (out > low if low_open else out >= low)
     hi_ok = high is None or (out < high if high_open else out <= high)

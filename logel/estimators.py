@@ -47,7 +47,9 @@ from logel._validation import as_array, bool_array, finite_result, power_of_two_
 
 
 def _check_discount(gamma: Any, baseline_eps: Any) -> tuple[float, float]:
-    return real(gamma, "gamma", low=0.0, high=1.0), real(baseline_eps, "baseline_eps", low=0.0)
+    # baseline_eps = inf switches the baseline off (b = num / inf = 0)
+    return (real(gamma, "gamma", low=0.0, high=1.0),
+            real(baseline_eps, "baseline_eps", low=0.0, allow_inf=True))
 
 
 def _normalise(g: np.ndarray, phi: np.ndarray, baseline_eps: float
