@@ -504,7 +504,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(DEBUG_FLAG, action="store_true",
                         help="show the traceback of an error (anywhere on the command line)")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,reproduce,artifacts}", parser_class=Parser)
+                                metavar="{run,reproduce,artifacts,verify}", parser_class=Parser)
     sub.add_parser("run", help="run one experiment (logel run <experiment> --help)",
                    add_help=False)
     art = sub.add_parser("artifacts", help="verify artifact folders, or seal old ones")
@@ -515,6 +515,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="artifact folder(s) holding a manifest.json")
     art.add_argument("--recursive", action="store_true",
                      help="every folder with a manifest.json below each given folder")
+    ver = sub.add_parser("verify", help="check every committed artifact and rerun cheap key "
+                         "numbers (logel.verify); one line each, status 1 on any mismatch")
+    ver.add_argument("--no-rerun", action="store_true", help="check the artifacts only")
     rep = sub.add_parser("reproduce", help="rerun experiments and check their claims")
     rep.add_argument("experiment", nargs="+", choices=[*EXPERIMENTS, "all"],
                      help="experiment name(s), or 'all'")
@@ -580,6 +583,10 @@ def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "artifacts":
         return artifacts_command(args.action, args.folders, args.recursive)
+    if args.command == "verify":
+        from logel.verify import command
+
+        return command(rerun=not args.no_rerun)
     from logel.reproduce import EXPERIMENTS, reproduce, summarise, summary_table
 
     names = list(EXPERIMENTS) if "all" in args.experiment else list(dict.fromkeys(args.experiment))
