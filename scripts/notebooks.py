@@ -22,6 +22,7 @@ Commands::
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -86,9 +87,13 @@ def read_settings(root: Path = ROOT) -> Settings:
 
 
 def git_commit(root: Path = ROOT) -> str:
-    """The checked-out commit (``git rev-parse HEAD``)."""
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, text=True,
-                          capture_output=True).stdout.strip()
+    """The checked-out commit (``git rev-parse HEAD``); outside a git checkout (a source
+    archive), ``$GITHUB_SHA`` or else ``main``."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, text=True,
+                              capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("GITHUB_SHA", "main")
 
 
 def setup_source(url: str, commit: str) -> str:
