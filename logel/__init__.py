@@ -11,6 +11,8 @@ Public API (numpy arrays in, arrays or result objects out):
 * :func:`solve_weights` -- :math:`\\omega` for known learning rates (exact/approximate settings);
 * :func:`fit` -- :math:`\\omega` and :math:`\\alpha` by block-coordinate descent (realistic setting);
 * :func:`identifiability` -- rank and conditioning diagnostics;
+* :func:`fit_preconditioned` -- :math:`\\omega` for learners that rescale the gradient
+  (Adam-like, a shared diagonal; :mod:`logel.irl.preconditioned`);
 * :func:`observe_exact`, :func:`observe_approximate`, :func:`observe_realistic` -- the paper's
   three observers on a learner's trace (:mod:`logel.irl.observer`);
 * :class:`LearnerTrace` -- what a learner leaves behind, with save/load.
@@ -39,6 +41,7 @@ from logel.irl.observer import (
     observe_exact,
     observe_realistic,
 )
+from logel.irl.preconditioned import PreconditionedResult, fit_preconditioned
 from logel.traces import LearnerTrace
 
 __version__ = "0.1.0"
@@ -52,8 +55,10 @@ __all__ = [
     "LearnerTrace",
     "Observation",
     "ObserverConfig",
+    "PreconditionedResult",
     "__version__",
     "fit",
+    "fit_preconditioned",
     "gpomdp_jacobian",
     "gpomdp_jacobian_covariance",
     "gpomdp_jacobian_stderr",
