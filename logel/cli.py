@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logel.artifacts import ArtifactError
 from logel.experiments.budgets import BUDGETS
 
 RUNS: dict[str, tuple[str, str]] = {
@@ -74,10 +75,10 @@ COMMON_OPTIONS = ("n_jobs", "backend", "progress")
 DEBUG_FLAG = "--debug"
 """Shows the traceback of an error instead of the one ``logel: error:`` line."""
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, OSError,
-                                                 ImportError, RuntimeError)
-"""Exceptions reported as user errors (one line, exit status 2): invalid values, files and
-folders, missing optional packages, artifact problems (:class:`logel.artifacts.ArtifactError`
-is a ``RuntimeError``)."""
+                                                 ImportError, ArtifactError)
+"""Exceptions reported as user errors (one line, exit status 2): invalid values (including
+:class:`logel.traces.TraceError`), files and folders, missing optional packages, artifact
+problems."""
 
 
 class Parser(argparse.ArgumentParser):
