@@ -328,8 +328,8 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
                  ) -> dict[int, dict[str, Any]]:
     """Every seed of ``analysis``, verified against its manifest."""
     base = _base(analysis, env_id, budget, root, parity)
-    return {int(p.name.split("_")[1]): artifacts.load(p)[analysis]
-            for p in sorted(base.glob("seed_*"))}
+    return {seed: artifacts.load(p)[analysis]
+            for seed, p in artifacts.seed_folders(base).items()}
 
 
 @dataclass(frozen=True, kw_only=True)
