@@ -13,7 +13,7 @@ reruns experiments (``logel.reproduce``), writes their artifacts and figures und
 verdicts and exits with status 1 if any claim *fails* (an inconclusive claim does not).
 
 ``logel artifacts verify|seal <folder>...`` checks artifact folders against their manifests, or
-writes the manifest digest of folders written before digests existed (:func:`logel.artifacts.seal`).
+writes the manifest digest of folders written before digests existed (``logel.artifacts.seal``).
 
 ``python -m logel`` is the same command.
 
@@ -77,8 +77,8 @@ DEBUG_FLAG = "--debug"
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, OSError,
                                                  ImportError, ArtifactError)
 """Exceptions reported as user errors (one line, exit status 2): invalid values (including
-:class:`logel.traces.TraceError`), files and folders, missing optional packages, artifact
-problems."""
+``logel.traces.TraceError``), files and folders, missing optional packages, artifact problems
+(``logel.artifacts.ArtifactError``)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -541,11 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def artifacts_command(action: str, folders: Sequence[Path], recursive: bool = False) -> int:
-    """``logel artifacts verify|seal <folder>...``: one line per folder; returns 0.
-
-    Raises:
-        logel.artifacts.ArtifactError: at the first folder that does not verify.
-    """
+    """``logel artifacts verify|seal <folder>...``: one line per folder; returns 0, or raises
+    ``logel.artifacts.ArtifactError`` at the first folder that does not verify."""
     import warnings
 
     from logel import artifacts

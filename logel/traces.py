@@ -173,11 +173,10 @@ class LearnerTrace:
     def load(cls, path: str | os.PathLike[str]) -> LearnerTrace:
         """Read a trace written by :meth:`save` (no pickle).
 
-        Raises:
-            FileNotFoundError: if ``path`` does not exist.
-            TraceError: naming the file, if it is not an ``.npz`` archive, is corrupt or
-                truncated, holds pickled (object) arrays, lacks or has invalid metadata, or its
-                arrays do not form a valid trace.
+        A missing ``path`` raises ``FileNotFoundError``; a file that is not an ``.npz``
+        archive, is corrupt or truncated, holds pickled (object) arrays, lacks or has invalid
+        metadata, or whose arrays do not form a valid trace raises
+        ``logel.traces.TraceError`` (a ``ValueError``) naming the file.
         """
         path = Path(path)
         if not path.is_file():
