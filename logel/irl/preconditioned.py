@@ -29,6 +29,7 @@ on :math:`(\\Delta_t, P_tJ_t)` -- never a copy of it. With :math:`P_t=I` the res
     :math:`P_t` depends on :math:`\\omega`, the fit is a fixed-point iteration: :math:`P` from
     the current :math:`\\omega`, then :func:`logel.fit`; the iterate of least residual is kept.
     It assumes the observer sees the learner from its first step (Adam's moments start at 0).
+
 An explicit ``(d,)`` or ``(m, d)`` array is used as given (``np.ones`` gives plain LOGEL).
 """
 
