@@ -538,7 +538,10 @@ def summary_figure(rows: list[dict[str, Any]], path: Path) -> Path:
     labels = ["\n".join(textwrap.wrap(f"[{r['experiment']}] {r['text']}", 70)) for r in rows]
     ax.set_yticks(range(n - 1, n - 1 - len(rows), -1), labels, fontsize=7)
     ax.set_ylim(-0.8, n - 0.2)
-    ax.set_xlim(-0.55, 1.08)
+    lows = [0.0] + [min(r["low"], -r["threshold"] if r["claim"] == "≈" else r["low"])
+                    for r in rows if r.get("low") is not None]
+    lows += [r["official_low"] for r in rows if r.get("official_low") is not None]
+    ax.set_xlim(min(lows) - 0.05, 1.08)
     ax.axvline(0, color="0.85", lw=0.8, zorder=0)
     budgets = sorted({f"{r['budget']}" for r in rows})
     ax.set_xlabel("estimate with its 95% interval (proportion of seeds; share of discordant "
