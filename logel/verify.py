@@ -30,8 +30,8 @@ from typing import Any
 
 from logel import artifacts
 
-__all__ = ["CHAPTERS", "KEY_CHECKS", "KEY_HASHES", "Check", "artifact_folders", "command",
-           "key_hash", "rerun_key_numbers", "verify_all", "verify_artifacts"]
+__all__ = ["CHAPTERS", "KEY_CHECKS", "KEY_HASHES", "Check", "artifact_folders", "chapter_table",
+           "command", "key_hash", "rerun_key_numbers", "verify_all", "verify_artifacts"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,25 @@ def verify_all(root: Path | None = None, rerun: bool = True) -> list[Check]:
         checks.append(Check("artifact", str(root or artifacts.artifact_root()), False,
                             "no committed artifact folder found"))
     return checks + (rerun_key_numbers() if rerun else [])
+
+
+def chapter_table(checks: list[Check]) -> str:
+    """Markdown table of ``checks`` per book chapter (for the status appendix): artifact folders
+    and reruns that pass, of those checked."""
+    from logel.plotting import markdown_table
+
+    chapters = sorted({c.chapter or "(no chapter)" for c in checks})
+    rows = []
+    for chapter in chapters:
+        mine = [c for c in checks if (c.chapter or "(no chapter)") == chapter]
+        counts = []
+        for kind in ("artifact", "rerun"):
+            of_kind = [c for c in mine if c.kind == kind]
+            counts.append(f"{sum(c.ok for c in of_kind)} / {len(of_kind)}" if of_kind else "-")
+        verdict = "ok" if all(c.ok for c in mine) else "FAIL"
+        rows.append([chapter, *counts, verdict])
+    return markdown_table(["chapter", "artifact folders verified", "key-number reruns",
+                           "result"], rows)
 
 
 def command(root: Path | None = None, rerun: bool = True,

@@ -58,3 +58,12 @@ def test_the_command_line_runs_it(tmp_path, monkeypatch, capsys):
     except SystemExit as stop:  # argparse's usage error
         status = stop.code
     assert status == 2
+
+
+def test_chapter_table_counts_checks_per_chapter():
+    checks = [vf.Check("artifact", "mujoco/a", True, "", "08_mujoco"),
+              vf.Check("artifact", "mujoco/b", False, "", "08_mujoco"),
+              vf.Check("rerun", "exact", True, "", "04_exact_gradient")]
+    table = vf.chapter_table(checks)
+    assert "| 04_exact_gradient | - | 1 / 1 | ok |" in table
+    assert "| 08_mujoco | 1 / 2 | - | FAIL |" in table
