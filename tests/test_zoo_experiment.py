@@ -36,7 +36,7 @@ def test_run_is_deterministic_and_complete() -> None:
     assert [o.value for o in a.outcomes] == [o.value for o in b.outcomes]
     assert {o.observer for o in a.outcomes} == set(OBSERVERS)
     assert {x.jacobians for x in a.alignment} == set(JACOBIANS)
-    assert len(a.nulls) == 3 and all(0 < n.p_value <= 1 for n in a.nulls)
+    assert len(a.nulls) == 5 and all(0 < n.p_value <= 1 for n in a.nulls)
     for o in a.outcomes:
         assert (o.explained is None) == (o.observer in ("lfl", "trex", "mce"))
     assert np.isfinite(a.learner_values).all()

@@ -17,7 +17,10 @@ runs once per seed; then, on the *same* trajectories, for every number of observ
     the T-REX-style time-ranking baseline (:func:`logel.irl.trex.trex_reward`);
 ``"mce"``
     MCE-IRL on the trajectories of the last observed policy only
-    (:func:`logel.irl.mce_irl.mce_irl`), as in chapter 9.
+    (:func:`logel.irl.mce_irl.mce_irl`), as in chapter 9;
+``"theta_logel"``, ``"theta_adam"``
+    oracles (:data:`TRUE_THETA`): plain LOGEL and the Adam model given the learner's true
+    :math:`\\theta_t` (no cloning), Jacobians on its own trajectories, learning rates recovered.
 
 Every reward is scored by the paper's metric, :math:`V^{\\pi}(s_0)` under the true reward of its
 greedy policy (:func:`logel.evaluation.greedy_value`). Per seed the result also holds the
@@ -56,7 +59,13 @@ from logel.experiments.claims import Claim, count_claim, paired
 from logel.experiments.gridworld import RecoveryConfig, estimate_inputs, observer_config
 from logel.irl.lfl import LfLConfig, lfl_reward
 from logel.irl.mce_irl import MCEConfig, mce_irl
-from logel.irl.observer import BoltzmannClass, ObserverConfig, approximate_inputs, recover
+from logel.irl.observer import (
+    BoltzmannClass,
+    ObserverConfig,
+    ObserverInputs,
+    approximate_inputs,
+    recover,
+)
 from logel.irl.preconditioned import PreconditionerKind
 from logel.irl.trex import TREXConfig, trex_reward
 from logel.learners.zoo import ZOO_LEARNERS, ZOO_NAMES, ZooConfig, ZooLearner, run_zoo_learner
@@ -67,16 +76,24 @@ from logel.streams import cell_rng
 from logel.tabular import feature_expectations_jacobian, policy_evaluation
 from logel.traces import LearnerTrace
 
-Observer = Literal["logel", "logel_diagonal", "logel_adam", "lfl", "trex", "mce"]
+Observer = Literal["logel", "logel_diagonal", "logel_adam", "lfl", "trex", "mce",
+                   "theta_logel", "theta_adam"]
 OBSERVERS: tuple[Observer, ...] = ("logel", "logel_diagonal", "logel_adam", "lfl", "trex",
-                                   "mce")
+                                   "mce", "theta_logel", "theta_adam")
+TRUE_THETA: tuple[Observer, ...] = ("theta_logel", "theta_adam")
+"""Oracle observers: LOGEL (plain, or with the Adam model) given the learner's true
+:math:`\\theta_t` and G(PO)MDP Jacobians on its own trajectories, learning rates recovered --
+what the preconditioned model can do without behavioural cloning."""
 OBSERVER_NAMES: dict[str, str] = {"logel": "LOGEL", "logel_diagonal": "LOGEL, free diagonal",
                                   "logel_adam": "LOGEL, Adam model", "lfl": "LfL",
                                   "trex": "T-REX (time ranking)",
-                                  "mce": "MCE-IRL (final policy)"}
+                                  "mce": "MCE-IRL (final policy)",
+                                  "theta_logel": "oracle θ: LOGEL",
+                                  "theta_adam": "oracle θ: LOGEL, Adam model"}
 """Display names of the observers."""
 PRECONDITIONER_OF: dict[str, PreconditionerKind] = {
-    "logel": "identity", "logel_diagonal": "diagonal", "logel_adam": "adam"}
+    "logel": "identity", "logel_diagonal": "diagonal", "logel_adam": "adam",
+    "theta_logel": "identity", "theta_adam": "adam"}
 """The learner model (``ObserverConfig.preconditioner``) of each LOGEL variant."""
 JACOBIANS: tuple[str, ...] = ("exact", "estimated", "cloned")
 """The alignment's Jacobians: exact at the true :math:`\\theta_t` (the true gradient), estimated
@@ -241,13 +258,22 @@ def run_beyond(config: BeyondConfig, seed: int) -> BeyondResult:
                             learner=replace(config.logel.learner, n_updates=m_max),
                             observer_trajectories=min(config.logel.observer_trajectories,
                                                       config.n_trajectories))
-        inputs, _ = estimate_inputs(grid, trace, logel_cfg, seed)
-        cloned = (inputs.deltas, inputs.jacobians)
         base = observer_config(logel_cfg, trace)
         ones = np.ones(grid.n_features) if base.fix_constant_direction else None
+        sources: dict[str, ObserverInputs[np.ndarray]] = {}
+        if any(o not in TRUE_THETA for o in variants):
+            sources["cloned"], _ = estimate_inputs(grid, trace, logel_cfg, seed)
+            cloned = (sources["cloned"].deltas, sources["cloned"].jacobians)
+        if any(o in TRUE_THETA for o in variants):
+            own = approximate_inputs(trace, BoltzmannClass(BoltzmannPolicy(grid.n_states,
+                                                                           grid.n_actions)),
+                                     base, m_max,
+                                     n_trajectories=logel_cfg.observer_trajectories)
+            sources["true"] = replace(own, learning_rates=None)  # recovered, as for LOGEL
         for i, name in enumerate(OBSERVERS):
             if name not in variants:
                 continue
+            inputs = sources["true" if name in TRUE_THETA else "cloned"]
             obs_cfg = replace(base, preconditioner=PRECONDITIONER_OF[name])
             for m in steps:
                 obs = recover(inputs, obs_cfg, m)
