@@ -29,10 +29,21 @@ over :math:`i` at fixed :math:`t` is one matrix product over a contiguous slice,
 The scores may also come as a :class:`ScoreSource` that produces blocks of columns on demand
 (e.g. :class:`logel.policies.gaussian_mlp.LayerScores`, whose columns are outer products
 :math:`\\delta x^\\top` per linear layer), so that the :math:`(n, d)` matrix is never held whole.
-Both layouts end in the same per-step computation (``_gpomdp_steps``); the padded one is the
-compact one with every group of size ``N`` (padding rows have zero cumulative score and add
-nothing). Within a block of columns the compact path streams over time steps with two
-cache-sized buffers, so it never allocates more than a few MB.
+
+**Folded baseline (compact layout).** The baseline term is a sum over samples as well:
+:math:`(\\sum_iG_{i,t,k})\\,b_{t,k,j}=\\sum_iw_{t,k}G_{i,t,k}^2F_{i,t,j}` with
+:math:`w_{t,k}=\\sum_iG_{i,t,k}/(\\sum_iG_{i,t,k}^2+N\\epsilon_b)`, so
+
+.. math::
+    \\widehat{\\nabla\\psi}_{k,j}=\\frac1N\\sum_{i,t}M_{i,t,k}F_{i,t,j},\\qquad
+    M_{i,t,k}=G_{i,t,k}\\,(1-w_{t,k}G_{i,t,k}),
+
+one matrix product of the folded scores :math:`M` with :math:`F` over all samples instead of two
+products with :math:`[F, 1]` per time step. The compact path streams over time steps within a
+block of columns (two cache-sized buffers of cumulative scores, two column sums per step to fold
+them) and contracts chunks of rows of :math:`M` with :math:`F`, so it never allocates more than
+a few tens of MB. The padded path keeps the per-step form (``_gpomdp_steps``); both layouts give
+the same estimate to rounding (padding rows have zero cumulative score and add nothing).
 """
 
 from __future__ import annotations
@@ -187,6 +198,18 @@ class ScoreSource(Protocol):
         ...
 
 
+@runtime_checkable
+class CumulativeScoreSource(ScoreSource, Protocol):
+    """A :class:`ScoreSource` that also adds a block of scores to a running sum in one pass
+    (e.g. a fused multiply-add of the factors :math:`\\delta x^\\top`)."""
+
+    def accumulate(self, rows: np.ndarray, cols: slice, previous: np.ndarray,
+                   out: np.ndarray) -> np.ndarray:
+        """Write ``previous`` ``(len(rows), width)`` plus the scores of samples ``rows`` and
+        columns ``cols`` into ``out`` (as :meth:`columns`, then ``out += previous``)."""
+        ...
+
+
 class DenseScores:
     """A :class:`ScoreSource` over an ``(n, d)`` array of per-sample scores (any float dtype)."""
 
@@ -274,6 +297,39 @@ def _gpomdp_steps(steps: Iterable[tuple[np.ndarray, np.ndarray]], N: int,
     return total / N
 
 
+FOLD_MIN_FEATURES = 6
+"""With at least this many features the compact layout folds the baseline into the scores (one
+product with :math:`F` over all samples); with fewer, two products with :math:`[F, 1]` per time
+step are cheaper. A speed choice only: both give the estimate to rounding."""
+
+
+def _fold_baseline(G: np.ndarray, n_eps: float, ones: np.ndarray, out: np.ndarray,
+                   work: np.ndarray) -> np.ndarray:
+    """One time step's cumulative scores with the baseline folded in (module docstring, "folded
+    baseline"): :math:`M_{i,t,k}=G_{i,t,k}(1-w_{t,k}G_{i,t,k})` with
+    :math:`w_{t,k}=\\sum_iG_{i,t,k}/(\\sum_iG_{i,t,k}^2+N\\epsilon_b)`, so that
+    :math:`\\sum_iM_{i,t}F_{i,t}^\\top=\\sum_iG_{i,t}F_{i,t}^\\top-(\\sum_iG_{i,t})\\odot b_t`
+    (paper Sec. 3.1; :math:`b_t` the component-wise baseline).
+
+    Args:
+        G: ``(n_t, w)`` cumulative scores :math:`G_{i,t}` of the trajectories alive at ``t``.
+        n_eps: :math:`N\\epsilon_b` (``inf`` turns the baseline off: :math:`M=G`).
+        ones: ``(n_t,)`` ones (the column sums are products with it).
+        out: ``(n_t, w)`` array that receives :math:`M` (not ``G`` itself).
+        work: ``(n_t, w)`` scratch array.
+
+    Returns:
+        ``out``. A column whose scores are all zero (possible with :math:`\\epsilon_b=0`) has
+        weight 0, not 0 / 0.
+    """
+    squares = np.multiply(G, G, out=work)
+    denominator = ones @ squares + n_eps
+    positive = denominator > 0
+    weight = np.where(positive, ones @ G, 0.0) / np.where(positive, denominator, 1.0)
+    squares *= weight
+    return np.subtract(G, squares, out=out)
+
+
 def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma: float,
                     baseline_eps: float, block_bytes: float) -> np.ndarray:
     """:func:`gpomdp_jacobian` on compact samples, streamed over blocks of columns and, within
@@ -294,29 +350,55 @@ def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma:
     order, offsets = layout.order, layout.offsets
     if order.size and (order.min() < 0 or order.max() >= source.n_samples):
         raise ValueError(f"layout indexes samples outside 0..{source.n_samples - 1}")
-    F1 = _with_ones(np.asarray(phi[order], dtype=np.float64)
-                    * (gamma ** layout.time_steps())[:, None])
+    F = np.asarray(phi[order], dtype=np.float64) * (gamma ** layout.time_steps())[:, None]
     groups = [slice(int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
     widest = max(g.stop - g.start for g in groups)
     max_width = int(max(1, block_bytes // (8 * widest)))
     slices = source.column_slices(max_width)
-    size = widest * max(c.stop - c.start for c in slices)
-    buffers = (np.empty(size), np.empty(size))
-    out = np.empty((source.n_parameters, phi.shape[1]))
+    width = max(c.stop - c.start for c in slices)
+    buffers = (np.empty(widest * width), np.empty(widest * width))
+    fused = isinstance(source, CumulativeScoreSource)
 
-    def steps(cols: slice) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        width, previous = cols.stop - cols.start, None
+    def cumulative(cols: slice) -> Iterator[tuple[slice, np.ndarray]]:
+        """Each time step's rows and cumulative scores ``(n_t, width)`` of columns ``cols``."""
+        w, previous = cols.stop - cols.start, None
         for t, rows in enumerate(groups):
             n_t = rows.stop - rows.start
-            G = source.columns(order[rows], cols, buffers[t % 2][:n_t * width].reshape(n_t, width))
-            if previous is not None:
-                # the trajectories alive at t are the first ones alive at t - 1 (TrajectoryLayout)
+            G = buffers[t % 2][:n_t * w].reshape(n_t, w)
+            # the trajectories alive at t are the first ones alive at t - 1 (TrajectoryLayout)
+            if previous is None:
+                source.columns(order[rows], cols, G)
+            elif fused:
+                source.accumulate(order[rows], cols, previous[:n_t], G)
+            else:
+                source.columns(order[rows], cols, G)
                 G += previous[:n_t]
-            yield G, F1[rows]
+            yield rows, G
             previous = G
 
+    out = np.zeros((source.n_parameters, phi.shape[1]))
+    if phi.shape[1] < FOLD_MIN_FEATURES:  # two thin products with [F, 1] per step
+        F1 = _with_ones(F)
+        for cols in slices:
+            out[cols] = _gpomdp_steps(((G, F1[rows]) for rows, G in cumulative(cols)),
+                                      layout.n_trajectories, baseline_eps)
+        return _rescale(out, factor, "the G(PO)MDP estimate")
+    # folded baseline: chunks of rows of M (at least one time step, about 4 buffers' worth)
+    chunk = max(widest, int(4 * block_bytes // (8 * width)))
+    folded, squares, ones = np.empty(chunk * width), np.empty(widest * width), np.ones(widest)
+    n_eps = layout.n_trajectories * baseline_eps
     for cols in slices:
-        out[cols] = _gpomdp_steps(steps(cols), layout.n_trajectories, baseline_eps)
+        w, first, filled = cols.stop - cols.start, 0, 0
+        for rows, G in cumulative(cols):
+            n_t = rows.stop - rows.start
+            if filled + n_t > chunk:
+                out[cols] += (F[first:first + filled].T @ folded[:filled * w].reshape(filled, w)).T
+                first, filled = first + filled, 0
+            _fold_baseline(G, n_eps, ones[:n_t], folded[filled * w:(filled + n_t) * w].reshape(
+                n_t, w), squares[:n_t * w].reshape(n_t, w))
+            filled += n_t
+        out[cols] += (F[first:first + filled].T @ folded[:filled * w].reshape(filled, w)).T
+    out /= layout.n_trajectories
     return _rescale(out, factor, "the G(PO)MDP estimate")
 
 

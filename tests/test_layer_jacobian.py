@@ -12,7 +12,14 @@ import pytest
 import torch
 
 from logel import gpomdp_jacobian
-from logel.estimators import DenseScores, ScoreSource, TrajectoryLayout, trajectory_index
+from logel.estimators import (
+    FOLD_MIN_FEATURES,
+    CumulativeScoreSource,
+    DenseScores,
+    ScoreSource,
+    TrajectoryLayout,
+    trajectory_index,
+)
 from logel.irl.neural import GaussianMLPClass, official_index
 from logel.irl.observer import step_jacobians
 from logel.policies.gaussian_mlp import (
@@ -101,10 +108,11 @@ def test_layout_groups_time_steps_and_rejects_gaps():
         gpomdp_jacobian(np.zeros((12, 2)), np.zeros((12, 1)), 0.9, 1e-3, mask, layout=layout)
 
 
+@pytest.mark.parametrize("q", [4, FOLD_MIN_FEATURES + 1])  # per-step products / folded baseline
 @pytest.mark.parametrize("block_bytes", [1, 500, 4e6])
-def test_compact_estimator_equals_padded_and_per_trajectory(block_bytes):
+def test_compact_estimator_equals_padded_and_per_trajectory(block_bytes, q):
     rng = np.random.default_rng(2)
-    N, T, q = 3, 40, 4
+    N, T = 3, 40
     starts = rng.random((N, T)) < 0.1
     policy = _policy(hidden=(6, 5))
     obs, act = rng.normal(size=(N * T, 11)), rng.normal(size=(N * T, 3))
@@ -151,3 +159,62 @@ def test_compact_estimator_rejects_bad_input():
         gpomdp_jacobian(np.zeros((4, 2)), np.zeros((4, 1)), 0.9, 1e-3, layout=layout)
     with pytest.raises(ValueError, match="gamma"):
         gpomdp_jacobian(np.zeros((6, 2)), np.zeros((6, 1)), 1.5, 1e-3, layout=layout)
+
+
+def test_accumulate_is_previous_plus_columns():
+    """The fused build of cumulative scores (``torch.addcmul``) equals ``columns`` plus the sum."""
+    rng = np.random.default_rng(4)
+    scores = layer_scores(_policy(hidden=(5, 7)), rng.normal(size=(9, 11)), rng.normal(size=(9, 3)))
+    assert isinstance(scores, CumulativeScoreSource)
+    rows = np.array([7, 2, 5, 0])
+    for cols in scores.column_slices(12):
+        w = cols.stop - cols.start
+        previous = rng.normal(size=(len(rows), w))
+        got = scores.accumulate(rows, cols, previous, np.empty((len(rows), w)))
+        want = previous + scores.columns(rows, cols, np.empty((len(rows), w)))
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-4, np.inf])
+@pytest.mark.parametrize("q", [2, FOLD_MIN_FEATURES, 26])
+def test_folded_baseline_equals_per_step_products(q, eps):
+    """Old against new: the compact layout (per-step products below ``FOLD_MIN_FEATURES``
+    features, the folded baseline from it on) gives the padded per-step estimate of the same
+    scores to rounding (1e-12 relative; the issue asks for 1e-6), also with the baseline off
+    (``inf``) and with all-zero score columns at ``eps = 0``."""
+    rng = np.random.default_rng(5)
+    N, T = 6, 25
+    starts = rng.random((N, T)) < 0.08
+    policy = _policy(hidden=(6, 5))
+    obs, act = rng.normal(size=(N * T, 11)), rng.normal(size=(N * T, 3))
+    obs[:, 0] = 0.0  # the first layer's column 0 has all-zero scores
+    features = rng.random((N * T, q))
+    index, mask = trajectory_index(starts)
+    layout = TrajectoryLayout.from_index(index, mask)
+    factored = layer_scores(policy, obs, act)
+    dense = factored.dense()
+    padded = gpomdp_jacobian(dense[index], features[index], 0.97, eps, mask)
+    scale = np.abs(padded).max()
+    for scores in (factored, DenseScores(dense)):
+        ours = gpomdp_jacobian(scores, features, 0.97, eps, layout=layout, block_bytes=3000)
+        assert np.isfinite(ours).all()
+        assert np.abs(ours - padded).max() <= 1e-12 * scale
+
+
+def test_observer_jacobians_unchanged_by_the_folded_baseline():
+    """``step_jacobians`` (the observer's one interface) on a MuJoCo-sized step with q = 26
+    (folded) equals the per-step form of the estimator on the same factored scores."""
+    rng = np.random.default_rng(6)
+    policy = _policy().float()
+    n, q = 400, 26
+    obs = rng.normal(size=(n, 11)).astype(np.float32)
+    act = rng.normal(size=(n, 3)).astype(np.float32)
+    features = rng.random((n, q))
+    starts = np.zeros((1, 1, n), dtype=bool)
+    starts[..., ::50] = True
+    ours = step_jacobians(GaussianMLPClass(11, 3), [policy], obs[None, None], act[None, None],
+                          features[None, None], 0.99, 1e-4, episode_starts=starts)[0]
+    index, mask = official_index(n, 50)
+    dense = layer_scores(policy, obs, act).dense()
+    per_step = gpomdp_jacobian(dense[index], features[index], 0.99, 1e-4, mask)
+    assert np.abs(ours - per_step).max() <= 1e-12 * np.abs(per_step).max()

@@ -264,21 +264,41 @@ class LayerScores:
                     for r in range(0, n_out, per)]
         return out
 
-    def columns(self, rows: np.ndarray, cols: slice, out: np.ndarray) -> np.ndarray:
-        """Float64 scores of samples ``rows``, columns ``cols`` (one of :meth:`column_slices`),
-        written into ``out``: :math:`\\delta_{i,r}x_{i,c}` for a weight, :math:`\\delta_{i,r}`
-        for a bias."""
+    def _factors(self, rows: np.ndarray, cols: slice
+                 ) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+        """Output gradients ``(len(rows), r1 - r0)`` and inputs ``(len(rows), in)`` (None for a
+        bias) of the samples ``rows`` behind columns ``cols``, and the weight rows' count and
+        input width."""
         start = max(s for s in self._tensor_starts if s <= cols.start)
         p = self._tensor_starts[start][0]
         x = self.inputs[p]
         n_in = 1 if x is None else x.shape[1]
         r0, r1 = (cols.start - start) // n_in, (cols.stop - start) // n_in
-        delta = self.deltas[p][rows, r0:r1]
+        return self.deltas[p][rows, r0:r1], None if x is None else x[rows], r1 - r0, n_in
+
+    def columns(self, rows: np.ndarray, cols: slice, out: np.ndarray) -> np.ndarray:
+        """Float64 scores of samples ``rows``, columns ``cols`` (one of :meth:`column_slices`),
+        written into ``out``: :math:`\\delta_{i,r}x_{i,c}` for a weight, :math:`\\delta_{i,r}`
+        for a bias."""
+        delta, x, n_rows, n_in = self._factors(rows, cols)
         if x is None:
             out[...] = delta
-        else:
-            np.multiply(delta[:, :, None], x[rows][:, None, :],
-                        out=out.reshape(len(rows), r1 - r0, n_in))
+        else:  # torch's broadcast product is several times faster than numpy's here
+            torch.mul(torch.from_numpy(delta)[:, :, None], torch.from_numpy(x)[:, None, :],
+                      out=torch.from_numpy(out).view(len(rows), n_rows, n_in))
+        return out
+
+    def accumulate(self, rows: np.ndarray, cols: slice, previous: np.ndarray,
+                   out: np.ndarray) -> np.ndarray:
+        """``previous + columns(rows, cols)`` written into ``out`` in one fused pass
+        (``torch.addcmul``: :math:`G_{i,t}=G_{i,t-1}+\\delta_{i,t}x_{i,t}^\\top`; a
+        :class:`~logel.estimators.CumulativeScoreSource`)."""
+        delta, x, n_rows, n_in = self._factors(rows, cols)
+        if x is None:
+            return np.add(previous, delta, out=out)
+        shape = (len(rows), n_rows, n_in)
+        torch.addcmul(torch.from_numpy(previous).view(shape), torch.from_numpy(delta)[:, :, None],
+                      torch.from_numpy(x)[:, None, :], out=torch.from_numpy(out).view(shape))
         return out
 
     def dense(self) -> np.ndarray:
