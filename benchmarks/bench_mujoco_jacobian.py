@@ -2,7 +2,11 @@
 
 Ours: per-layer factored scores from one batched backward pass
 (:func:`logel.policies.gaussian_mlp.layer_scores`) and :func:`logel.gpomdp_jacobian` on the
-compact trajectory layout (:func:`logel.irl.observer.step_jacobians`). ``v1`` (shown for
+compact trajectory layout (:func:`logel.irl.observer.step_jacobians`): cumulative scores built
+a time step and a block of columns at a time by a fused multiply-add of the factors
+:math:`\\delta x^\\top`; with ``q >= 6`` features the baseline is folded into them
+(:math:`M=G(1-w_tG)`) and contracted with the features in one product over all samples,
+with fewer, two thin products with :math:`[F, 1]` per time step. ``v1`` (shown for
 reference): the previous path, per-sample float32 scores with ``torch.func``
 (``vmap(grad(log_prob))``, :func:`logel.policies.gaussian_mlp.per_sample_scores`) materialised
 as an ``(n, d)`` matrix, then the padded estimator.
@@ -44,6 +48,8 @@ import numpy as np
 import torch
 
 OBS_DIM, ACT_DIM, GAMMA, EPS = 11, 3, 0.99, 1e-4
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set to 1 in every measuring process: one thread for torch and numpy's BLAS alike."""
 REPEATS = 3
 """Each method runs this many times in its process; the fastest run is reported (timeit's
 convention: slower runs measure the machine's other load, not the method)."""
@@ -145,9 +151,10 @@ def measure(method: str, n_traj: int, horizon: int, q: int
             ) -> tuple[float, float, float, np.ndarray, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "jac.npy")
+        env = {**os.environ, **{k: "1" for k in THREAD_VARIABLES}}
         res = subprocess.run([sys.executable, __file__, "--child", method, str(n_traj),
                               str(horizon), str(q), out], capture_output=True, text=True,
-                             check=True)
+                             check=True, env=env)
         info = json.loads(res.stdout.strip().splitlines()[-1])
         return (info["seconds"], info["cpu_seconds"], info["peak_bytes"], np.load(out),
                 info["first_cpu_seconds"])

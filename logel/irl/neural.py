@@ -23,11 +23,15 @@ Reacher these coincide with episodes; for Hopper they do not).
 
 **Memory and time.** Each linear layer's per-sample score is an outer product
 :math:`\\delta x^\\top`, so the scores are kept as the ``(n, width)`` factors of one batched
-backward pass (:class:`~logel.policies.gaussian_mlp.LayerScores`), and the estimator forms them
-one block of columns and one time step at a time in two cache-sized buffers
-(``block_bytes``): no ``(n, d)`` score matrix, no ``(N, T, d, q)`` temporary and no padding of
-short episodes. The estimate equals :func:`logel.gpomdp_jacobian` on the padded, materialised
-scores to rounding (tested to 1e-10). Result version ``v1`` used float32 ``vmap`` scores
+backward pass (:class:`~logel.policies.gaussian_mlp.LayerScores`), and the estimator builds the
+cumulative scores :math:`G_{i,t}=G_{i,t-1}+\\delta_{i,t}x_{i,t}^\\top` one block of columns and
+one time step at a time in two cache-sized buffers (``block_bytes``, a fused multiply-add); with
+many features (Reacher) it folds the baseline into them and contracts all samples with the
+features in one product (:mod:`logel.estimators`, "folded baseline"): no ``(n, d)`` score
+matrix, no ``(N, T, d, q)`` temporary and no padding of short episodes. The estimate equals
+:func:`logel.gpomdp_jacobian` on the padded, materialised scores to rounding (tested to
+1e-12); the folded baseline (introduced after the ``v2`` artifacts) moves it by about 1e-15
+relative. Result version ``v1`` used float32 ``vmap`` scores
 (:func:`~logel.policies.gaussian_mlp.iter_scores`) and padded coordinate blocks; ``v2`` computes
 the scores in float64, which moves the Jacobians by about 1e-7 relative.
 
