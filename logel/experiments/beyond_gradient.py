@@ -429,7 +429,8 @@ def claims(results: Mapping[str, Sequence[BeyondResult]], budget: Budget) -> lis
     * per learner and LOGEL variant: optimal in more than half the seeds at every observed
       ``m >= 10`` (judged at the least favourable such ``m``; Wilson);
     * the Adam model beats plain LOGEL on the Adam and the PPO-like learners at the largest
-      ``m`` (exact McNemar on the same seeds);
+      ``m``, through cloning and given the true :math:`\\theta_t` (exact McNemar on the same
+      seeds);
     * per LOGEL variant, over all learners: the recovered reward beats random directions
       (motion-null p-value <= :data:`NULL_LEVEL`) in more than half the seeds.
     """
@@ -449,13 +450,15 @@ def claims(results: Mapping[str, Sequence[BeyondResult]], budget: Budget) -> lis
                 e, f"{OBSERVER_NAMES[obs]} recovers an optimal reward on {ZOO_NAMES[learner]} "
                    f"at every m >= {late[0]} (least: m = {worst})", k, n, MOST_SEEDS, budget,
                 detail=f"goal {GOAL * n:.0f}/{n} {'met' if k >= GOAL * n else 'not met'}"))
-    if "logel_adam" in variants and "logel" in variants:
-        for learner in ("adam", "ppo"):
-            if learner in results:
-                out.append(paired(e, f"the Adam model beats plain LOGEL on "
-                                     f"{ZOO_NAMES[learner]} at m = {hi}",
-                                  optimal_seeds(results[learner], "logel_adam", hi),
-                                  optimal_seeds(results[learner], "logel", hi), budget))
+    for adam, plain, given in (("logel_adam", "logel", ""),
+                               ("theta_adam", "theta_logel", " given the true theta")):
+        if adam in variants and plain in variants:
+            for learner in ("adam", "ppo"):
+                if learner in results:
+                    out.append(paired(e, f"the Adam model beats plain LOGEL on "
+                                         f"{ZOO_NAMES[learner]}{given} at m = {hi}",
+                                      optimal_seeds(results[learner], adam, hi),
+                                      optimal_seeds(results[learner], plain, hi), budget))
     for obs in variants:
         parts = []
         for learner, res in results.items():
