@@ -491,7 +491,8 @@ def claims_markdown(rows: list[dict[str, Any]]) -> str:
         else:
             ours = (f"{_number(c.estimate)} [{_number(c.low)}, {_number(c.high)}] "
                     f"{c.claim} {_number(c.threshold)} ({c.interval_kind})")
-        seeds = "" if row.get("seeds") is None else f", {row['seeds']} seeds"
+        n_seeds = row.get("seeds")
+        seeds = "" if n_seeds is None else f", {n_seeds} seed{'' if n_seeds == 1 else 's'}"
         body.append([row["experiment"], _cell(c.text), _cell(ours),
                      _cell(row.get("official") or "not measured"), f"**{c.verdict}**",
                      f"{row['budget']}{seeds}"])
