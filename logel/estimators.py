@@ -269,13 +269,13 @@ def _with_ones(F: np.ndarray) -> np.ndarray:
     return np.concatenate([F, np.ones((F.shape[0], 1))], axis=1)
 
 
-def _step_terms(G: np.ndarray, F1: np.ndarray, N: int, baseline_eps: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _step_terms(G: np.ndarray, F1: np.ndarray, N: int, baseline_eps: float,
+                work: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One time step's ``(d, q)`` raw term :math:`\\sum_iG_{i,t}F_{i,t}^\\top`, ``(d,)``
     :math:`\\sum_iG_{i,t}` and ``(d, q)`` baseline :math:`b_t`, from its cumulative scores
     ``G`` ``(n_t, d)`` and ``F1 = [F, 1]`` ``(n_t, q + 1)`` (module docstring)."""
     A = F1.T @ G  # (q + 1, d): sum_i F G^T and sum_i G
-    B = F1.T @ (G * G)  # sum_i F G^2 and sum_i G^2
+    B = F1.T @ np.multiply(G, G, out=work)  # sum_i F G^2 and sum_i G^2
     denominator = B[-1][:, None] + N * baseline_eps
     # a column whose cumulative scores are all zero (possible with baseline_eps = 0) has no
     # baseline to estimate and contributes nothing: 0, not 0 / 0
@@ -284,12 +284,13 @@ def _step_terms(G: np.ndarray, F1: np.ndarray, N: int, baseline_eps: float
 
 
 def _gpomdp_steps(steps: Iterable[tuple[np.ndarray, np.ndarray]], N: int,
-                  baseline_eps: float) -> np.ndarray:
+                  baseline_eps: float, work: np.ndarray | None = None) -> np.ndarray:
     """The estimate from ``(G_t, [F_t, 1])`` of every time step ``t``, over ``N`` trajectories:
     :math:`\\frac1N\\sum_t\\big(\\sum_iG_{i,t}F_{i,t}^\\top-(\\sum_iG_{i,t})\\odot b_t\\big)`."""
     total: np.ndarray | None = None
     for G, F1 in steps:
-        raw, sum_g, baseline = _step_terms(G, F1, N, baseline_eps)
+        scratch = None if work is None else work[:G.size].reshape(G.shape)
+        raw, sum_g, baseline = _step_terms(G, F1, N, baseline_eps, scratch)
         term = raw - sum_g[:, None] * baseline
         total = term if total is None else total + term
     if total is None:
@@ -378,10 +379,10 @@ def _gpomdp_compact(scores: Any, features: Any, layout: TrajectoryLayout, gamma:
 
     out = np.zeros((source.n_parameters, phi.shape[1]))
     if phi.shape[1] < FOLD_MIN_FEATURES:  # two thin products with [F, 1] per step
-        F1 = _with_ones(F)
+        F1, work = _with_ones(F), np.empty(widest * width)
         for cols in slices:
             out[cols] = _gpomdp_steps(((G, F1[rows]) for rows, G in cumulative(cols)),
-                                      layout.n_trajectories, baseline_eps)
+                                      layout.n_trajectories, baseline_eps, work)
         return _rescale(out, factor, "the G(PO)MDP estimate")
     # folded baseline: chunks of rows of M (at least one time step, about 4 buffers' worth)
     chunk = max(widest, int(4 * block_bytes // (8 * width)))
