@@ -247,9 +247,10 @@ def gpomdp_jacobian(scores: Any, features: Any, gamma: float,
             Not used with ``layout``.
         layout: the trajectories of compact ``(n, ...)`` samples
             (:class:`~logel.estimators.TrajectoryLayout`).
-        block_bytes: with ``layout``, the size of each of the two float64 buffers that hold one
+        block_bytes: with ``layout``, the size of each of the float64 buffers that hold one
             time step's cumulative scores for a block of columns (small enough to stay in cache;
-            the estimate is the same for any value).
+            the folded baseline's chunk of rows is about four times that); the estimate is the
+            same for any value up to rounding.
 
     Returns:
         ``(d, q)`` estimate of :math:`\\nabla_\\theta\\psi(\\theta)`.
