@@ -99,7 +99,8 @@ class NeuralLOGELConfig:
     """Relative tolerance of BCD on :math:`\\omega`."""
     block_bytes: float = 4e6
     """Size of each of the estimator's two buffers (one time step of a block of score
-    columns); any value gives the same estimate up to rounding (:func:`logel.gpomdp_jacobian`)."""
+    columns); any value gives the same estimate up to rounding
+    (:func:`logel.gpomdp_jacobian`)."""
     include_mean_head: bool = False
     """Include the Gaussian mean head in :math:`\\theta` (official: trunk only)."""
     include_log_std: bool = False

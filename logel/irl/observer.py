@@ -133,7 +133,8 @@ class ObserverConfig:
     """Fix the all-ones direction of :math:`\\omega` to zero: right when the features partition
     the states (one-hot colours), since then :math:`\\nabla\\psi\\,\\mathbf 1=0`."""
     block_bytes: float = 4e6
-    """Buffer size of the estimator on factored scores (the estimate depends on it only through rounding)."""
+    """Buffer size of the estimator on factored scores (the estimate depends on it only
+    through rounding)."""
     seed: int = 0
     """Seeds :math:`\\alpha^{(0)}` when ``alpha_init="uniform"``."""
     preconditioner: PreconditionerKind = "identity"
