@@ -11,6 +11,9 @@ Two LOGEL columns come from the same cloned inputs: ``"logel"`` with the configu
 the all-ones direction of :math:`\\omega` (``config.logel.fix_constant_direction``, by default
 ``"auto"``: fixed, since the colour features partition the states and the direction is
 unidentifiable) and ``"logel_free"`` with that direction left free (the official code's choice).
+A third, ``"logel_shared"``, is the first with one step size shared by all observed steps
+(``ObserverConfig.step_sizes="shared"``, chapter 6), our answer to LOGEL getting worse with ``m``
+once a learner converges.
 
 Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
 (unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
@@ -57,12 +60,18 @@ from logel.statistics import weakest
 from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
-Method = Literal["logel", "logel_free", "lfl"]
+Method = Literal["logel", "logel_free", "logel_shared", "lfl"]
 NAMES: dict[str, str] = {"gpomdp": "G(PO)MDP", "qlearning": "Q-learning", "svi": "SVI",
                          "spi": "SPI"}
 """Display names of the learners."""
-METHODS: tuple[Method, ...] = ("logel", "logel_free", "lfl")
-"""The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LfL."""
+METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "lfl")
+"""The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LOGEL
+with one step size shared by the observed steps, LfL."""
+LOGEL_METHODS: dict[str, dict[str, Any]] = {
+    "logel": {}, "logel_free": {"fix_constant_direction": False},
+    "logel_shared": {"step_sizes": "shared"}}
+"""The LOGEL columns as changes to the configured observer (:class:`logel.ObserverConfig`); they
+share one behavioural cloning."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,8 @@ class ComparisonConfig:
     lfl: LfLConfig = field(default_factory=LfLConfig)
     """LfL observer options."""
     methods: tuple[Method, ...] = ("logel", "lfl")
-    """Which observers to run (any of :data:`METHODS`; ``"logel_free"`` shares the cloned
-    inputs of ``"logel"``, so adding it costs only the fits)."""
+    """Which observers to run (any of :data:`METHODS`; ``"logel_free"`` and ``"logel_shared"``
+    share the cloned inputs of ``"logel"``, so adding them costs only the fits)."""
 
     def __post_init__(self) -> None:
         if self.learner not in LEARNERS:
@@ -179,7 +188,7 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
         raise ValueError("the learner's trace has no returns")
     v_star = optimal_value(grid)
     results: list[MethodOutcome] = []
-    logel_methods = [m for m in ("logel", "logel_free") if m in config.methods]
+    logel_methods = [m for m in LOGEL_METHODS if m in config.methods]
     if logel_methods:
         logel_cfg = replace(config.logel, setting="realistic",
                             observed_steps=tuple(config.observed_steps),
@@ -190,8 +199,7 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
         inputs, _ = estimate_inputs(grid, trace, logel_cfg, seed)
         observer = observer_config(logel_cfg, trace)
         for method in logel_methods:
-            obs_cfg = observer if method == "logel" else replace(observer,
-                                                                 fix_constant_direction=False)
+            obs_cfg = replace(observer, **LOGEL_METHODS[method])
             for o in outcomes(grid, inputs, obs_cfg, logel_cfg.observed_steps):
                 results.append(MethodOutcome(method, o.m, o.value, o.optimal,  # type: ignore[arg-type]
                                              o.weight_error, obs_cfg.fix_constant_direction))
@@ -245,7 +253,7 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
     return rows
 
 
-__all__ = ["LEARNERS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
+__all__ = ["LEARNERS", "LOGEL_METHODS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
            "MethodOutcome", "learner_parameters", "observe_trace", "run_comparison",
            "summarise_comparison", "sweep_comparison"]
 
@@ -324,7 +332,8 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
     exact McNemar test on the same seeds (:mod:`logel.experiments.claims`). A claim over several
     ``m`` ("at every m >= 5") is judged at its least favourable ``m``: it holds only if it holds
     at every ``m``, and fails if it fails at one. The comparisons of the two choices of the
-    all-ones direction are included when the results have ``"logel_free"``.
+    all-ones direction are included when the results have ``"logel_free"``, and those of one
+    shared step size against one per step when they have ``"logel_shared"``.
 
     Args:
         results: ``results[learner]``, one :class:`ComparisonResult` per seed (the same seeds
@@ -385,6 +394,19 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
             paired(e, f"fixing omega's all-ones direction beats leaving it free on G(PO)MDP at "
                       f"m = {hi}", ok("gpomdp", "logel", hi), ok("gpomdp", "logel_free", hi),
                    budget),
+        ]
+    if "logel_shared" in results["spi"][0].config.methods:
+        sh = "LOGEL with one shared step size"
+        out += [paired(e, f"one shared step size beats one per step on {NAMES[ln]} at m = {hi}",
+                       ok(ln, "logel_shared", hi), ok(ln, "logel", hi), budget)
+                for ln in ("svi", "spi")]
+        out += [
+            paired(e, f"one step size per step beats one shared on G(PO)MDP at m = {hi}",
+                   ok("gpomdp", "logel", hi), ok("gpomdp", "logel_shared", hi), budget),
+            paired(e, f"{sh} gets worse with m on SVI (m = {m5} beats m = {hi})",
+                   ok("svi", "logel_shared", m5), ok("svi", "logel_shared", hi), budget),
+            paired(e, f"{sh} gets worse with m on SPI (m = {lo} beats m = {hi})",
+                   ok("spi", "logel_shared", lo), ok("spi", "logel_shared", hi), budget),
         ]
     return out
 
