@@ -206,7 +206,8 @@ class CumulativeScoreSource(ScoreSource, Protocol):
     def accumulate(self, rows: np.ndarray, cols: slice, previous: np.ndarray,
                    out: np.ndarray) -> np.ndarray:
         """Write ``previous`` ``(len(rows), width)`` plus the scores of samples ``rows`` and
-        columns ``cols`` into ``out`` (as :meth:`columns`, then ``out += previous``)."""
+        columns ``cols`` into ``out`` (as :meth:`ScoreSource.columns`, then
+        ``out += previous``)."""
         ...
 
 
