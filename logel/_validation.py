@@ -15,7 +15,7 @@ but valid inputs are not errors: the numerical routines warn instead.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -182,3 +182,50 @@ def power_of_two_scale(arr: np.ndarray) -> float:
         return 1.0
     _, exponent = np.frexp(peak)
     return float(np.ldexp(1.0, int(exponent)))
+
+
+def items(value: Any, name: str, check: Callable[[Any, str], Any], *,
+          nonempty: bool = True) -> tuple[Any, ...]:
+    """A tuple (or list) whose every entry passes ``check(entry, "name[i]")``.
+
+    Args:
+        value: the sequence to check.
+        name: the argument's name, for the message.
+        check: one of this module's scalar checks with its bounds bound, e.g.
+            ``lambda v, n: integer(v, n, low=1)``.
+        nonempty: refuse an empty sequence.
+
+    Raises:
+        TypeError: if ``value`` is not a tuple or a list (a string, None, a number), or an
+            entry has the wrong kind.
+        ValueError: if it is empty (with ``nonempty``) or an entry is outside its domain.
+    """
+    if not isinstance(value, tuple | list):
+        raise TypeError(f"{name} must be a tuple of values, got {_describe(value)}")
+    if nonempty and not value:
+        raise ValueError(f"{name} must not be empty")
+    return tuple(check(v, f"{name}[{i}]") for i, v in enumerate(value))
+
+
+def instance(value: Any, name: str, cls: type) -> Any:
+    """``value`` if it is an instance of ``cls`` (e.g. a nested configuration dataclass).
+
+    Raises:
+        TypeError: naming ``cls`` otherwise.
+    """
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}, got {_describe(value)}")
+    return value
+
+
+def text(value: Any, name: str) -> str:
+    """A non-empty string.
+
+    Raises:
+        TypeError: if ``value`` is not a string; ValueError: if it is empty.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {_describe(value)}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value

@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
+from logel._validation import choice, integer, real
 from logel.policies.boltzmann import BoltzmannPolicy
 
 
@@ -54,6 +55,14 @@ class BCConfig:
     """Full-batch Adam steps per learning step (``"adam"`` only; official 3)."""
     max_iter: int = 500
     """L-BFGS iteration cap per step (``"proximal"`` only)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        choice(self.method, c + "method", ("proximal", "smoothed", "adam"))
+        for name in ("proximal_weight", "smoothness_weight", "entropy_coef", "adam_lr"):
+            real(getattr(self, name), c + name, low=0)
+        integer(self.adam_steps, c + "adam_steps", low=1)
+        integer(self.max_iter, c + "max_iter", low=1)
 
 
 def visit_counts(states: np.ndarray, actions: np.ndarray, n_states: int,

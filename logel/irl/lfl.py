@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from logel._validation import boolean, choice, instance, real
 from logel.irl.bc import BCConfig, clone_policies
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.traces import LearnerTrace
@@ -56,6 +57,16 @@ class LfLConfig:
     """Exact least squares, or the official 200 Adam steps of size 1."""
     smoothing: float = 1e-15
     """Pseudo-count of every successor state (official: 1e-15, so unseen pairs are uniform)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        real(self.temperature, c + "temperature", low=0, low_open=True)
+        choice(self.model_steps, c + "model_steps", ("first", "all"))
+        instance(self.bc, c + "bc", BCConfig)
+        boolean(self.bc_random_init, c + "bc_random_init")
+        boolean(self.bc_warm_start, c + "bc_warm_start")
+        choice(self.reward_solver, c + "reward_solver", ("lstsq", "adam"))
+        real(self.smoothing, c + "smoothing", low=0)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from logel._validation import boolean, choice, instance, integer, items, real
 from logel.policies.gaussian_mlp import (
     GaussianBCConfig,
     GaussianMLPPolicy,
@@ -83,6 +84,20 @@ class LfLContinuousConfig:
     """Reproduce the official ``state_dict`` aliasing (every cloned policy = the last one)."""
     seed: int = 0
     """Seeds the networks and the minibatches."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        if self.steps is not None:
+            items(self.steps, c + "steps", integer)
+        choice(self.data, c + "data", ("all", "env0"))
+        real(self.temperature, c + "temperature", low=0, low_open=True)
+        real(self.gamma, c + "gamma", low=0, high=1)
+        instance(self.bc, c + "bc", GaussianBCConfig)
+        for name in ("kl_epochs", "reward_init_epochs", "shaping_epochs", "batch_size", "hidden"):
+            integer(getattr(self, name), c + name, low=1)
+        real(self.lr, c + "lr", low=0, low_open=True)
+        boolean(self.aliasing_bug, c + "aliasing_bug")
+        integer(self.seed, c + "seed", low=0)
 
 
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from logel._validation import as_array
+from logel._validation import as_array, integer, real
 from logel.tabular import TabularMDP, soft_bellman_backup, state_action_features
 
 
@@ -59,6 +59,12 @@ class MCEConfig:
     """L-BFGS tolerance on the projected gradient."""
     max_iter: int = 500
     """L-BFGS iteration cap."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        real(self.l2, c + "l2", low=0)
+        real(self.tol, c + "tol", low=0, low_open=True)
+        integer(self.max_iter, c + "max_iter", low=1)
 
 
 @dataclass(frozen=True)

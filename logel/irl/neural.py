@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from logel._validation import boolean, choice, instance, integer, items, real
 from logel.irl.logel import LOGELResult
 from logel.irl.observer import ObserverConfig, approximate_inputs, realistic_inputs, recover
 from logel.policies.gaussian_mlp import (
@@ -110,6 +111,25 @@ class NeuralLOGELConfig:
     ``"weights"`` (relative change of :math:`\\omega`, result version v1)."""
     seed: int = 0
     """Seeds the cloning and :math:`\\alpha^{(0)}`."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        if self.steps is not None:
+            items(self.steps, c + "steps", integer)
+        for name, allowed in (("segments", ("episodes", "official")),
+                              ("jacobian_data", ("all", "env0")), ("bc_data", ("all", "env0")),
+                              ("thetas", ("bc", "true")), ("convergence", ("weights", "direction"))):
+            choice(getattr(self, name), c + name, allowed)
+        integer(self.segment_length, c + "segment_length", low=1)
+        instance(self.bc, c + "bc", GaussianBCConfig)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        real(self.alpha_min, c + "alpha_min", low=0, low_open=True)
+        integer(self.max_iter, c + "max_iter", low=1)
+        real(self.tol, c + "tol", low=0)
+        real(self.block_bytes, c + "block_bytes", low=0, low_open=True)
+        boolean(self.include_mean_head, c + "include_mean_head")
+        boolean(self.include_log_std, c + "include_log_std")
+        integer(self.seed, c + "seed", low=0)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from logel._validation import boolean, integer, real
 from logel.traces import LearnerTrace
 
 
@@ -45,8 +46,11 @@ class TREXConfig:
     """L-BFGS iteration cap."""
 
     def __post_init__(self) -> None:
-        if self.n_pairs < 1 or self.l2 < 0 or self.max_iter < 1:
-            raise ValueError("n_pairs and max_iter must be >= 1, l2 >= 0")
+        c = type(self).__name__ + "."
+        integer(self.n_pairs, c + "n_pairs", low=1)
+        real(self.l2, c + "l2", low=0)
+        boolean(self.discounted, c + "discounted")
+        integer(self.max_iter, c + "max_iter", low=1)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from logel._validation import choice, integer, real
 from logel.envs.gridworld import Gridworld, sample_batch
 from logel.estimators import gpomdp_jacobian
 from logel.policies.boltzmann import BoltzmannPolicy
@@ -45,6 +46,19 @@ class GPOMDPLearnerConfig:
     gradient: Literal["estimated", "exact"] = "estimated"
     """``"estimated"``: G(PO)MDP on the sampled batch (the paper's learner); ``"exact"``: the exact
     gradient of the finite-horizon return from s0 (trajectories are still sampled and recorded)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        integer(self.n_updates, c + "n_updates", low=1)
+        integer(self.n_trajectories, c + "n_trajectories", low=1)
+        if isinstance(self.learning_rate, str):
+            choice(self.learning_rate, c + "learning_rate", ("norm", "lin", "square"))
+        else:
+            real(self.learning_rate, c + "learning_rate", low=0)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        real(self.update_noise, c + "update_noise", low=0)
+        real(self.skip_probability, c + "skip_probability", low=0, high=1)
+        choice(self.gradient, c + "gradient", ("estimated", "exact"))
 
 
 def step_size(learning_rate: float | Schedule, t: int, gradient: np.ndarray) -> float:

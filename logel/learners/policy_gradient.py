@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from logel._validation import integer, items, real, text
 from logel.envs.mujoco_features import n_features
 from logel.estimators import TrajectoryLayout, gpomdp_jacobian
 from logel.learners.ppo import CURVE_WINDOW, PPOConfig, make_vec_env
@@ -76,6 +77,23 @@ class PGConfig:
     """Clip of the normalised observations."""
     seed: int = 0
     """Seeds the network, the action noise and the environments (``seed + rank``)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        text(self.env_id, c + "env_id")
+        if self.weights is not None:
+            items(self.weights, c + "weights", real)
+        integer(self.n_envs, c + "n_envs", low=1)
+        integer(self.n_steps, c + "n_steps", low=1)
+        integer(self.n_updates, c + "n_updates", low=1)
+        real(self.step_length, c + "step_length", low=0)
+        real(self.gamma, c + "gamma", low=0, high=1)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        items(self.hidden, c + "hidden", lambda v, n: integer(v, n, low=1), nonempty=False)
+        real(self.log_std, c + "log_std")
+        real(self.mean_gain, c + "mean_gain", low=0)
+        real(self.clip_obs, c + "clip_obs", low=0, low_open=True)
+        integer(self.seed, c + "seed", low=0)
 
 
 @dataclass

@@ -61,6 +61,7 @@ import torch
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
+from logel._validation import boolean, choice, integer, items, real, text
 from logel.envs.mujoco_features import make_feature_env, n_features
 from logel.traces import LearnerTrace
 
@@ -68,6 +69,8 @@ CURVE_WINDOW = 10
 """Episodes averaged by the learner/observer curves (official: last 10 finished episodes)."""
 
 PARITIES = ("official", "sb3")
+SCHEDULES = ("shifted_linear", "linear", "constant")
+"""Values of ``PPOConfig.lr_schedule`` and ``PPOConfig.clip_schedule``."""
 """Values of :attr:`PPOConfig.parity`."""
 OFFICIAL_HEAD_GAIN = 1.0
 """Orthogonal gain of the official Gaussian mean head (Kostrikov's ``DiagGaussian``)."""
@@ -164,6 +167,28 @@ class PPOConfig:
         return self.parity == "official" if self.raw_control is None else bool(self.raw_control)
 
     def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        text(self.env_id, c + "env_id")
+        for name in ("n_envs", "n_steps", "n_updates", "n_epochs", "batch_size", "torch_threads"):
+            integer(getattr(self, name), c + name, low=1)
+        integer(self.seed, c + "seed", low=0)
+        for name in ("learning_rate", "ent_coef", "vf_coef"):
+            real(getattr(self, name), c + name, low=0)
+        for name in ("adam_eps", "clip_range", "max_grad_norm", "clip_obs"):
+            real(getattr(self, name), c + name, low=0, low_open=True)
+        for name in ("gamma", "gae_lambda"):
+            real(getattr(self, name), c + name, low=0, high=1)
+        for name in ("lr_schedule", "clip_schedule"):
+            choice(getattr(self, name), c + name, SCHEDULES)
+        choice(self.optimizer, c + "optimizer", ("adam", "sgd"))
+        items(self.hidden, c + "hidden", lambda v, n: integer(v, n, low=1), nonempty=False)
+        real(self.log_std_init, c + "log_std_init")
+        for name in ("norm_obs", "norm_reward", "include_mean_head", "record"):
+            boolean(getattr(self, name), c + name)
+        if self.head_gain is not None:
+            real(self.head_gain, c + "head_gain", low=0)
+        if self.raw_control is not None:
+            boolean(self.raw_control, c + "raw_control")
         if self.parity not in PARITIES:
             raise ValueError(f"PPOConfig.parity must be one of {PARITIES}, got {self.parity!r}")
         if self.parity == "official" and self.log_std_init != 0.0:

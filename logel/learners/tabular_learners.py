@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from logel._validation import choice, integer, real
 from logel.envs.gridworld import Gridworld, sample_batch
 from logel.policies.boltzmann import sample_actions
 from logel.tabular import reward_table, soft_bellman_backup, softmax
@@ -47,6 +48,17 @@ class TabularLearnerConfig:
     """Entropy temperature of soft policy iteration (official: 0.3)."""
     spi_sweeps: int = 100
     """Soft policy-evaluation sweeps from a random ``q ~ U[0, 1)`` (official: 100)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        choice(self.learner, c + "learner", ("qlearning", "svi", "spi"))
+        integer(self.n_updates, c + "n_updates", low=1)
+        integer(self.n_trajectories, c + "n_trajectories", low=1)
+        real(self.temperature, c + "temperature", low=0, low_open=True)
+        integer(self.q_transitions, c + "q_transitions", low=1)
+        real(self.q_step_size, c + "q_step_size", low=0, high=1)
+        real(self.spi_temperature, c + "spi_temperature", low=0, low_open=True)
+        integer(self.spi_sweeps, c + "spi_sweeps", low=1)
 
 
 def qlearning_step(grid: Gridworld, q: np.ndarray, cfg: TabularLearnerConfig,

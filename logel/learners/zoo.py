@@ -40,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 
+from logel._validation import choice, integer, real
 from logel.envs.gridworld import Gridworld, sample_batch
 from logel.estimators import gpomdp_jacobian
 from logel.learners.gpomdp import step_size
@@ -90,8 +91,18 @@ class ZooConfig:
     """``"ppo"``: minibatches per pass (the ``N T`` samples shuffled, then split)."""
 
     def __post_init__(self) -> None:
-        if self.learner not in ZOO_LEARNERS:
-            raise ValueError(f"learner must be one of {ZOO_LEARNERS}, got {self.learner!r}")
+        c = type(self).__name__ + "."
+        choice(self.learner, c + "learner", ZOO_LEARNERS)
+        for name in ("n_updates", "n_trajectories", "ppo_epochs", "ppo_minibatches"):
+            integer(getattr(self, name), c + name, low=1)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        for name in ("sgd_learning_rate", "adam_learning_rate", "ppo_learning_rate",
+                     "npg_damping"):
+            real(getattr(self, name), c + name, low=0)
+        for name in ("adam_eps", "npg_kl", "ppo_clip"):
+            real(getattr(self, name), c + name, low=0, low_open=True)
+        for name in ("adam_beta1", "adam_beta2"):
+            real(getattr(self, name), c + name, low=0, high=1, high_open=True)
         if self.n_updates < 1 or self.n_trajectories < 1:
             raise ValueError("n_updates and n_trajectories must be >= 1")
         if self.ppo_epochs < 1 or self.ppo_minibatches < 1:

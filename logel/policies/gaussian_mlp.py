@@ -38,6 +38,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from logel._validation import boolean, choice, integer, real
+
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -438,6 +440,18 @@ class GaussianBCConfig:
     proximal_weight: float = 0.0
     """:math:`\\lambda` of an optional :math:`\\frac\\lambda2\\|\\theta-\\hat\\theta_{t-1}\\|^2`
     on the trunk (per sample), an explicit version of the warm start's implicit regulariser."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        choice(self.method, c + "method", ("adam", "lbfgs"))
+        real(self.lr, c + "lr", low=0, low_open=True)
+        if self.iterations is not None:
+            integer(self.iterations, c + "iterations", low=1)
+        for name in ("epochs", "batch_size", "first_step_factor", "lbfgs_iterations"):
+            integer(getattr(self, name), c + name, low=1)
+        boolean(self.shared_optimizer, c + "shared_optimizer")
+        real(self.proximal_weight, c + "proximal_weight", low=0)
+
 
     @classmethod
     def official(cls) -> GaussianBCConfig:
