@@ -21,11 +21,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    """Processor, cores, Python and the BLAS thread settings of this run."""
+    """Processor, cores, Python, the BLAS thread settings and the load average (1, 5 and 15
+    minutes, at the end of the run: how busy the shared machine was) of this run."""
+    try:
+        load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
     return {"platform": platform.platform(), "processor": platform.processor() or None,
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
             "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS",
-                                                       "OPENBLAS_NUM_THREADS")}}
+                                                       "OPENBLAS_NUM_THREADS")},
+            "load_average": load}
 
 
 def commit() -> str | None:
