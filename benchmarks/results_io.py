@@ -35,12 +35,14 @@ def machine() -> dict[str, Any]:
 
 
 def commit() -> str | None:
-    """The git commit of the working tree (``+dirty`` if it has uncommitted changes)."""
+    """The git commit of the working tree (``+dirty`` if ``logel/`` or ``benchmarks/``, results
+    aside, have uncommitted changes)."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "logel", "benchmarks"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "logel", "benchmarks",
+                                ":(exclude)benchmarks/results"],
                                cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
