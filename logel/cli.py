@@ -474,9 +474,10 @@ def _run(name: str, argv: Sequence[str] | None = None) -> int:
         config = build_config(command, args)
     except (TypeError, ValueError) as err:
         message = str(err)
-        for opt in config_options(command):  # name the option, not the field
+        for opt in config_options(command):  # name the option, not the (Class.)field
             if opt.flags[0].startswith("--"):
-                message = re.sub(rf"(?<![\w-]){opt.name}(?!\w)", opt.flags[0], message)
+                message = re.sub(rf"(?<![\w-])(?:[A-Z]\w*\.)?{opt.name}(?!\w)", opt.flags[0],
+                                 message)
         parser.error(message)
     status = command.execute(config, args)
     return 0 if status is None else int(status)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, integer, items, real
 from logel.cli import Command
 from logel.envs.gridworld import (
     COLOUR_NAMES,
@@ -36,7 +37,7 @@ from logel.envs.gridworld import (
 )
 from logel.estimators import gpomdp_jacobian, reinforce_jacobian
 from logel.evaluation import greedy_policy
-from logel.experiments.budgets import Budget
+from logel.experiments.budgets import BUDGETS, Budget
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.runner import run_jobs
@@ -75,15 +76,23 @@ class EstimatorStudyConfig:
     """Slip probability of the gridworld (deterministic moves by default)."""
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes or min(self.batch_sizes) < 2:
-            raise ValueError("batch_sizes must be a non-empty tuple of sizes >= 2")
+        c = type(self).__name__ + "."
+        items(self.batch_sizes, c + "batch_sizes", lambda v, n: integer(v, n, low=2))
+        integer(self.total_trajectories, c + "total_trajectories", low=1)
+        items(self.baseline_eps, c + "baseline_eps", lambda v, n: real(v, n, low=0, allow_inf=True))
+        integer(self.theta_seed, c + "theta_seed", low=0)
+        real(self.theta_scale, c + "theta_scale", low=0)
+        integer(self.sample_seed, c + "sample_seed", low=0)
+        integer(self.chunk, c + "chunk", low=1)
+        real(self.slip, c + "slip", low=0, high=1)
         if any(self.chunk % n for n in self.batch_sizes):
-            raise ValueError(f"chunk={self.chunk} must be a multiple of every batch size "
+            raise ValueError(f"{c}chunk={self.chunk} must be a multiple of every batch size "
                              f"{self.batch_sizes}")
         if self.total_trajectories % self.chunk:
-            raise ValueError("total_trajectories must be a multiple of chunk")
+            raise ValueError(f"{c}total_trajectories must be a multiple of chunk")
         if self.total_trajectories // max(self.batch_sizes) < 2:
-            raise ValueError("need at least two batch estimates for the largest batch size")
+            raise ValueError(f"{c}total_trajectories: need at least two batch estimates for the "
+                             "largest batch size")
 
 
 @dataclass(frozen=True)
@@ -225,6 +234,11 @@ class LearningCurveBudget:
     """Learner runs for the main curves (constant step size 0.1)."""
     schedule_seeds: tuple[int, ...]
     """Learner runs per step-size schedule (a second, cheaper figure)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        for name in ("seeds", "schedule_seeds"):
+            items(getattr(self, name), c + name, lambda v, n: integer(v, n, low=0))
 
 
 LEARNING_CURVE_BUDGETS: dict[Budget, LearningCurveBudget] = {
@@ -403,6 +417,12 @@ class BackgroundCommand:
     """Sizes of the study: smoke, book or paper."""
     variant: Variant = "paper"
     """Gridworld variant of the learning curves."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        choice(self.study, c + "study", ("estimators", "curves"))
+        choice(self.budget, c + "budget", BUDGETS)
+        choice(self.variant, c + "variant", get_args(Variant))
 
 
 def _execute(options: BackgroundCommand, args: Any) -> None:

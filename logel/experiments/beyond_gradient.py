@@ -45,11 +45,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, instance, integer, items
 from logel.budget import Budget, check_budget
 from logel.cli import Command
 from logel.diagnostics import alignment, motion_null
@@ -129,14 +130,19 @@ class BeyondConfig:
     """MCE-IRL's options."""
 
     def __post_init__(self) -> None:
-        if self.learner not in ZOO_LEARNERS:
-            raise ValueError(f"learner must be one of {ZOO_LEARNERS}, got {self.learner!r}")
-        if not self.observed_steps or min(self.observed_steps) < 1:
-            raise ValueError("observed_steps must be positive")
-        if not self.observers or not set(self.observers) <= set(OBSERVERS):
-            raise ValueError(f"observers must be a non-empty subset of {OBSERVERS}")
-        if self.null_directions < 0:
-            raise ValueError("null_directions must be >= 0")
+        c = type(self).__name__ + "."
+        choice(self.learner, c + "learner", ZOO_LEARNERS)
+        choice(self.variant, c + "variant", get_args(Variant))
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        integer(self.n_trajectories, c + "n_trajectories", low=1)
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+        integer(self.null_directions, c + "null_directions", low=0)
+        instance(self.zoo, c + "zoo", ZooConfig)
+        instance(self.logel, c + "logel", RecoveryConfig)
+        instance(self.lfl, c + "lfl", LfLConfig)
+        instance(self.trex, c + "trex", TREXConfig)
+        instance(self.mce, c + "mce", MCEConfig)
+
 
     @property
     def m_max(self) -> int:
@@ -393,6 +399,13 @@ class BeyondBudget:
     observers: tuple[Observer, ...] = OBSERVERS
     """Observers run."""
 
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        items(self.seeds, c + "seeds", lambda v, n: integer(v, n, low=0))
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        integer(self.null_directions, c + "null_directions", low=0)
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+
 
 BEYOND_BUDGETS: dict[Budget, BeyondBudget] = {
     "smoke": BeyondBudget(seeds=(0,), observed_steps=(2, 5), null_directions=10),
@@ -528,6 +541,15 @@ class BeyondCommand:
     """Random reward directions of the motion null."""
     out: Path | None = None
     """If given, write every per-seed number there as JSON (:func:`records`)."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        items(self.learners, c + "learners", lambda v, n: choice(v, n, ZOO_LEARNERS))
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        integer(self.n_trajectories, c + "n_trajectories", low=1)
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+        integer(self.null_directions, c + "null_directions", low=0)
+
 
     def configs(self) -> dict[str, BeyondConfig]:
         """One :class:`BeyondConfig` per learner."""

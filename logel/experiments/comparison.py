@@ -34,11 +34,12 @@ import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, instance, integer, items, real
 from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value
@@ -103,13 +104,18 @@ class ComparisonConfig:
     share the cloned inputs of ``"logel"``, so adding them costs only the fits)."""
 
     def __post_init__(self) -> None:
-        if self.learner not in LEARNERS:
-            raise ValueError(f"learner must be one of {LEARNERS}, got {self.learner!r}")
-        if not self.observed_steps or min(self.observed_steps) < 1:
-            raise ValueError("observed_steps must be positive")
-        if not set(self.methods) <= set(METHODS) or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of {METHODS}, "
-                             f"got {self.methods}")
+        c = type(self).__name__ + "."
+        choice(self.learner, c + "learner", LEARNERS)
+        choice(self.variant, c + "variant", get_args(Variant))
+        real(self.slip, c + "slip", low=0, high=1)
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        integer(self.n_trajectories, c + "n_trajectories", low=1)
+        instance(self.gpomdp, c + "gpomdp", GPOMDPLearnerConfig)
+        instance(self.tabular, c + "tabular", TabularLearnerConfig)
+        instance(self.logel, c + "logel", RecoveryConfig)
+        instance(self.lfl, c + "lfl", LfLConfig)
+        items(self.methods, c + "methods", lambda v, n: choice(v, n, METHODS))
+
 
     def learner_key(self) -> tuple[Any, ...]:
         """What the learner run depends on (learner, dynamics, batch size, number of updates and
@@ -287,6 +293,13 @@ class ComparisonBudget:
     """Seeds of chapter 7's "what the paper did not show" section."""
     extra_steps: tuple[int, ...]
     """``m`` of that section."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        for name in ("seeds", "extra_seeds"):
+            items(getattr(self, name), c + name, lambda v, n: integer(v, n, low=0))
+        for name in ("observed_steps", "few_steps", "extra_steps"):
+            items(getattr(self, name), c + name, lambda v, n: integer(v, n, low=1))
 
 
 def _comparison_budget(budget: Budget) -> ComparisonBudget:

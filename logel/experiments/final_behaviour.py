@@ -35,11 +35,12 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, instance, integer, items, real
 from logel.cli import Command
 from logel.envs.gridworld import START_STATE, Gridworld, Variant
 from logel.evaluation import attains_optimum, greedy_value, mean_ci, optimal_value, weight_error
@@ -101,16 +102,21 @@ class FinalBehaviourConfig:
     """Behavioural cloning of the final policy."""
 
     def __post_init__(self) -> None:
-        if self.learner not in LEARNERS:
-            raise ValueError(f"learner must be one of {LEARNERS}, got {self.learner!r}")
-        if not self.observed_steps or min(self.observed_steps) < 1:
-            raise ValueError(f"observed_steps must be positive, got {self.observed_steps}")
-        if not self.trajectories or min(self.trajectories) < 1 \
-                or max(self.trajectories) > self.n_learner_trajectories:
-            raise ValueError(f"trajectories must lie in 1..{self.n_learner_trajectories} "
-                             f"(n_learner_trajectories), got {self.trajectories}")
-        if self.n_sweep_m < 1:
-            raise ValueError(f"n_sweep_m must be >= 1, got {self.n_sweep_m}")
+        c = type(self).__name__ + "."
+        choice(self.learner, c + "learner", LEARNERS)
+        choice(self.variant, c + "variant", get_args(Variant))
+        real(self.slip, c + "slip", low=0, high=1)
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        integer(self.n_learner_trajectories, c + "n_learner_trajectories", low=1)
+        items(self.trajectories, c + "trajectories",
+              lambda v, n: integer(v, n, low=1, high=self.n_learner_trajectories))
+        integer(self.n_sweep_m, c + "n_sweep_m", low=1)
+        instance(self.gpomdp, c + "gpomdp", GPOMDPLearnerConfig)
+        instance(self.tabular, c + "tabular", TabularLearnerConfig)
+        instance(self.logel, c + "logel", RecoveryConfig)
+        instance(self.mce, c + "mce", MCEConfig)
+        instance(self.bc, c + "bc", BCConfig)
+
 
     @property
     def m_max(self) -> int:
@@ -299,6 +305,13 @@ class FinalBehaviourBudget:
     """Trajectories ``n`` per policy of the ``n`` sweep."""
     n_sweep_m: int
     """The ``m`` of the ``n`` sweep."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        items(self.seeds, c + "seeds", lambda v, n: integer(v, n, low=0))
+        for name in ("observed_steps", "trajectories"):
+            items(getattr(self, name), c + name, lambda v, n: integer(v, n, low=1))
+        integer(self.n_sweep_m, c + "n_sweep_m", low=1)
 
 
 FINAL_BEHAVIOUR_BUDGETS: dict[Budget, FinalBehaviourBudget] = {

@@ -41,11 +41,12 @@ from __future__ import annotations
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, instance, integer, items, real
 from logel.cli import Command
 from logel.diagnostics import constant_direction_unidentifiable
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
@@ -72,6 +73,8 @@ Setting = Literal["exact", "approximate", "realistic"]
 ConstantDirection = bool | Literal["auto"]
 """``fix_constant_direction``: True (fix the all-ones direction of omega), False (leave it free)
 or ``"auto"`` (fix it exactly when the features make it unidentifiable)."""
+CONSTANT_DIRECTIONS: tuple[ConstantDirection, ...] = (True, False, "auto")
+"""The values of ``fix_constant_direction``."""
 OBSERVER_TRAJECTORIES = "observer trajectories"
 """Name of the streams of the fresh trajectories an observer draws from :math:`\\pi_t`
 (:func:`logel.streams.cell_rng`, index ``t``)."""
@@ -122,18 +125,30 @@ class RecoveryConfig:
     """:math:`\\epsilon_b` of the observer's G(PO)MDP estimator."""
 
     def __post_init__(self) -> None:
-        if self.setting not in ("exact", "approximate", "realistic"):
-            raise ValueError(f"unknown setting {self.setting!r}")
-        if not self.observed_steps or min(self.observed_steps) < 1 \
-                or max(self.observed_steps) > self.learner.n_updates:
-            raise ValueError(f"observed_steps must lie in 1..{self.learner.n_updates} "
+        c = type(self).__name__ + "."
+        choice(self.setting, c + "setting", get_args(Setting))
+        choice(self.variant, c + "variant", get_args(Variant))
+        real(self.slip, c + "slip", low=0, high=1)
+        instance(self.learner, c + "learner", GPOMDPLearnerConfig)
+        steps = items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
+        if max(steps) > self.learner.n_updates:
+            raise ValueError(f"{c}observed_steps must lie in 1..{self.learner.n_updates} "
                              f"(the learner's n_updates), got {self.observed_steps}")
-        if self.observer_trajectories < 1:
-            raise ValueError("observer_trajectories must be >= 1")
+        integer(self.observer_trajectories, c + "observer_trajectories", low=1)
+        choice(self.observer_samples, c + "observer_samples", ("independent", "learner"))
+        instance(self.bc, c + "bc", BCConfig)
+        real(self.alpha_init, c + "alpha_init", low=0, low_open=True)
+        real(self.alpha_min, c + "alpha_min", low=0, low_open=True)
+        real(self.tol, c + "tol", low=0)
+        integer(self.max_iter, c + "max_iter", low=1)
+        choice(self.step_sizes, c + "step_sizes", ("per_step", "shared"))
+        choice(self.fix_constant_direction, c + "fix_constant_direction", CONSTANT_DIRECTIONS)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
         uses_learner_data = self.setting == "realistic" or self.observer_samples == "learner"
         if uses_learner_data and self.observer_trajectories > self.learner.n_trajectories:
-            raise ValueError("observer_trajectories cannot exceed the learner's n_trajectories "
+            raise ValueError(f"{c}observer_trajectories cannot exceed the learner's n_trajectories "
                              "when the observer uses the learner's own trajectories")
+
 
     def learner_key(self) -> tuple[object, ...]:
         """What the (approximate or realistic setting's) learner run depends on: the dynamics
@@ -368,6 +383,11 @@ class GridworldBudget:
     """Independent learner runs (the paper's figures average 20 runs, spec Sec. 5.3)."""
     observed_steps: tuple[int, ...]
     """Numbers of observed learning steps ``m``."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        items(self.seeds, c + "seeds", lambda v, n: integer(v, n, low=0))
+        items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
 
 
 GRIDWORLD_BUDGETS: dict[Budget, GridworldBudget] = {

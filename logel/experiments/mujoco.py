@@ -72,6 +72,7 @@ import numpy as np
 import torch
 
 from logel import artifacts, cli
+from logel._validation import boolean, choice, instance, integer, text
 from logel.cli import Command
 from logel.envs.mujoco_features import (
     VecCallableReward,
@@ -80,7 +81,7 @@ from logel.envs.mujoco_features import (
     feature_names,
     per_row_matmul,
 )
-from logel.experiments.budgets import Budget, check_budget
+from logel.experiments.budgets import BUDGETS, Budget, check_budget
 from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
 from logel.learners.ppo import (
@@ -127,6 +128,16 @@ class MujocoBudget:
     """LfL's epochs and batch (:class:`~logel.irl.lfl_continuous.LfLContinuousConfig`)."""
     lfl_bc: dict[str, int] = field(default_factory=dict)
     """LfL's per-step cloning."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        for name in ("learner", "ppo", "logel", "logel_bc", "lfl", "lfl_bc"):
+            sizes = getattr(self, name)
+            if not isinstance(sizes, dict):
+                raise TypeError(f"{c}{name} must be a dict of sizes, got {sizes!r}")
+            for key, value in sizes.items():
+                integer(value, f"{c}{name}[{key!r}]", low=1)
+        integer(self.observer_updates, c + "observer_updates", low=1)
 
 
 MUJOCO_BUDGETS: dict[Budget, MujocoBudget] = {
@@ -199,6 +210,18 @@ class MujocoConfig:
     same numbers (tested)."""
     version: str = VERSION
     """Result version, recorded in the manifest."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        check_env(self.env_id, c + "env_id")
+        choice(self.budget, c + "budget", BUDGETS)
+        instance(self.learner, c + "learner", PPOConfig)
+        instance(self.observer, c + "observer", PPOConfig)
+        instance(self.logel, c + "logel", NeuralLOGELConfig)
+        instance(self.lfl, c + "lfl", LfLContinuousConfig)
+        boolean(self.run_lfl, c + "run_lfl")
+        boolean(self.parallel, c + "parallel")
+        text(self.version, c + "version")
 
 
 def experiment_config(env_id: str = "Hopper-v5", budget: str = "paper",
@@ -720,11 +743,21 @@ class MujocoCommand:
     """Re-run complete seeds (otherwise they are skipped)."""
 
     def __post_init__(self) -> None:
-        try:
-            env_family(self.env)
-        except ValueError as err:
-            raise ValueError(f"env: {err}") from None
-        check_budget(self.budget)
+        c = type(self).__name__ + "."
+        check_env(self.env, c + "env")
+        choice(self.budget, c + "budget", BUDGETS)
+        boolean(self.force, c + "force")
+
+
+def check_env(env_id: str, name: str) -> str:
+    """``env_id`` if it is a string naming a supported MuJoCo environment (Hopper or Reacher),
+    else a ``TypeError``/``ValueError`` naming ``name``."""
+    text(env_id, name)
+    try:
+        env_family(env_id)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from None
+    return env_id
 
 
 def require_directory(path: Path, option: str) -> None:
@@ -754,6 +787,13 @@ class MujocoRunCommand(MujocoCommand):
     trace_dir: Path | None = None
     """Scratch directory that keeps learner traces (~100 MB per seed) so that later runs reuse
     them instead of retraining the learner."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        c = type(self).__name__ + "."
+        choice(self.parity, c + "parity", PARITIES)
+        boolean(self.sequential, c + "sequential")
+        boolean(self.lfl, c + "lfl")
 
 
 def _execute(options: MujocoRunCommand, args: Any) -> int:

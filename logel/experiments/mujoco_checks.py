@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from logel import artifacts, cli
+from logel._validation import integer, items, real
 from logel.cli import Command
 from logel.envs.mujoco_features import n_features
 from logel.experiments.mujoco import (
@@ -78,6 +79,15 @@ class FiniteDifferenceConfig:
     """:math:`\\epsilon_b` of the Jacobian estimate (as the observer)."""
     seed: int = 0
     """Seeds the random directions, the environments and the action noise."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        real(self.epsilon, c + "epsilon", low=0, low_open=True)
+        for name in ("n_random", "n_envs", "n_steps"):
+            integer(getattr(self, name), c + name, low=1)
+        items(self.steps, c + "steps", integer)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        integer(self.seed, c + "seed", low=0)
 
 
 def check_config(budget: str) -> FiniteDifferenceConfig:

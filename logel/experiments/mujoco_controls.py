@@ -42,13 +42,15 @@ from typing import Any
 import numpy as np
 
 from logel import artifacts, cli
+from logel._validation import choice, instance
 from logel.cli import Command
 from logel.envs.mujoco_features import env_family, feature_names
-from logel.experiments.budgets import check_budget
+from logel.experiments.budgets import BUDGETS, check_budget
 from logel.experiments.mujoco import (
     MUJOCO_BUDGETS,
     TRUE_WEIGHTS,
     MujocoCommand,
+    check_env,
     logel_config,
     start_logging,
 )
@@ -80,6 +82,14 @@ class PositiveControlConfig:
     """The observer's options (``thetas`` and ``seed`` are set per run)."""
     version: str = VERSION
     """Result version, recorded in the manifest."""
+
+    def __post_init__(self) -> None:
+        c = type(self).__name__ + "."
+        check_env(self.env_id, c + "env_id")
+        choice(self.budget, c + "budget", BUDGETS)
+        instance(self.learner, c + "learner", PGConfig)
+        instance(self.logel, c + "logel", NeuralLOGELConfig)
+        instance(self.version, c + "version", str)
 
 
 def pg_config(budget: str, **overrides: Any) -> PGConfig:

@@ -42,17 +42,19 @@ import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from logel import cli
+from logel._validation import choice, instance, integer, items, real
 from logel.cli import Command
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian
 from logel.evaluation import attains_optimum, greedy_value, optimal_value, weight_error
 from logel.experiments.gridworld import (
     CONSTANT_DIRECTION_PRESETS,
+    CONSTANT_DIRECTIONS,
     OBSERVER_TRAJECTORIES,
     ConstantDirection,
     fixes_constant_direction,
@@ -139,12 +141,16 @@ class SampleSizeConfig:
     Weights and weight errors are always computed at every ``m``."""
 
     def __post_init__(self) -> None:
-        if not self.trajectories or min(self.trajectories) < 1:
-            raise ValueError(f"trajectories must be positive, got {self.trajectories}")
-        if not self.observed_steps or min(self.observed_steps) < 1 \
-                or max(self.observed_steps) > self.learner.n_updates:
-            raise ValueError(f"observed_steps must lie in 1..{self.learner.n_updates}, "
-                             f"got {self.observed_steps}")
+        c = type(self).__name__ + "."
+        choice(self.variant, c + "variant", get_args(Variant))
+        instance(self.learner, c + "learner", GPOMDPLearnerConfig)
+        items(self.trajectories, c + "trajectories", lambda v, n: integer(v, n, low=1))
+        items(self.observed_steps, c + "observed_steps",
+              lambda v, n: integer(v, n, low=1, high=self.learner.n_updates))
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
+        choice(self.fix_constant_direction, c + "fix_constant_direction", CONSTANT_DIRECTIONS)
+        items(self.values_at_every_m, c + "values_at_every_m", lambda v, n: integer(v, n, low=1),
+              nonempty=False)
 
 
 @dataclass(frozen=True)

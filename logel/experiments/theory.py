@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
+from logel._validation import choice, instance, integer, items, real
 from logel.diagnostics import split_half_agreement
 from logel.envs.gridworld import Gridworld, Variant, sample_batches
 from logel.estimators import gpomdp_jacobian, gpomdp_jacobian_covariance
@@ -88,11 +89,15 @@ class RatesConfig:
     """:math:`\\epsilon_b` of the G(PO)MDP estimator."""
 
     def __post_init__(self) -> None:
-        if not self.trajectories or min(self.trajectories) < 1:
-            raise ValueError(f"trajectories must be positive, got {self.trajectories}")
-        if not self.observed_steps or min(self.observed_steps) < 1 \
-                or max(self.observed_steps) > self.n_updates:
-            raise ValueError(f"observed_steps must lie in 1..{self.n_updates}")
+        c = type(self).__name__ + "."
+        choice(self.variant, c + "variant", get_args(Variant))
+        integer(self.n_updates, c + "n_updates", low=1)
+        items(self.trajectories, c + "trajectories", lambda v, n: integer(v, n, low=1))
+        items(self.observed_steps, c + "observed_steps",
+              lambda v, n: integer(v, n, low=1, high=self.n_updates))
+        real(self.learning_rate, c + "learning_rate", low=0)
+        instance(self.bc, c + "bc", BCConfig)
+        real(self.baseline_eps, c + "baseline_eps", low=0, allow_inf=True)
 
 
 @dataclass(frozen=True)
@@ -205,13 +210,14 @@ class IdentifiabilityConfig:
     G(PO)MDP from ``n`` fresh trajectories per step (approximate setting)."""
 
     def __post_init__(self) -> None:
-        if self.policy_class not in ("boltzmann", "shared"):
-            raise ValueError(f"policy_class must be 'boltzmann' or 'shared', "
-                             f"got {self.policy_class!r}")
-        if self.learning_rate < 0 or self.n_updates < 1:
-            raise ValueError("learning_rate must be >= 0 and n_updates >= 1")
-        if self.n_trajectories is not None and self.n_trajectories < 2:
-            raise ValueError("n_trajectories must be None or >= 2 (two halves)")
+        c = type(self).__name__ + "."
+        choice(self.policy_class, c + "policy_class", get_args(PolicyClass))
+        real(self.learning_rate, c + "learning_rate", low=0)
+        integer(self.n_updates, c + "n_updates", low=1)
+        choice(self.variant, c + "variant", get_args(Variant))
+        real(self.theta_init_scale, c + "theta_init_scale", low=0)
+        if self.n_trajectories is not None:  # two halves
+            integer(self.n_trajectories, c + "n_trajectories", low=2)
 
 
 @dataclass(frozen=True)
