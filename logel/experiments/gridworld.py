@@ -130,8 +130,8 @@ class RecoveryConfig:
         choice(self.variant, c + "variant", get_args(Variant))
         real(self.slip, c + "slip", low=0, high=1)
         instance(self.learner, c + "learner", GPOMDPLearnerConfig)
-        steps = items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
-        if max(steps) > self.learner.n_updates:
+        steps = items(self.observed_steps, c + "observed_steps", integer)
+        if min(steps) < 1 or max(steps) > self.learner.n_updates:
             raise ValueError(f"{c}observed_steps must lie in 1..{self.learner.n_updates} "
                              f"(the learner's n_updates), got {self.observed_steps}")
         integer(self.observer_trajectories, c + "observer_trajectories", low=1)
