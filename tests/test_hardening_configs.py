@@ -70,8 +70,11 @@ REQUIRED: dict[type, dict[str, Any]] = {
 MUJOCO_CONFIGS: list[type] = []
 if HAS_MUJOCO:
     from logel.experiments.mujoco import MujocoBudget, MujocoConfig, MujocoRunCommand
-    from logel.experiments.mujoco_checks import FiniteDifferenceConfig
+    from logel.experiments.mujoco_checks import ChecksCommand, FiniteDifferenceConfig
     from logel.experiments.mujoco_controls import PositiveControlConfig
+    from logel.experiments.mujoco_diagnostics import DiagnosticsCommand
+    from logel.experiments.mujoco_learners import LearnersCommand
+    from logel.experiments.mujoco_published_lfl import PublishedLfLCommand
     from logel.irl.lfl_continuous import LfLContinuousConfig
     from logel.irl.neural import NeuralLOGELConfig
     from logel.learners.policy_gradient import PGConfig
@@ -80,14 +83,19 @@ if HAS_MUJOCO:
 
     MUJOCO_CONFIGS = [PPOConfig, PGConfig, GaussianBCConfig, NeuralLOGELConfig,
                       LfLContinuousConfig, MujocoBudget, MujocoConfig, MujocoRunCommand,
-                      FiniteDifferenceConfig, PositiveControlConfig]
+                      FiniteDifferenceConfig, PositiveControlConfig, ChecksCommand,
+                      DiagnosticsCommand, LearnersCommand, PublishedLfLCommand]
+    TRACE_DIR = Path(__file__).parent  # any existing folder
+    REQUIRED.update({ChecksCommand: {"trace_dir": TRACE_DIR},
+                     DiagnosticsCommand: {"trace_dir": TRACE_DIR},
+                     LearnersCommand: {"experiment": "ladder"},
+                     PublishedLfLCommand: {"trace_dir": TRACE_DIR}})
 
 BUDGET_TABLES: list[type] = [GridworldBudget, ComparisonBudget, FinalBehaviourBudget,
                              LearningCurveBudget, BeyondBudget]
 CONFIGS = GRIDWORLD_CONFIGS + BUDGET_TABLES + MUJOCO_CONFIGS
-NOT_CHECKED = {("MujocoRunCommand", "root"), ("MujocoRunCommand", "trace_dir"),
-               ("BeyondCommand", "out")}
-"""Paths checked where they are used (an output folder need not exist yet)."""
+NOT_CHECKED = {"root", "out", ("MujocoRunCommand", "trace_dir")}
+"""Output folders, checked where they are written (they need not exist yet)."""
 
 
 def _build(cls: type, **values: Any) -> Any:
@@ -115,6 +123,8 @@ def _malformed(tp: Any) -> list[Any]:
         return bad + ["1,2", 5, ("x",), (math.nan,), (None,)]
     if origin is dict:
         return bad + ["learner", [("n_envs", 2)], {"n_envs": "2"}, {"n_envs": 0}]
+    if tp is Path:
+        return bad + [3, "no/such/folder"]
     if dataclasses.is_dataclass(tp):
         return bad + ["default", 3, object()]
     if tp is str:
@@ -127,7 +137,7 @@ def _malformed(tp: Any) -> list[Any]:
 def _fields(cls: type) -> list[tuple[str, Any]]:
     hints = typing.get_type_hints(cls)
     return [(f.name, value) for f in dataclasses.fields(cls) if f.init
-            and (cls.__name__, f.name) not in NOT_CHECKED
+            and f.name not in NOT_CHECKED and (cls.__name__, f.name) not in NOT_CHECKED
             for value in _malformed(hints[f.name])]
 
 

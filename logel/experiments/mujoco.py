@@ -761,7 +761,10 @@ def check_env(env_id: str, name: str) -> str:
 
 
 def require_directory(path: Path, option: str) -> None:
-    """A ``ValueError`` naming ``option`` unless ``path`` is a directory."""
+    """A ``ValueError`` naming ``option`` unless ``path`` is a directory (a ``TypeError`` unless
+    it is a path at all)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{option} must be a path, got {path!r}")
     if not Path(path).is_dir():
         raise ValueError(f"{option} {str(path)!r} is not a directory")
 

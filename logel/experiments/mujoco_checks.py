@@ -233,7 +233,7 @@ class ChecksCommand(MujocoCommand):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_directory(self.trace_dir, "trace_dir")
+        require_directory(self.trace_dir, type(self).__name__ + ".trace_dir")
 
 
 def _execute(options: ChecksCommand, args: Any) -> int:

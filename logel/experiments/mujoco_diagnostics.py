@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from logel import artifacts, cli
+from logel._validation import choice
 from logel.cli import Command
 from logel.diagnostics import best_learning_rates, explained_motion  # noqa: F401  (moved)
 from logel.envs.mujoco_features import env_family
@@ -347,7 +348,9 @@ class DiagnosticsCommand(MujocoCommand):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_directory(self.trace_dir, "trace_dir")
+        require_directory(self.trace_dir, type(self).__name__ + ".trace_dir")
+        choice(self.analysis, type(self).__name__ + ".analysis", tuple(sorted(ANALYSES)))
+        choice(self.parity, type(self).__name__ + ".parity", ("official", "sb3"))
 
 
 def _execute(options: DiagnosticsCommand, args: Any) -> int:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from logel import artifacts, cli
+from logel._validation import choice
 from logel.cli import Command
 from logel.experiments.mujoco import MujocoCommand, experiment_config, start_logging
 from logel.experiments.mujoco_diagnostics import explained_motion, reference_weights
@@ -204,6 +205,10 @@ class LearnersCommand(MujocoCommand):
 
     experiment: str
     """Which variants: the PPO ladder (E3) or the head-gain x control-cost factorial (E2)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        choice(self.experiment, type(self).__name__ + ".experiment", tuple(EXPERIMENTS))
 
 
 def _execute(options: LearnersCommand, args: Any) -> int:

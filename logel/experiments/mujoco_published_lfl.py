@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from logel import artifacts, cli
+from logel._validation import choice
 from logel.cli import Command
 from logel.experiments.mujoco import (
     MujocoCommand,
@@ -123,7 +124,8 @@ class PublishedLfLCommand(MujocoCommand):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_directory(self.trace_dir, "trace_dir")
+        require_directory(self.trace_dir, type(self).__name__ + ".trace_dir")
+        choice(self.parity, type(self).__name__ + ".parity", ("official", "sb3"))
 
 
 def _execute(options: PublishedLfLCommand, args: Any) -> int:
