@@ -271,6 +271,36 @@ def reproduce_mujoco(budget: Budget, n_jobs: int, backend: Backend, out: Path,
                    note="run at the smoke budget whatever --budget says")
 
 
+def reproduce_mujoco_official(budget: Budget, n_jobs: int, backend: Backend, out: Path,
+                              progress: bool = False) -> Report:
+    """The MuJoCo verdicts of chapter 8 from the committed paper-budget runs of the paper's
+    learner (``parity="official"``), each seed verified against its manifest on load; nothing is
+    run (those runs take CPU hours: ``logel run mujoco --env E --seeds 0-9 --budget paper``).
+    The claims are :func:`logel.experiments.mujoco_figures.observer_claims`, whatever
+    ``budget`` says: the rows are labelled with the artifacts' own budget and seeds."""
+    t0 = time.perf_counter()
+    try:
+        from logel.experiments import mujoco
+        from logel.experiments import mujoco_figures as mjf
+    except ImportError as err:  # the optional extra is missing
+        skipped = Claim.of("committed runs load", 0.5, 0.0, 1.0, 0.5, ">", "not run",
+                           experiment="mujoco_official", detail=f"skipped: {err}")
+        return _finish(out, "mujoco_official", budget, t0, [skipped], {}, [])
+    claims: list[Claim] = []
+    seeds: dict[str, list[int]] = {}
+    for env in ("Reacher-v5", "Hopper-v5"):
+        results = mujoco.load_results(env, "paper", parity="official")
+        seeds[env] = sorted(results)
+        for c in mjf.observer_claims(results, env).values():
+            claims.append(replace(c, experiment="mujoco_official"))
+    return _finish(out, "mujoco_official", "paper", t0, claims,
+                   {"parity": "official", "budget": "paper", "seeds": seeds},
+                   sorted(set().union(*seeds.values())),
+                   note="loaded from the committed paper-budget artifacts (seeds per "
+                        "environment: " + ", ".join(f"{e} {len(v)}" for e, v in seeds.items())
+                        + ")")
+
+
 EXPERIMENTS: dict[str, Callable[..., Report]] = {
     "exact": reproduce_exact,
     "approximate": reproduce_approximate,
@@ -279,6 +309,7 @@ EXPERIMENTS: dict[str, Callable[..., Report]] = {
     "final_behaviour": reproduce_final_behaviour,
     "theory": reproduce_theory,
     "mujoco": reproduce_mujoco,
+    "mujoco_official": reproduce_mujoco_official,
 }
 """Every experiment ``logel reproduce`` knows, in the order ``all`` runs them."""
 
