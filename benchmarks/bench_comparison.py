@@ -78,6 +78,14 @@ def main() -> None:
     print(f"{'total':12s} {t_ser:9.1f} {t_par:11.1f} {t_ser / t_par:8.2f}x")
     same = identical(res_ser, res_par)
     print(f"serial and n_jobs={args.n_jobs} results identical: {same}")
+    import results_io
+
+    rows = [results_io.row(learner, per_par[learner], per_ser[learner], n_jobs=args.n_jobs)
+            for learner in LEARNERS]
+    rows.append(results_io.row("total", t_par, t_ser, n_jobs=args.n_jobs))
+    path = results_io.write("comparison", rows, ours=f"n_jobs={args.n_jobs}", baseline="serial",
+                            seeds=len(seeds), steps=list(steps), identical=same)
+    print(f"wrote {path}")
     if not same:
         raise SystemExit("results differ between serial and parallel runs")
 

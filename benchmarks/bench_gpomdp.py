@@ -47,7 +47,10 @@ def measure(fn, *args, repeats: int = 3) -> tuple[float, float, np.ndarray]:
 
 
 def main() -> None:
+    import results_io
+
     rng = np.random.default_rng(0)
+    rows = []
     cases = [("gridworld (N=50, T=20, d=75, q=5)", 50, 20, 75, 5, 0.96, 3),
              ("MuJoCo Hopper (N=40, T=50, d=4928, q=3)", 40, 50, 4928, 3, 0.99, 2),
              ("MuJoCo Reacher (N=40, T=50, d=4928, q=26)", 40, 50, 4928, 26, 0.99, 1)]
@@ -67,6 +70,10 @@ def main() -> None:
         print(f"{name:45s} {t_ours:9.4f} {t_naive:9.4f} {t_naive / t_ours:8.1f}x "
               f"{m_ours / 2**20:9.1f} {m_naive / 2**20:9.1f} {m_naive / m_ours:8.1f}x "
               f"{diff:11.2e}")
+        rows.append(results_io.row(name, t_ours, t_naive, memory_ratio=m_naive / m_ours,
+                                   ours_peak_bytes=m_ours, baseline_peak_bytes=m_naive,
+                                   max_abs_difference=diff))
+    print(f"wrote {results_io.write('gpomdp', rows, baseline='naive (N, T, d, q) outer products')}")
 
 
 if __name__ == "__main__":
