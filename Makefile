@@ -100,4 +100,4 @@ clean:
 benchmark: $(VENV)/.installed
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks/bench_*.py to run"; exit 0; fi; \
-	for f in "$${files[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done
+	for f in "$${files[@]}"; do echo "== $$f"; OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python "$$f"; done
