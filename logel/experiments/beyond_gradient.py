@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +50,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from logel import cli
+from logel import artifacts, cli
 from logel._validation import choice, instance, integer, items
 from logel.budget import Budget, check_budget
 from logel.cli import Command
@@ -71,7 +72,7 @@ from logel.irl.preconditioned import PreconditionerKind
 from logel.irl.trex import TREXConfig, trex_reward
 from logel.learners.zoo import ZOO_LEARNERS, ZOO_NAMES, ZooConfig, ZooLearner, run_zoo_learner
 from logel.policies.boltzmann import BoltzmannPolicy
-from logel.runner import run_jobs
+from logel.runner import Backend, run_jobs
 from logel.statistics import mean_ci, weakest
 from logel.streams import cell_rng
 from logel.tabular import feature_expectations_jacobian, policy_evaluation
@@ -487,9 +488,6 @@ def claims(results: Mapping[str, Sequence[BeyondResult]], budget: Budget) -> lis
     return out
 
 
-# ------------------------------------------------------------------------------ command line
-
-
 def records(results: Mapping[str, Sequence[BeyondResult]]) -> list[dict[str, Any]]:
     """Every per-seed number as flat JSON-able records (``kind``: ``"outcome"``,
     ``"alignment"`` or ``"null"``)."""
@@ -525,6 +523,194 @@ def format_results(results: Mapping[str, Sequence[BeyondResult]]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------- artifacts
+
+
+ARTIFACT_NAME = "beyond_gradient"
+"""Artifacts go to ``<artifact root>/beyond_gradient/<budget>/`` (:func:`artifact_folder`)."""
+
+
+def artifact_folder(budget: Budget, root: str | Path | None = None) -> Path:
+    """``<root>/beyond_gradient/<budget>``; ``root`` defaults to
+    :func:`logel.artifacts.artifact_root` (``$LOGEL_ARTIFACTS`` or ``<repository>/artifacts``)."""
+    base = Path(root) if root is not None else artifacts.artifact_root()
+    return base / ARTIFACT_NAME / check_budget(budget)
+
+
+def artifact_config(budget: Budget, learners: Sequence[ZooLearner] = ZOO_LEARNERS
+                    ) -> dict[str, Any]:
+    """The JSON configuration of the artifact of ``budget`` (``config.json`` and the
+    manifest's ``config``): everything :func:`load_results` needs to rebuild the
+    :class:`BeyondConfig` of each learner (the nested options are the package defaults)."""
+    seeds, configs = budget_setup(budget)
+    first = configs[ZOO_LEARNERS[0]]
+    return artifacts.jsonable({
+        "experiment": ARTIFACT_NAME, "budget": check_budget(budget),
+        "learners": [choice(ln, "learner", ZOO_LEARNERS) for ln in learners],
+        "seeds": seeds, "observed_steps": first.observed_steps,
+        "n_trajectories": first.n_trajectories, "observers": first.observers,
+        "null_directions": first.null_directions})
+
+
+def _configs_of(config: Mapping[str, Any]) -> dict[str, BeyondConfig]:
+    return {ln: BeyondConfig(learner=ln, observed_steps=tuple(config["observed_steps"]),
+                             n_trajectories=int(config["n_trajectories"]),
+                             observers=tuple(config["observers"]),
+                             null_directions=int(config["null_directions"]))
+            for ln in config["learners"]}
+
+
+def result_record(result: BeyondResult) -> dict[str, Any]:
+    """One :class:`BeyondResult` as a JSON object (every number; :func:`result_from_record`
+    inverts it)."""
+    return artifacts.jsonable({
+        "learner": result.config.learner, "seed": result.seed,
+        "optimal_value": result.optimal_value, "learner_values": result.learner_values,
+        "outcomes": [o.__dict__ for o in result.outcomes],
+        "alignment": [a.__dict__ for a in result.alignment],
+        "nulls": [n.__dict__ for n in result.nulls]})
+
+
+def _number(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def result_from_record(record: Mapping[str, Any], config: BeyondConfig) -> BeyondResult:
+    """The :class:`BeyondResult` of a :func:`result_record` (``null`` numbers become NaN, except
+    the optional ``weight_error`` and ``explained`` of an outcome, which stay None)."""
+    if record["learner"] != config.learner:
+        raise artifacts.ArtifactError(f"record of learner {record['learner']!r} under "
+                                      f"{config.learner!r}")
+    outcomes = tuple(ObserverOutcome(
+        o["observer"], int(o["m"]), _number(o["value"]), bool(o["optimal"]),
+        None if o["weight_error"] is None else float(o["weight_error"]),
+        None if o["explained"] is None else float(o["explained"])) for o in record["outcomes"])
+    align = tuple(AlignmentOutcome(a["jacobians"], _number(a["explained"]),
+                                   _number(a["mean_cosine"]),
+                                   np.array([_number(c) for c in a["cosines"]]))
+                  for a in record["alignment"])
+    nulls = tuple(NullOutcome(n["observer"], _number(n["explained"]),
+                              _number(n["null_median"]), _number(n["p_value"]))
+                  for n in record["nulls"])
+    return BeyondResult(config, int(record["seed"]), _number(record["optimal_value"]),
+                        outcomes, align, nulls,
+                        np.array([_number(v) for v in record["learner_values"]]))
+
+
+def _run_file(folder: Path, learner: str, seed: int) -> Path:
+    return folder / "runs" / learner / f"seed_{seed}.json"
+
+
+def _timed_run(config: BeyondConfig, seed: int) -> tuple[BeyondResult, float]:
+    t0 = time.perf_counter()
+    result = _quiet_run(config, seed)
+    return result, time.perf_counter() - t0
+
+
+def write_artifact(budget: Budget, folder: str | Path | None = None, *,
+                   learners: Sequence[ZooLearner] = ZOO_LEARNERS, n_jobs: int = 1,
+                   backend: Backend = "loky", progress: bool = False,
+                   log: bool = False) -> Path:
+    """Run the experiment at ``budget`` and write it as an artifact folder (default
+    :func:`artifact_folder`), resumably.
+
+    The folder holds ``config.json`` (:func:`artifact_config`), one
+    ``runs/<learner>/seed_<s>.json`` per learner run (:func:`result_record`, written atomically
+    as soon as it finishes, with its compute time), ``claims.json`` (:func:`claims` at
+    ``budget``), then the manifest and its digest (:func:`logel.artifacts.write_manifest`).
+    Rerunning skips every run whose file is already there, so an interrupted run resumes; the
+    random streams are per ``(seed, method, m)`` cell, so the results do not depend on the
+    order, the chunking or ``n_jobs``. A folder whose manifest verifies is returned as is.
+
+    Raises:
+        logel.artifacts.ArtifactError: if the folder holds another configuration.
+    """
+    config = artifact_config(budget, learners)
+    out = artifact_folder(budget) if folder is None else Path(folder)
+    stored = out / "config.json"
+    if stored.exists():
+        previous = json.loads(stored.read_text(encoding="utf-8"))
+        if previous != config:
+            raise artifacts.ArtifactError(f"{out}: holds another configuration ({previous}); "
+                                          "remove it or write elsewhere")
+        if artifacts.is_complete(out):
+            return out
+    else:
+        artifacts.save_json(stored, config)
+    configs = _configs_of(config)
+    seeds = list(config["seeds"])
+    todo = [(configs[ln], s) for ln in configs for s in seeds
+            if not _run_file(out, ln, s).is_file()]
+    if log:
+        print(f"beyond_gradient --budget {budget}: {len(todo)} of {len(configs) * len(seeds)} "
+              f"learner runs to do -> {out}", flush=True)
+    chunk = max(1, n_jobs)
+    for i in range(0, len(todo), chunk):
+        jobs = todo[i:i + chunk]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            done = run_jobs(_timed_run, jobs, n_jobs=min(n_jobs, len(jobs)), backend=backend,
+                            progress=progress, description="beyond gradient")
+        for (cfg, seed), (result, seconds) in zip(jobs, done, strict=True):
+            artifacts.save_json(_run_file(out, cfg.learner, seed),
+                                {**result_record(result), "seconds": seconds})
+            if log:
+                print(f"  {cfg.learner} seed {seed}: {seconds:.0f} s", flush=True)
+    results = _read_runs(out, config)
+    seconds = sum(float(json.loads(_run_file(out, ln, s).read_text(encoding="utf-8"))
+                        .get("seconds", 0.0)) for ln in configs for s in seeds)
+    artifacts.save_json(out / "claims.json",
+                        [artifacts.jsonable(c.__dict__) for c in claims(results, budget)])
+    artifacts.write_manifest(out, config=config, seeds=seeds, wall_time_seconds=seconds,
+                             extra={"experiment": ARTIFACT_NAME, "budget": budget})
+    artifacts.seal(out)
+    return out
+
+
+def _read_runs(folder: Path, config: Mapping[str, Any]) -> dict[str, list[BeyondResult]]:
+    configs = _configs_of(config)
+    return {ln: [result_from_record(json.loads(_run_file(folder, ln, s).read_text(
+        encoding="utf-8")), cfg) for s in config["seeds"]] for ln, cfg in configs.items()}
+
+
+def load_artifact(folder: str | Path) -> tuple[dict[str, list[BeyondResult]], dict[str, Any]]:
+    """Verify an artifact folder of :func:`write_artifact` (every file against the manifest,
+    the manifest against its digest: :func:`logel.artifacts.load`), then rebuild its results.
+
+    Returns:
+        ``(results, manifest)``: the :class:`BeyondResult` of every learner run, by learner in
+        seed order (what :func:`alignment_rows`, :func:`recovery_rows` and :func:`claims`
+        take), and the verified manifest.
+
+    Raises:
+        logel.artifacts.ArtifactError: if the folder is missing, incomplete or edited, or a run
+            listed by its configuration is missing.
+    """
+    data = artifacts.load(folder)
+    config = data["config"]
+    if data["manifest"].get("config") != config:
+        raise artifacts.ArtifactError(f"{folder}: config.json differs from the manifest")
+    results: dict[str, list[BeyondResult]] = {}
+    for ln, cfg in _configs_of(config).items():
+        results[ln] = []
+        for s in config["seeds"]:
+            key = f"runs/{ln}/seed_{s}"
+            if key not in data:
+                raise artifacts.ArtifactError(f"{folder}: no {key}.json in the manifest")
+            results[ln].append(result_from_record(data[key], cfg))
+    return results, data["manifest"]
+
+
+def load_results(budget: Budget, root: str | Path | None = None
+                 ) -> tuple[dict[str, list[BeyondResult]], dict[str, Any]]:
+    """:func:`load_artifact` of :func:`artifact_folder` ``(budget, root)`` -- e.g. the committed
+    paper-budget run, ``load_results("paper")``."""
+    return load_artifact(artifact_folder(budget, root))
+
+
+# ------------------------------------------------------------------------------ command line
+
+
 @dataclass(frozen=True)
 class BeyondCommand:
     """``logel run beyond_gradient``: the experiment for several learners."""
@@ -541,6 +727,15 @@ class BeyondCommand:
     """Random reward directions of the motion null."""
     out: Path | None = None
     """If given, write every per-seed number there as JSON (:func:`records`)."""
+    budget: Budget | None = None
+    """If given, run this budget's sizes (:data:`BEYOND_BUDGETS`: seeds, ``m``, observers and
+    null directions; ``--seeds``, ``--observed-steps``, ``--observers`` and
+    ``--null-directions`` are then ignored) for ``--learners`` and write the artifact folder
+    (resumable; :func:`write_artifact`)."""
+    artifact_dir: Path | None = None
+    """With ``--budget``: the artifact folder (default:
+    ``<artifact root>/beyond_gradient/<budget>``, the root being ``$LOGEL_ARTIFACTS`` or the
+    repository's ``artifacts``)."""
 
     def __post_init__(self) -> None:
         c = type(self).__name__ + "."
@@ -559,13 +754,21 @@ class BeyondCommand:
 
 
 def _execute(command: BeyondCommand, args: Any) -> None:
-    results = sweep_beyond(command.configs(), args.seeds, n_jobs=args.n_jobs,
-                           progress=args.progress)
+    budget: Budget = "paper"
+    if command.budget is not None:
+        budget = command.budget
+        folder = write_artifact(budget, command.artifact_dir, learners=command.learners,
+                                n_jobs=args.n_jobs, progress=args.progress, log=True)
+        results, _ = load_artifact(folder)
+        print(f"artifact: {folder} (verified)")
+    else:
+        results = sweep_beyond(command.configs(), args.seeds, n_jobs=args.n_jobs,
+                               progress=args.progress)
     print(format_results(results))
     if command.out is not None:
         command.out.parent.mkdir(parents=True, exist_ok=True)
         command.out.write_text(json.dumps(records(results)))
-    for c in claims(results, "paper"):
+    for c in claims(results, budget):
         print(f"{c.verdict:>12s}  {c.text}  [{c.detail}]")
 
 
