@@ -538,54 +538,104 @@ def claims_markdown(rows: list[dict[str, Any]]) -> str:
 _VERDICT_COLOURS = {HOLDS: "tab:green", FAILS: "tab:red", INCONCLUSIVE: "0.5"}
 
 
+def on_proportion_scale(row: dict[str, Any]) -> bool:
+    """True if the row's claim is judged on a proportion or a difference of proportions (all
+    its finite numbers, and the official code's, within [-1, 1]): those rows share one axis in
+    :func:`summary_figure`; the others (returns, distances) are drawn each on its own scale."""
+    keys = ("estimate", "low", "high", "threshold", "official_estimate", "official_low",
+            "official_high")
+    values = [row.get(k) for k in keys]
+    return all(abs(float(v)) <= 1.0 for v in values if v is not None and np.isfinite(float(v)))
+
+
+def relative_to_threshold(row: dict[str, Any]) -> tuple[float, float, float]:
+    """``(estimate, low, high)`` of a row not on the proportion scale, drawn relative to its
+    threshold: shifted so the threshold is 0, signed so that the claimed side is positive, and
+    divided by the largest finite distance of the three from the threshold (so they lie in
+    [-1, 1]; an unbounded end is drawn at ±1.1)."""
+    sign = -1.0 if row["claim"] == "<" else 1.0
+    raw = [sign * (float(row[k]) - float(row["threshold"])) for k in ("estimate", "low", "high")]
+    finite = [abs(v) for v in raw if np.isfinite(v)]
+    scale = max(finite) if finite and max(finite) > 0 else 1.0
+    est, a, b = (float(np.clip(v / scale, -1.1, 1.1)) for v in raw)
+    return est, min(a, b), max(a, b)
+
+
+def _draw_rows(ax: Any, rows: list[dict[str, Any]], scaled: bool) -> None:
+    import textwrap
+
+    n = max(len(rows), 1)
+    for i, row in enumerate(rows):
+        c = _claim_of(row)
+        y = n - 1 - i
+        colour = _VERDICT_COLOURS[c.verdict]
+        est, low, high = relative_to_threshold(row) if scaled else (c.estimate, c.low, c.high)
+        ax.plot([low, high], [y, y], color=colour, lw=3, solid_capstyle="butt")
+        ax.plot([est], [y], "o", color=colour, ms=5)
+        ticks = ([0.0] if scaled else [-c.threshold, c.threshold] if c.claim == "≈"
+                 else [c.threshold])
+        for t in ticks:
+            ax.plot([t, t], [y - 0.3, y + 0.3], color="k", lw=1)
+        if not scaled and row.get("official_estimate") is not None:
+            yo = y - 0.22
+            ax.plot([row["official_low"], row["official_high"]], [yo, yo], color="tab:blue",
+                    lw=1.2, ls="--")
+            ax.plot([row["official_estimate"]], [yo], "D", mfc="white", mec="tab:blue", ms=5)
+        verdict_text = c.verdict
+        if scaled:
+            verdict_text += f"  [{_number(c.low)}, {_number(c.high)}] {c.claim} {_number(c.threshold)}"
+        ax.text(1.02, y, verdict_text, transform=ax.get_yaxis_transform(), va="center",
+                color=colour, fontsize=7, fontweight="bold")
+    labels = ["\n".join(textwrap.wrap(f"[{r['experiment']}] {r['text']}", 70)) for r in rows]
+    ax.set_yticks(range(n - 1, n - 1 - len(rows), -1), labels, fontsize=7)
+    ax.set_ylim(-0.8, n - 0.2)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    if scaled:
+        ax.set_xlim(-1.15, 1.15)
+        return
+    lows = [0.0] + [min(r["low"], -r["threshold"] if r["claim"] == "≈" else r["low"])
+                    for r in rows if r.get("low") is not None]
+    lows += [r["official_low"] for r in rows if r.get("official_low") is not None]
+    ax.set_xlim(max(min(lows), -1.0) - 0.05, 1.08)
+
+
 def summary_figure(rows: list[dict[str, Any]], path: Path) -> Path:
     """The summary figure: one row per claim, our estimate and 95% interval (coloured by the
     verdict), the threshold (or the equivalence margin), the official code's result where it
-    is on the claim's scale, and the verdict in words. Written atomically."""
-    import textwrap
-
+    is on the claim's scale, and the verdict in words. Claims on proportions share the upper
+    axis; claims on other scales (returns, distances) are drawn below, each relative to its
+    threshold (:func:`relative_to_threshold`), with their interval in numbers. Written
+    atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(11, 0.9 + 0.42 * n))
-    for i, row in enumerate(rows):
-        c = _claim_of(row)
-        y = n - 1 - i
-        colour = _VERDICT_COLOURS[c.verdict]
-        ax.plot([c.low, c.high], [y, y], color=colour, lw=3, solid_capstyle="butt")
-        ax.plot([c.estimate], [y], "o", color=colour, ms=5)
-        ticks = [-c.threshold, c.threshold] if c.claim == "≈" else [c.threshold]
-        for t in ticks:
-            ax.plot([t, t], [y - 0.3, y + 0.3], color="k", lw=1)
-        if row.get("official_estimate") is not None:
-            yo = y - 0.22
-            ax.plot([row["official_low"], row["official_high"]], [yo, yo], color="tab:blue",
-                    lw=1.2, ls="--")
-            ax.plot([row["official_estimate"]], [yo], "D", mfc="white", mec="tab:blue", ms=5)
-        ax.text(1.04, y, c.verdict, transform=ax.get_yaxis_transform(), va="center",
-                color=colour, fontsize=8, fontweight="bold")
-    labels = ["\n".join(textwrap.wrap(f"[{r['experiment']}] {r['text']}", 70)) for r in rows]
-    ax.set_yticks(range(n - 1, n - 1 - len(rows), -1), labels, fontsize=7)
-    ax.set_ylim(-0.8, n - 0.2)
-    lows = [0.0] + [min(r["low"], -r["threshold"] if r["claim"] == "≈" else r["low"])
-                    for r in rows if r.get("low") is not None]
-    lows += [r["official_low"] for r in rows if r.get("official_low") is not None]
-    ax.set_xlim(min(lows) - 0.05, 1.08)
-    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    groups = [[r for r in rows if on_proportion_scale(r)],
+              [r for r in rows if not on_proportion_scale(r)]]
+    groups = [g for g in groups if g] or [[]]
+    heights = [max(len(g), 1) for g in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 1.4 + 0.42 * sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
     budgets = sorted({f"{r['budget']}" for r in rows})
-    ax.set_xlabel("estimate with its 95% interval (proportion of seeds; share of discordant "
-                  "seeds won; difference for '≈'); black tick: threshold\n"
-                  f"budget: {', '.join(budgets) or '-'}; generated by logel reproduce",
-                  fontsize=8)
+    for ax, group in zip(axes[:, 0], groups, strict=True):
+        scaled = bool(group) and not on_proportion_scale(group[0])
+        _draw_rows(ax, group, scaled)
+        ax.set_xlabel(
+            "relative to the threshold (0), the claimed side positive, each row scaled to its "
+            "interval; the interval in numbers at the right" if scaled else
+            "estimate with its 95% interval (proportion of seeds; share of discordant seeds "
+            "won; difference for '≈'); black tick: threshold", fontsize=8)
+    axes[-1, 0].set_xlabel(axes[-1, 0].get_xlabel()
+                           + f"\nbudget: {', '.join(budgets) or '-'}; generated by logel "
+                             "reproduce", fontsize=8)
     handles = [plt.Line2D([], [], color=_VERDICT_COLOURS[v], lw=3, marker="o", label=f"ours: {v}")
                for v in (HOLDS, FAILS, INCONCLUSIVE)]
     handles.append(plt.Line2D([], [], color="tab:blue", ls="--", marker="D", mfc="white",
                               label="official code (re-run)"))
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
-              fontsize=7, frameon=False)
+    axes[0, 0].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
+                      fontsize=7, frameon=False)
+    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100, bbox_inches="tight", metadata={"Software": None})
