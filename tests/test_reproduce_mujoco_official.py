@@ -24,3 +24,17 @@ def test_claims_are_chapter_8s_on_the_committed_runs(tmp_path):
     assert [c.verdict for c in report.claims] == [c.verdict for c in expected]
     assert {c.experiment for c in report.claims} == {"mujoco_official"}
     assert artifacts.is_complete(tmp_path)
+
+
+def test_rows_off_the_proportion_scale_are_drawn_relative_to_their_threshold():
+    from logel.reproduce import on_proportion_scale, relative_to_threshold
+    prop = {"estimate": 0.9, "low": 0.7, "high": 0.97, "threshold": 0.5, "claim": ">"}
+    ret = {"estimate": 700.0, "low": 380.0, "high": 1064.0, "threshold": 0.0, "claim": ">"}
+    below = {"estimate": -10.0, "low": -19.0, "high": -2.0, "threshold": 0.0, "claim": "<"}
+    assert on_proportion_scale(prop) and not on_proportion_scale(ret)
+    est, low, high = relative_to_threshold(ret)
+    assert (low, high) == (380 / 1064, 1.0) and 0 < low < est < high  # holds: all right of 0
+    est, low, high = relative_to_threshold(below)  # '<' claims: the claimed side is positive
+    assert (low, high) == (2 / 19, 1.0) and est == 10 / 19
+    inf = {"estimate": 1.0, "low": -float("inf"), "high": 3.0, "threshold": 2.0, "claim": ">"}
+    assert relative_to_threshold(inf) == (-1.0, -1.1, 1.0)
