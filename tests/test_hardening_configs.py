@@ -94,7 +94,7 @@ if HAS_MUJOCO:
 BUDGET_TABLES: list[type] = [GridworldBudget, ComparisonBudget, FinalBehaviourBudget,
                              LearningCurveBudget, BeyondBudget]
 CONFIGS = GRIDWORLD_CONFIGS + BUDGET_TABLES + MUJOCO_CONFIGS
-NOT_CHECKED = {"root", "out", ("MujocoRunCommand", "trace_dir")}
+NOT_CHECKED = {"root", "out", "artifact_dir", ("MujocoRunCommand", "trace_dir")}
 """Output folders, checked where they are written (they need not exist yet)."""
 
 

@@ -52,7 +52,7 @@ import numpy as np
 
 from logel import artifacts, cli
 from logel._validation import choice, instance, integer, items
-from logel.budget import Budget, check_budget
+from logel.budget import BUDGETS, Budget, check_budget
 from logel.cli import Command
 from logel.diagnostics import alignment, motion_null
 from logel.envs.gridworld import Gridworld, Variant
@@ -744,7 +744,8 @@ class BeyondCommand:
         integer(self.n_trajectories, c + "n_trajectories", low=1)
         items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
         integer(self.null_directions, c + "null_directions", low=0)
-
+        if self.budget is not None:
+            choice(self.budget, c + "budget", BUDGETS)
 
     def configs(self) -> dict[str, BeyondConfig]:
         """One :class:`BeyondConfig` per learner."""
