@@ -268,3 +268,20 @@ def test_bad_option_is_one_line_naming_the_flag(argv, flag, expected, capsys):
 def test_bad_mujoco_environment_names_the_flag(capsys, tmp_path: Path):
     line = _one_error_line(["run", "mujoco", "--env", "Ant-v5", "--root", str(tmp_path)], capsys)
     assert "--env: no reward features for 'Ant-v5'" in line, line
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("alpha_min", None, TypeError), ("alpha_min", 0.0, ValueError),
+    ("alpha_init", "0.1", ValueError), ("alpha_init", float("nan"), ValueError),
+    ("alpha_init", 0.001, ValueError), ("baseline_eps", -1.0, ValueError),
+    ("baseline_eps", float("nan"), ValueError), ("tol", float("nan"), ValueError),
+    ("max_iter", 10.5, TypeError), ("convergence", "fast", ValueError),
+    ("step_sizes", None, ValueError), ("fix_constant_direction", "auto", TypeError),
+    ("block_bytes", 0, ValueError), ("seed", -1, ValueError),
+    ("preconditioner", "full", ValueError), ("adam_betas", (0.9,), ValueError),
+    ("adam_betas", (0.9, 1.0), ValueError)])
+def test_observer_config_names_the_bad_field(field, value, error):
+    from logel.irl.observer import ObserverConfig
+    with pytest.raises(error, match=f"ObserverConfig.{field}"):
+        ObserverConfig(**{field: value})
+    ObserverConfig(alpha_init="uniform", baseline_eps=float("inf"))  # valid corner cases

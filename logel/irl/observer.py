@@ -37,6 +37,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 
+from logel._validation import boolean, choice, integer, items, real
 from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
@@ -146,20 +147,26 @@ class ObserverConfig:
     """:math:`(\\beta_1,\\beta_2)` the ``"adam"`` learner model assumes."""
 
     def __post_init__(self) -> None:
-        if self.preconditioner not in PRECONDITIONERS:
-            raise ValueError(f"ObserverConfig.preconditioner must be one of {PRECONDITIONERS}, "
-                             f"got {self.preconditioner!r}")
-        if not (self.alpha_init == "uniform" or isinstance(self.alpha_init, (int, float))):
-            raise ValueError(f"ObserverConfig.alpha_init must be a number or 'uniform', "
-                             f"got {self.alpha_init!r}")
-        if self.convergence not in ("weights", "direction"):
-            raise ValueError(f"ObserverConfig.convergence must be 'weights' or 'direction', "
-                             f"got {self.convergence!r}")
-        if self.step_sizes not in ("per_step", "shared"):
-            raise ValueError(f"ObserverConfig.step_sizes must be 'per_step' or 'shared', "
-                             f"got {self.step_sizes!r}")
-        if not self.alpha_min > 0:
-            raise ValueError(f"ObserverConfig.alpha_min must be > 0, got {self.alpha_min}")
+        name = "ObserverConfig."
+        real(self.baseline_eps, name + "baseline_eps", low=0.0, allow_inf=True)
+        real(self.alpha_min, name + "alpha_min", low=0.0, low_open=True)
+        if not (isinstance(self.alpha_init, str) and self.alpha_init == "uniform"):
+            if isinstance(self.alpha_init, str):
+                raise ValueError(f"{name}alpha_init must be a number or 'uniform', "
+                                 f"got {self.alpha_init!r}")
+            real(self.alpha_init, name + "alpha_init", low=self.alpha_min)
+        real(self.tol, name + "tol", low=0.0)
+        integer(self.max_iter, name + "max_iter", low=0)
+        choice(self.convergence, name + "convergence", ("weights", "direction"))
+        choice(self.step_sizes, name + "step_sizes", ("per_step", "shared"))
+        boolean(self.fix_constant_direction, name + "fix_constant_direction")
+        real(self.block_bytes, name + "block_bytes", low=0.0, low_open=True)
+        integer(self.seed, name + "seed", low=0)
+        choice(self.preconditioner, name + "preconditioner", PRECONDITIONERS)
+        betas = items(self.adam_betas, name + "adam_betas",
+                      lambda v, n: real(v, n, low=0.0, high=1.0, high_open=True))
+        if len(betas) != 2:
+            raise ValueError(f"{name}adam_betas must be a pair (beta1, beta2), got {betas}")
 
 
 @dataclass(frozen=True)
