@@ -292,10 +292,10 @@ def reproduce_mujoco_official(budget: Budget, n_jobs: int, backend: Backend, out
         results = mujoco.load_results(env, "paper", parity="official")
         seeds[env] = sorted(results)
         for c in mjf.observer_claims(results, env).values():
-            claims.append(replace(c, experiment="mujoco_official"))
+            text = c.text.replace(f"{env}:", f"{env} ({len(results)} seeds):", 1)
+            claims.append(replace(c, text=text, experiment="mujoco_official"))
     return _finish(out, "mujoco_official", "paper", t0, claims,
-                   {"parity": "official", "budget": "paper", "seeds": seeds},
-                   sorted(set().union(*seeds.values())),
+                   {"parity": "official", "budget": "paper", "seeds": seeds}, [],
                    note="loaded from the committed paper-budget artifacts (seeds per "
                         "environment: " + ", ".join(f"{e} {len(v)}" for e, v in seeds.items())
                         + ")")
@@ -475,7 +475,7 @@ def _manifest_budget_seeds(rep: Report) -> tuple[str, int | None]:
         return rep.budget, None
     config = manifest.get("config")
     budget = config.get("budget", rep.budget) if isinstance(config, dict) else rep.budget
-    return str(budget), len(manifest.get("seeds", []))
+    return str(budget), len(manifest.get("seeds", [])) or None  # none listed: rows say their own
 
 
 def _row(c: Claim, experiment: str, budget: str, seeds: int | None) -> dict[str, Any]:
