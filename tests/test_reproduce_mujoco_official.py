@@ -41,3 +41,14 @@ def test_rows_off_the_proportion_scale_are_drawn_relative_to_their_threshold():
     assert (low, high) == (2 / 19, 1.0) and est == 10 / 19
     inf = {"estimate": 1.0, "low": -float("inf"), "high": 3.0, "threshold": 2.0, "claim": ">"}
     assert relative_to_threshold(inf) == (-1.0, -1.1, 1.0)
+
+
+def test_beyond_gradient_claims_are_chapter_10s_on_the_committed_artifact(tmp_path):
+    from logel.experiments import beyond_gradient as bg
+    from logel.reproduce import reproduce_beyond_gradient
+    report = reproduce_beyond_gradient("book", 1, "loky", tmp_path)
+    results, _ = bg.load_results("paper")
+    expected = bg.claims(results, "paper")
+    assert report.budget == "paper" and len(report.claims) == len(expected) > 0
+    assert [(c.text, c.verdict) for c in report.claims] == [(c.text, c.verdict) for c in expected]
+    assert artifacts.is_complete(tmp_path)
