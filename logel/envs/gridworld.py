@@ -35,6 +35,7 @@ import numpy as np
 from logel._validation import as_array, choice, integer, real
 from logel.policies.boltzmann import sample_actions
 from logel.tabular import TabularMDP
+from logel.traces import LearnerTrace
 
 Variant = Literal["paper", "consistent"]
 
@@ -213,6 +214,26 @@ def sample_batch(grid: Gridworld, policy: np.ndarray, n_trajectories: int,
     next_states = next_states.reshape(n_trajectories, T)
     return TrajectoryBatch(states, actions, model.state_features[next_states],
                            next_states[:, -1].copy())
+
+
+def batches_trace(batches: Sequence[TrajectoryBatch], gamma: float, omega: np.ndarray,
+                  metadata: dict[str, Any], *, thetas: np.ndarray | None = None,
+                  learning_rates: np.ndarray | None = None) -> LearnerTrace:
+    """The :class:`~logel.traces.LearnerTrace` of a learner's per-step batches: their states,
+    actions and features stacked over the learning steps, and each trajectory's discounted
+    return :math:`\\sum_t\\gamma^t\\phi_t^\\top\\omega` under the true weights ``omega``."""
+    features = np.stack([b.features for b in batches])
+    discounts = gamma ** np.arange(features.shape[2])
+    return LearnerTrace(
+        states=np.stack([b.states for b in batches]),
+        actions=np.stack([b.actions for b in batches]),
+        features=features,
+        gamma=gamma,
+        thetas=thetas,
+        learning_rates=learning_rates,
+        returns=np.einsum("kntq,q,t->kn", features, omega, discounts),
+        metadata=metadata,
+    )
 
 
 def sample_batches(grid: Gridworld, policies: np.ndarray, n_trajectories: int,

@@ -564,7 +564,7 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     if np.ndim(alpha_init) == 0 and not isinstance(alpha_init, str):
-        alpha = np.full(m, real(alpha_init, "alpha_init", low=alpha_min))
+        alpha = np.full(m, real(alpha_init, "alpha_init (at least alpha_min)", low=alpha_min))
     else:
         alpha = as_array(alpha_init, "alpha_init", ndim=1, shape_doc=f"() or (m,) = ({m},)")
         if alpha.shape != (m,):

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from logel._validation import choice, integer, real
-from logel.envs.gridworld import Gridworld, sample_batch
+from logel.envs.gridworld import Gridworld, batches_trace, sample_batch
 from logel.estimators import gpomdp_jacobian
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.tabular import feature_expectations_jacobian
@@ -107,15 +107,8 @@ def run_gpomdp_learner(grid: Gridworld, config: GPOMDPLearnerConfig,
             alpha, update = 0.0, np.zeros_like(update)
         alphas.append(alpha)
         theta = theta + update
-    discounts = gamma ** np.arange(grid.horizon)
-    features = np.stack([b.features for b in batches])
-    return LearnerTrace(
-        states=np.stack([b.states for b in batches]),
-        actions=np.stack([b.actions for b in batches]),
-        features=features,
-        gamma=gamma,
-        thetas=np.stack(thetas),
-        learning_rates=np.asarray(alphas),
-        returns=np.einsum("kntq,q,t->kn", features, omega, discounts),
-        metadata={"learner": "gpomdp", "config": asdict(config), **grid.describe()},
+    return batches_trace(
+        batches, gamma, omega,
+        {"learner": "gpomdp", "config": asdict(config), **grid.describe()},
+        thetas=np.stack(thetas), learning_rates=np.asarray(alphas),
     )

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from logel._validation import choice, integer, real
-from logel.envs.gridworld import Gridworld, sample_batch
+from logel.envs.gridworld import Gridworld, batches_trace, sample_batch
 from logel.policies.boltzmann import sample_actions
 from logel.tabular import reward_table, soft_bellman_backup, softmax
 from logel.traces import LearnerTrace
@@ -122,14 +122,7 @@ def run_tabular_learner(grid: Gridworld, config: TabularLearnerConfig,
         else:
             q_soft = soft_evaluation_sweeps(grid, policy, config, rng)
             policy = softmax(q_soft / config.spi_temperature, axis=1)
-    features = np.stack([b.features for b in batches])
-    discounts = grid.gamma ** np.arange(grid.horizon)
-    trace = LearnerTrace(
-        states=np.stack([b.states for b in batches]),
-        actions=np.stack([b.actions for b in batches]),
-        features=features,
-        gamma=grid.gamma,
-        returns=np.einsum("kntq,q,t->kn", features, grid.true_weights, discounts),
-        metadata={"learner": config.learner, "config": asdict(config), **grid.describe()},
-    )
+    trace = batches_trace(batches, grid.gamma, grid.true_weights,
+                          {"learner": config.learner, "config": asdict(config),
+                           **grid.describe()})
     return trace, np.stack(policies)

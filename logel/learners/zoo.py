@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 
 from logel._validation import choice, integer, real
-from logel.envs.gridworld import Gridworld, sample_batch
+from logel.envs.gridworld import Gridworld, batches_trace, sample_batch
 from logel.estimators import gpomdp_jacobian
 from logel.learners.gpomdp import step_size
 from logel.policies.boltzmann import BoltzmannPolicy
@@ -233,18 +233,11 @@ def run_zoo_learner(grid: Gridworld, config: ZooConfig, rng: np.random.Generator
             update = _ppo_update(policy, theta, batch.states, batch.actions, rewards, gamma,
                                  adam, config, rng)
         theta = theta + update
-    discounts = gamma ** np.arange(grid.horizon)
-    features = np.stack([b.features for b in batches])
-    return LearnerTrace(
-        states=np.stack([b.states for b in batches]),
-        actions=np.stack([b.actions for b in batches]),
-        features=features,
-        gamma=gamma,
+    return batches_trace(
+        batches, gamma, omega,
+        {"learner": f"zoo:{config.learner}", "config": asdict(config), **grid.describe()},
         thetas=np.stack(thetas),
         learning_rates=np.asarray(alphas) if config.learner == "sgd" else None,
-        returns=np.einsum("kntq,q,t->kn", features, omega, discounts),
-        metadata={"learner": f"zoo:{config.learner}", "config": asdict(config),
-                  **grid.describe()},
     )
 
 
