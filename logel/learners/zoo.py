@@ -9,8 +9,8 @@ Every learner here samples ``n`` trajectories of length ``T`` from its Boltzmann
 baseline); they differ in what they do with it:
 
 ``"sgd"``
-    the paper's learner, :math:`\\Delta_t=\\alpha\\hat g_t` (:func:`sgd_direction`); identical,
-    draw for draw, to :func:`logel.learners.gpomdp.run_gpomdp_learner`.
+    the paper's learner, :math:`\\Delta_t=\\alpha\\hat g_t`: it *is*
+    :func:`logel.learners.gpomdp.run_gpomdp_learner` (one home for that learner).
 ``"adam"``
     Adam on the same estimate (:func:`adam_update`): per-coordinate steps
     :math:`\\Delta_t=\\eta\\,\\hat m_t/(\\sqrt{\\hat v_t}+\\epsilon)` with bias-corrected first and
@@ -35,7 +35,7 @@ randomness comes from the one generator passed in (the PPO minibatches included)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -43,7 +43,7 @@ import numpy as np
 from logel._validation import choice, integer, real
 from logel.envs.gridworld import Gridworld, batches_trace, sample_batch
 from logel.estimators import gpomdp_jacobian
-from logel.learners.gpomdp import step_size
+from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.traces import LearnerTrace
 
@@ -140,11 +140,6 @@ def adam_update(state: AdamState, gradient: np.ndarray, learning_rate: float, be
     return learning_rate * m_hat / (np.sqrt(v_hat) + eps)
 
 
-def sgd_direction(gradient: np.ndarray, learning_rate: float) -> np.ndarray:
-    """The paper's step :math:`\\alpha\\hat g_t` (Sec. 1.4)."""
-    return learning_rate * gradient
-
-
 def empirical_fisher(scores: np.ndarray) -> np.ndarray:
     """:math:`\\hat F=\\frac1{NT}\\sum_{i,l}g^i_lg^{i\\top}_l` of ``(N, T, d)`` scores, ``(d, d)``."""
     flat = scores.reshape(-1, scores.shape[-1])
@@ -203,12 +198,18 @@ def run_zoo_learner(grid: Gridworld, config: ZooConfig, rng: np.random.Generator
         The :class:`LearnerTrace` with ``thetas`` ``(n_updates + 1, 75)``; ``learning_rates``
         only for ``"sgd"``; ``metadata["learner"]`` is ``"zoo:<learner>"``.
     """
+    metadata = {"learner": f"zoo:{config.learner}", "config": asdict(config), **grid.describe()}
+    if config.learner == "sgd":  # the paper's learner has one home: logel.learners.gpomdp
+        trace = run_gpomdp_learner(grid, GPOMDPLearnerConfig(
+            n_updates=config.n_updates, n_trajectories=config.n_trajectories,
+            learning_rate=config.sgd_learning_rate, baseline_eps=config.baseline_eps), rng)
+        return replace(trace, metadata=metadata)
     policy = BoltzmannPolicy(grid.n_states, grid.n_actions)
     omega = grid.true_weights
     gamma = grid.gamma
     theta = np.zeros(policy.n_params)
     adam = AdamState(np.zeros_like(theta), np.zeros_like(theta))
-    thetas, alphas, batches = [], [], []
+    thetas, batches = [], []
     for t in range(config.n_updates + 1):
         probs = policy.probabilities(theta)
         batch = sample_batch(grid, probs, config.n_trajectories, rng)
@@ -219,11 +220,7 @@ def run_zoo_learner(grid: Gridworld, config: ZooConfig, rng: np.random.Generator
         rewards = batch.features @ omega
         scores = policy.scores(theta, batch.states, batch.actions)
         grad = gpomdp_jacobian(scores, rewards[..., None], gamma, config.baseline_eps)[:, 0]
-        if config.learner == "sgd":
-            alpha = step_size(config.sgd_learning_rate, t, grad)
-            alphas.append(alpha)
-            update = sgd_direction(grad, alpha)
-        elif config.learner == "adam":
+        if config.learner == "adam":
             update = adam_update(adam, grad, config.adam_learning_rate, config.adam_beta1,
                                  config.adam_beta2, config.adam_eps)
         elif config.learner == "npg":
@@ -233,12 +230,7 @@ def run_zoo_learner(grid: Gridworld, config: ZooConfig, rng: np.random.Generator
             update = _ppo_update(policy, theta, batch.states, batch.actions, rewards, gamma,
                                  adam, config, rng)
         theta = theta + update
-    return batches_trace(
-        batches, gamma, omega,
-        {"learner": f"zoo:{config.learner}", "config": asdict(config), **grid.describe()},
-        thetas=np.stack(thetas),
-        learning_rates=np.asarray(alphas) if config.learner == "sgd" else None,
-    )
+    return batches_trace(batches, gamma, omega, metadata, thetas=np.stack(thetas))
 
 
 def _ppo_update(policy: BoltzmannPolicy, theta: np.ndarray, states: np.ndarray,
@@ -260,4 +252,4 @@ def _ppo_update(policy: BoltzmannPolicy, theta: np.ndarray, states: np.ndarray,
 
 __all__ = ["ZOO_LEARNERS", "ZOO_NAMES", "AdamState", "ZooConfig", "ZooLearner", "adam_update",
            "clipped_surrogate_gradient", "empirical_fisher", "natural_direction",
-           "reward_to_go_advantages", "run_zoo_learner", "sgd_direction"]
+           "reward_to_go_advantages", "run_zoo_learner"]
