@@ -430,3 +430,32 @@ def test_log_std_analysis_on_a_kept_trace(smoke_run, tmp_path):
     # the official-parity traces are looked up under their own names
     assert diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
                     analysis="log_std", parity="official") == {0: "missing trace"}
+
+
+def test_cloning_tuning_on_a_kept_trace(smoke_run, tmp_path):
+    """Provenance: the cloning-schedule tuning runs every candidate and selects by agreement
+    with the true-theta observer (no reward), ours winning ties."""
+    from logel.experiments import mujoco_diagnostics as diag
+
+    _, root, _ = smoke_run
+    assert diag.run("Hopper-v5", [0], root / "traces", budget="smoke", root=tmp_path,
+                    analysis="cloning") == {0: "done"}
+    res = diag.load_results("Hopper-v5", "smoke", tmp_path, analysis="cloning")[0]
+    obs = res["observers"]
+    assert set(obs) == set(diag.CLONING_SCHEDULES)
+    for v in obs.values():
+        assert -1.0 <= v["agreement_with_true_theta"] <= 1.0 + 1e-12
+        assert v["motion_norm_ratio"] > 0 and isinstance(v["converged"], bool)
+    chosen = diag.select_cloning_schedule(res)
+    best = max(v["agreement_with_true_theta"] for v in obs.values())
+    assert obs[chosen]["agreement_with_true_theta"] == best
+    # ties go to the first candidate (ours)
+    tied = {"observers": {name: {"agreement_with_true_theta": 0.5} for name in obs}}
+    assert diag.select_cloning_schedule(tied) == diag.CLONING_SCHEDULES[0]
+    with pytest.raises(ValueError, match="must hold the schedules"):
+        diag.select_cloning_schedule({"observers": {"ours": {"agreement_with_true_theta": 1}}})
+    # the schedules differ only in the cloning
+    configs = diag.cloning_schedule_configs(mj.experiment_config("Hopper-v5", "smoke").logel)
+    assert len({c.bc for c in configs.values()}) == len(configs)
+    assert len({replace(c, bc=configs[diag.CLONING_SCHEDULES[0]].bc)
+                for c in configs.values()}) == 1
