@@ -180,3 +180,36 @@ def test_plot_episode_stat_skips_agents_without_it() -> None:
     assert len(ax2.get_lines()) == 0
     plt.close(fig)
     plt.close(fig2)
+
+
+def _premise_results(explained: dict[str, list[float]]) -> dict[int, dict[str, Any]]:
+    """E2-shaped results: per seed, per variant, the statistics premise_at_true_theta writes."""
+    out: dict[int, dict[str, Any]] = {}
+    for seed in range(len(next(iter(explained.values())))):
+        variants = {}
+        for name, values in explained.items():
+            e = values[seed]
+            variants[name] = {"explained_motion_ref": e, "step_cosine_ref": [e, e / 2],
+                              "explained_motion_fit": 2 * e, "cosine_standardised": e,
+                              "weights": [1.0, 0.0, -e]}
+        out[seed] = {"variants": variants}
+    return out
+
+
+def test_premise_table_and_claims() -> None:
+    res = _premise_results({"a": [0.01, 0.02, 0.015, 0.012, 0.018],
+                            "b": [0.30, 0.35, 0.28, 0.32, 0.31]})
+    assert np.allclose(mjf.premise_values(res, "b", "step_cosine"),
+                       0.75 * mjf.premise_values(res, "b", "explained_motion_ref"))
+    table = mjf.premise_table(res, ["b", "a"])
+    lines = table.splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| b |") and lines[3].startswith("| a |")
+    assert "| 5/5 |" in lines[2]
+    claims = mjf.premise_claims(res, "Reacher-v5", base="a", other="b")
+    assert {k: c.verdict for k, c in claims.items()} == {
+        "explains": "holds", "more": "holds", "cosine": "holds"}
+    flipped = mjf.premise_claims(res, "Reacher-v5", base="b", other="a")
+    assert {k: c.verdict for k, c in flipped.items()} == {
+        "explains": "fails", "more": "fails", "cosine": "fails"}
+    with pytest.raises(KeyError):
+        mjf.premise_table(res, ["c"])

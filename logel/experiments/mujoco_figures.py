@@ -15,7 +15,7 @@ in the chapter before the results.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -473,3 +473,69 @@ def plot_episode_stat(ax: Any, results: Mapping[int, Mapping[str, Any]], stat: s
     ax.set_xlabel("environment steps (millions)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+
+
+# ---------------------------------------------------------------------------------------------
+# E2 (head gain x control cost) and E3 (the PPO ladder): the premise at the true parameters
+# ---------------------------------------------------------------------------------------------
+
+def premise_values(results: Mapping[int, Mapping[str, Any]], variant: str, key: str
+                   ) -> np.ndarray:
+    """Per seed (sorted), one statistic of one learner variant of
+    :func:`logel.experiments.mujoco_learners.load_results`: ``"explained_motion_ref"``,
+    ``"explained_motion_fit"``, ``"cosine_standardised"``, ``"control_weight"``, or
+    ``"step_cosine"`` (the mean over steps of ``"step_cosine_ref"``)."""
+    def one(r: Mapping[str, Any]) -> float:
+        v = r["variants"][variant]
+        return float(np.mean(v["step_cosine_ref"])) if key == "step_cosine" else float(v[key])
+    return np.array([one(results[s]) for s in sorted(results)])
+
+
+def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[str],
+                  digits: int = 3) -> str:
+    """Markdown table, one row per learner variant (``variants``, in order: the keys of
+    :data:`~logel.experiments.mujoco_learners.FACTORIAL` or ``RUNGS``): the reference reward's
+    explained motion and mean per-step cosine at the true :math:`\\theta`, the motion LOGEL's
+    own :math:`\\hat\\omega` explains, the standardised cosine of :math:`\\hat\\omega` with
+    :math:`\\omega_{ref}`, and the recovered control weight (negative seeds / seeds, median
+    :math:`|\\hat w_{ctrl}|/\\lVert\\hat\\omega\\rVert`); seed means with 95% t-intervals."""
+    rows = []
+    for variant in variants:
+        w = np.array([np.asarray(results[s]["variants"][variant]["weights"], dtype=float)
+                      for s in sorted(results)])
+        ctrl = w[:, -1]
+        rows.append([variant]
+                    + [_mean_text(premise_values(results, variant, k), digits)
+                       for k in ("explained_motion_ref", "step_cosine", "explained_motion_fit",
+                                 "cosine_standardised")]
+                    + [f"{int(np.sum(ctrl < 0))}/{len(ctrl)}",
+                       f"{np.median(np.abs(ctrl) / np.linalg.norm(w, axis=1)):.3f}"])
+    return markdown_table(
+        ["learner", "motion explained by ω_ref", "mean cos(Δ_t, ∇ψ_t ω_ref)",
+         "motion explained by ω̂", "cos(ω̂, ω_ref), standardised", "ŵ_ctrl < 0",
+         "median |ŵ_ctrl| / ‖ω̂‖"], rows)
+
+
+def premise_claims(results: Mapping[int, Mapping[str, Any]], env_id: str, base: str,
+                   other: str, threshold: float = 0.05) -> dict[str, Claim]:
+    """The claims of E2/E3 on one environment, paired by seed, each with a t-interval:
+
+    * ``"explains"``: under the ``other`` learner the reference reward's gradient explains more
+      than ``threshold`` of the motion at the true :math:`\\theta` (the premise roughly holds);
+    * ``"more"``: it explains more under ``other`` than under ``base`` (mean difference > 0);
+    * ``"cosine"``: LOGEL's :math:`\\hat\\omega` at the true :math:`\\theta` is closer to
+      :math:`\\omega_{ref}` under ``other`` than under ``base`` (standardised cosines).
+    """
+    x = premise_values(results, other, "explained_motion_ref")
+    y = premise_values(results, base, "explained_motion_ref")
+    cx = premise_values(results, other, "cosine_standardised")
+    cy = premise_values(results, base, "cosine_standardised")
+    fam = env_family(env_id)
+    return {
+        "explains": Claim.of(f"{fam}, {other}: ω_ref explains > {threshold:.0%} of the motion",
+                             *_t_interval(x), threshold, ">", "t"),
+        "more": Claim.of(f"{fam}: ω_ref explains more of {other} than of {base}",
+                         *_t_interval(x - y), 0.0, ">", "paired t"),
+        "cosine": Claim.of(f"{fam}: ω̂ is closer to ω_ref under {other} than under {base}",
+                           *_t_interval(cx - cy), 0.0, ">", "paired t"),
+    }
