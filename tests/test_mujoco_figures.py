@@ -3,6 +3,8 @@ results shaped like ``logel.experiments.mujoco.load_results``'s."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
