@@ -215,3 +215,22 @@ def test_premise_table_and_claims() -> None:
         "explains": "fails", "more": "fails", "cosine": "fails"}
     with pytest.raises(KeyError):
         mjf.premise_table(res, ["c"])
+
+
+def test_published_lfl_merge_table_and_claims() -> None:
+    """E7: only common seeds are paired; the claims compare the right agents."""
+    published = {s: {"observer_lfl": _agent(10.0, final, N_OBSERVER, 20.0, None, "x")}
+                 for s, final in zip((0, 1, 2, 3, 7), (2.0, 1.0, 3.0, 2.5, 9.0), strict=True)}
+    merged = mjf.merge_published_lfl(STANDING, published)
+    assert sorted(merged) == [0, 1, 2, 3]
+    assert np.allclose(mjf.final_values(merged, mjf.PUBLISHED_LFL), [2.0, 1.0, 3.0, 2.5])
+    table = mjf.published_lfl_table(merged)
+    lines = table.splitlines()
+    assert len(lines) == 2 + 4 + 1 and lines[-1].startswith("| mean |")
+    assert "| 2.0 |" in lines[2] and "| 20 |" in lines[2]
+    claims = mjf.published_lfl_claims(merged, "Hopper-v5", n_resamples=500)
+    for c in claims.values():
+        _check_verdict(c)
+    assert claims["beats_published_diff"].verdict == "holds"       # ~1000 against ~2
+    assert claims["published_beats_fixed_diff"].verdict == "fails"  # 2.1 against 4.1
+    assert mjf.merge_published_lfl(STANDING, {}) == {}

@@ -539,3 +539,57 @@ def premise_claims(results: Mapping[int, Mapping[str, Any]], env_id: str, base: 
         "cosine": Claim.of(f"{fam}: ω̂ is closer to ω_ref under {other} than under {base}",
                            *_t_interval(cx - cy), 0.0, ">", "paired t"),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# E7: the published LfL (aliasing bug kept) beside the fixed one
+# ---------------------------------------------------------------------------------------------
+
+PUBLISHED_LFL = "observer_lfl_published"
+"""Key of the published LfL's observer in :func:`merge_published_lfl`'s results."""
+
+
+def merge_published_lfl(results: Mapping[int, Mapping[str, Any]],
+                        published: Mapping[int, Mapping[str, Any]]
+                        ) -> dict[int, dict[str, Any]]:
+    """The seeds present in both the main runs (``results``) and E7 (``published``, what
+    :func:`logel.experiments.mujoco_published_lfl.load_results` returns): each seed's main
+    results plus E7's observer under :data:`PUBLISHED_LFL`, paired by seed (same learner,
+    same observer seed)."""
+    return {s: {**results[s], PUBLISHED_LFL: published[s]["observer_lfl"]}
+            for s in sorted(set(results) & set(published))}
+
+
+def published_lfl_table(merged: Mapping[int, Mapping[str, Any]], digits: int = 1) -> str:
+    """Markdown table, one row per seed and a last row of means with 95% t-intervals: the
+    final true return and episode length of the LOGEL observer, the fixed LfL's observer and
+    the published LfL's observer."""
+    names = ("observer_logel", "observer_lfl", PUBLISHED_LFL)
+    ret = {n: final_values(merged, n) for n in names}
+    length = {n: episode_values(merged, n, "length") for n in names}
+    rows = [[str(s)] + [_fmt(ret[n][i], digits) for n in names]
+            + [_fmt(length[n][i], 0) for n in names] for i, s in enumerate(sorted(merged))]
+    rows.append(["mean"] + [_mean_text(ret[n], digits) for n in names]
+                + [_mean_text(length[n], 0) for n in names])
+    short = ("LOGEL obs.", "fixed LfL obs.", "published LfL obs.")
+    return markdown_table(["seed"] + [f"return: {s}" for s in short]
+                          + [f"length: {s}" for s in short], rows)
+
+
+def published_lfl_claims(merged: Mapping[int, Mapping[str, Any]], env_id: str,
+                         n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, Claim]:
+    """E7's claims on one environment, paired by seed (as :func:`observer_claims`):
+    ``beats_published`` (+ ``_diff``), the LOGEL observer beats the published LfL's observer
+    (the comparison the paper made), and ``published_beats_fixed`` (+ ``_diff``), the published
+    LfL's observer beats the fixed one's (what the bug changes)."""
+    logel_ = final_values(merged, "observer_logel")
+    fixed = final_values(merged, "observer_lfl")
+    published = final_values(merged, PUBLISHED_LFL)
+    claims: dict[str, Claim] = {}
+    claims["beats_published"], claims["beats_published_diff"] = _beats(
+        f"{env_id}: the LOGEL observer (X) beats the published LfL's observer (Y), final return",
+        logel_, published, n_resamples, seed)
+    claims["published_beats_fixed"], claims["published_beats_fixed_diff"] = _beats(
+        f"{env_id}: the published LfL's observer (X) beats the fixed LfL's (Y), final return",
+        published, fixed, n_resamples, seed)
+    return claims
