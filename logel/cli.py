@@ -64,6 +64,8 @@ RUNS: dict[str, tuple[str, str]] = {
                            "MuJoCo E4, observers on task-free rewards"),
     "mujoco_diagnostics": ("logel.experiments.mujoco_diagnostics",
                            "MuJoCo diagnostics (and E5, data choices) on kept traces"),
+    "mujoco_preconditioned": ("logel.experiments.mujoco_preconditioned",
+                              "MuJoCo: preconditioned (Adam, diagonal) LOGEL on kept traces"),
     "mujoco_checks": ("logel.experiments.mujoco_checks",
                       "MuJoCo E6, finite differences along the recovered gradient"),
     "mujoco_published_lfl": ("logel.experiments.mujoco_published_lfl",

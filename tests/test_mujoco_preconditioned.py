@@ -1,0 +1,156 @@
+"""The preconditioned observer on MuJoCo traces (logel.experiments.mujoco_preconditioned), on
+smoke-size synthetic inputs."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from logel import fit
+from logel.experiments import mujoco_preconditioned as mp
+from logel.experiments.mujoco import experiment_config, trace_name
+from logel.irl.preconditioned import adam_model
+from logel.traces import LearnerTrace
+
+OPTIONS = {"alpha_min": 1e-6, "tol": 1e-8, "max_iter": 200, "convergence": "direction"}
+
+
+def _arrays(rng: np.random.Generator, m: int = 6, d: int = 15, q: int = 3
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    J = rng.standard_normal((m, d, q))
+    w = np.array([1.0, -0.5, 0.25])
+    D = 0.2 * np.einsum("tdq,q->td", J, w) + 0.05 * rng.standard_normal((m, d))
+    return D, J, w
+
+
+def _analyse(D: np.ndarray, J: np.ndarray, w: np.ndarray, betas=(0.0, 0.7), seed: int = 0):
+    return mp.analyse(D, J, w, np.ones(3), alpha_init=np.full(len(D), 0.5),
+                      fit_options=OPTIONS, betas=betas, rng_key=(seed, "test"),
+                      n_directions=20, outer_iter=10)
+
+
+def test_update_betas_and_adam_steps() -> None:
+    paper = {"n_epochs": 10, "n_envs": 16, "n_steps": 2000, "batch_size": 1000}
+    assert mp.adam_steps_per_update(paper) == 320
+    b1, b2 = mp.update_betas((0.9, 0.999), 320)
+    assert b1 == pytest.approx(0.9 ** 320) and b2 == pytest.approx(0.999 ** 320)
+    assert mp.update_betas((0.5, 0.9), 1) == (0.5, 0.9)
+    with pytest.raises(ValueError, match="adam_steps"):
+        mp.update_betas((0.9, 0.999), 0)
+    with pytest.raises(ValueError, match="betas"):
+        mp.update_betas((0.9, 1.5), 3)
+    with pytest.raises(ValueError, match="batch_size"):
+        mp.adam_steps_per_update({"n_epochs": 10, "n_envs": 16, "n_steps": 2000})
+
+
+def test_plain_model_is_logel_fit(rng: np.random.Generator) -> None:
+    D, J, w = _arrays(rng)
+    out = _analyse(D, J, w)
+    assert set(out) == set(mp.MODELS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = fit(D, J, alpha_init=np.full(len(D), 0.5), **OPTIONS)
+    np.testing.assert_array_equal(out["plain"]["weights"], plain.weights)
+    np.testing.assert_array_equal(out["plain"]["learning_rates"], plain.learning_rates)
+    # the plain learner's own reward direction stands out from random directions
+    assert out["plain"]["cosine_reference"] > 0.95
+    assert out["plain"]["explained_motion_reference"] > out["plain"]["null_q95"]
+    assert out["diagonal"]["explained_motion_fit"] >= out["plain"]["explained_motion_fit"] - 1e-9
+
+
+def test_adam_model_fits_a_per_update_adam_learner(rng: np.random.Generator) -> None:
+    m, d = 8, 20
+    J = rng.standard_normal((m, d, 3)) * rng.uniform(0.1, 5.0, size=(1, d, 1))
+    w = np.array([1.0, -0.5, 0.25])
+    betas = (0.0, 0.7)
+    M, P = adam_model(J, w, *betas)
+    D = 0.01 * P * np.einsum("tdq,q->td", M, w)
+    out = _analyse(D, J, w, betas)
+    assert out["adam"]["explained_motion_reference"] == pytest.approx(1.0, abs=1e-9)
+    assert out["adam"]["cosine_reference"] > out["plain"]["cosine_reference"]
+
+
+def test_analyse_is_deterministic(rng: np.random.Generator) -> None:
+    D, J, w = _arrays(rng)
+    a, b = _analyse(D, J, w, seed=3), _analyse(D, J, w, seed=3)
+    for model in mp.MODELS:  # timings differ; everything else is equal
+        a[model].pop("seconds"), b[model].pop("seconds")
+    assert a == b
+    c = _analyse(D, J, w, seed=4)
+    assert c["plain"]["null_median"] != a["plain"]["null_median"]  # another stream
+    assert c["plain"]["weights"] == a["plain"]["weights"]
+
+
+def test_bad_input_is_named(rng: np.random.Generator) -> None:
+    D, J, w = _arrays(rng)
+    with pytest.raises(ValueError, match="jacobians"):
+        _analyse(D, J[:, :-1], w)
+    with pytest.raises(ValueError, match="deltas"):
+        _analyse(D[0], J, w)
+    with pytest.raises(ValueError, match="omega_ref"):
+        _analyse(D, J, w[:2])
+    with pytest.raises(ValueError, match="PreconditionedMujocoConfig.observer"):
+        mp.PreconditionedMujocoConfig(observer="cloned")
+    with pytest.raises(ValueError, match="PreconditionedMujocoConfig.n_directions"):
+        mp.PreconditionedMujocoConfig(n_directions=0)
+    with pytest.raises(ValueError, match="PreconditionedMujocoConfig.learner_betas"):
+        mp.PreconditionedMujocoConfig(learner_betas=(0.9,))
+
+
+def _synthetic_trace(seed: int) -> LearnerTrace:
+    """A tiny Hopper-like trace of the paper's learner (trunk 8 wide, 3 features)."""
+    torch = pytest.importorskip("torch")  # noqa: F841
+    from logel.irl.neural import trunk_size
+
+    rng = np.random.default_rng(seed)
+    K, N, T, obs_dim, act_dim, q = 4, 2, 20, 3, 2, 3
+    starts = np.zeros((K, N, T), dtype=bool)
+    starts[:, :, ::10] = True
+    d = trunk_size(obs_dim, (8,))
+    thetas = np.cumsum(0.05 * rng.standard_normal((K, d)), axis=0)
+    heads = [rng.standard_normal(act_dim * 8 + 2 * act_dim).tolist() for _ in range(K)]
+    meta = {"env_id": "Hopper-v5", "hidden": [8], "obs_dim": obs_dim, "act_dim": act_dim,
+            "actor_heads": heads,
+            "config": {"n_epochs": 2, "n_envs": N, "n_steps": T, "batch_size": 10}}
+    return LearnerTrace(rng.normal(size=(K, N, T, obs_dim)),
+                        rng.normal(size=(K, N, T, act_dim)), rng.normal(size=(K, N, T, q)),
+                        0.99, thetas=thetas, episode_starts=starts, metadata=meta)
+
+
+def test_smoke_run_writes_verified_artifacts(tmp_path: Path) -> None:
+    trace_dir = tmp_path / "traces"
+    trace_dir.mkdir()
+    trace_cfg = experiment_config("Hopper-v5", "smoke", parity="official")
+    for seed in (0, 1):
+        _synthetic_trace(seed).save(trace_dir / trace_name(trace_cfg, seed))
+    root = tmp_path / "artifacts"
+    for observer in mp.OBSERVERS:
+        cfg = mp.experiment_settings("Hopper-v5", "smoke", observer=observer, n_directions=5,
+                                     outer_iter=3)
+        assert mp.run(cfg, [0, 1, 2], trace_dir, root) == {0: "done", 1: "done",
+                                                          2: "missing trace"}
+        assert mp.run(cfg, [0], trace_dir, root) == {0: "skipped"}
+        with pytest.raises(RuntimeError, match="different configuration"):
+            mp.run(mp.experiment_settings("Hopper-v5", "smoke", observer=observer,
+                                          n_directions=6, outer_iter=3), [0], trace_dir, root)
+    results = mp.load_results("Hopper-v5", "smoke", root)
+    assert sorted(results) == [0, 1]
+    r = results[0]
+    assert r["adam_steps_per_update"] == 2 * 4 and set(r["observers"]) == {"true", "bc"}
+    for observer in mp.OBSERVERS:
+        obs = r["observers"][observer]
+        assert obs["plain_equals_observer"] and obs["cosine_to_main_run"] is None
+        assert obs["reference_weights"] == [125.0, 1.0, -1e-3]
+    claims = mp.claims(results, "Hopper-v5")
+    assert len(claims) == 2 * 2 + 3
+    assert all(c.verdict in ("holds", "fails", "inconclusive") for c in claims)
+    # the same seed gives the same numbers (the timings aside)
+    again = mp.run_trace(_synthetic_trace(0), mp.experiment_settings(
+        "Hopper-v5", "smoke", observer="true", n_directions=5, outer_iter=3), 0, root)
+    for model, v in again["observers"]["true"]["models"].items():
+        stored = dict(r["observers"]["true"]["models"][model])
+        stored.pop("seconds"), v.pop("seconds")
+        assert v == stored
