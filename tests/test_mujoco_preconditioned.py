@@ -154,3 +154,21 @@ def test_smoke_run_writes_verified_artifacts(tmp_path: Path) -> None:
         stored = dict(r["observers"]["true"]["models"][model])
         stored.pop("seconds"), v.pop("seconds")
         assert v == stored
+
+
+def test_committed_artifacts_match_the_current_configuration() -> None:
+    """Every committed paper-budget folder verifies and was written with today's
+    configuration (a change of defaults must come with new artifacts)."""
+    from logel import artifacts
+
+    checked = 0
+    for env in ("Reacher-v5", "Hopper-v5"):
+        for observer in mp.available_observers(env):
+            cfg = mp.experiment_settings(env, "paper", observer=observer)
+            base = mp.output_dir(cfg, 0).parent
+            for seed, folder in artifacts.seed_folders(base).items():
+                manifest = artifacts.verify(folder)
+                assert manifest["config"] == mp.config_dict(cfg, seed), folder
+                checked += 1
+    if not checked:
+        pytest.skip("no committed mujoco_preconditioned artifacts")

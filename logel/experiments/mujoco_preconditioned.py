@@ -379,6 +379,14 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
     return dict(sorted(merged.items()))
 
 
+def available_observers(env_id: str, budget: str = "paper", root: Path | None = None
+                        ) -> tuple[str, ...]:
+    """The observers of :data:`OBSERVERS` with a results folder for ``env_id`` at ``budget``
+    (their seeds still verify on :func:`load_results`)."""
+    return tuple(o for o in OBSERVERS if output_dir(PreconditionedMujocoConfig(
+        env_id=env_id, budget=budget, observer=o), 0, root).parent.is_dir())
+
+
 def per_seed(results: Mapping[int, Mapping[str, Any]], observer: str, model: str, key: str
              ) -> np.ndarray:
     """``(n_seeds,)`` one reported value of one observer and model, by seed order."""
@@ -469,5 +477,5 @@ if __name__ == "__main__":
 
 
 __all__ = ["MODELS", "OBSERVERS", "PreconditionedCommand", "PreconditionedMujocoConfig",
-           "adam_steps_per_update", "analyse", "claims", "experiment_settings", "fit_options",
+           "adam_steps_per_update", "available_observers", "analyse", "claims", "experiment_settings", "fit_options",
            "load_results", "main_run_weights", "per_seed", "run", "run_trace", "update_betas"]
