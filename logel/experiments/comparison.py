@@ -13,12 +13,14 @@ the all-ones direction of :math:`\\omega` (``config.logel.fix_constant_direction
 unidentifiable) and ``"logel_free"`` with that direction left free (the official code's choice).
 A third, ``"logel_shared"``, is the first with one step size shared by all observed steps
 (``ObserverConfig.step_sizes="shared"``, chapter 6), our answer to LOGEL getting worse with ``m``
-once a learner converges.
+once a learner converges; a fourth, ``"logel_stop"``, also drops the steps after the learner is
+found to have stopped (``ObserverConfig.stopped_steps="drop"``, chapter 6).
 
 Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
 (unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
 its random cloning initialisation from the cell ``(seed, "lfl", m)``; LOGEL in the realistic
-setting draws nothing. So a cell's result depends only on ``(seed, method, m)`` and the options,
+setting draws nothing except the permutations of ``"logel_stop"``'s tests, from the cells
+``(seed, "stopped steps", m, k)``. So a cell's result depends only on ``(seed, method, m)`` and the options,
 never on which other methods ran, and LfL's never on which other ``m`` ran. One deterministic
 dependence remains for LOGEL: its smoothed behavioural cloning
 (:data:`logel.experiments.gridworld.DEFAULT_BC`) clones the observed policies *jointly*, up to
@@ -61,16 +63,18 @@ from logel.statistics import weakest
 from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
-Method = Literal["logel", "logel_free", "logel_shared", "lfl"]
+Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "lfl"]
 NAMES: dict[str, str] = {"gpomdp": "G(PO)MDP", "qlearning": "Q-learning", "svi": "SVI",
                          "spi": "SPI"}
 """Display names of the learners."""
-METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "lfl")
+METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "logel_stop", "lfl")
 """The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LOGEL
-with one step size shared by the observed steps, LfL."""
+with one step size shared by the observed steps, the latter without the steps after the learner
+is found to have stopped (:func:`logel.irl.motion.moving_steps`), LfL."""
 LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel": {}, "logel_free": {"fix_constant_direction": False},
-    "logel_shared": {"step_sizes": "shared"}}
+    "logel_shared": {"step_sizes": "shared"},
+    "logel_stop": {"step_sizes": "shared", "stopped_steps": "drop"}}
 """The LOGEL columns as changes to the configured observer (:class:`logel.ObserverConfig`); they
 share one behavioural cloning."""
 
@@ -100,8 +104,9 @@ class ComparisonConfig:
     lfl: LfLConfig = field(default_factory=LfLConfig)
     """LfL observer options."""
     methods: tuple[Method, ...] = ("logel", "lfl")
-    """Which observers to run (any of :data:`METHODS`; ``"logel_free"`` and ``"logel_shared"``
-    share the cloned inputs of ``"logel"``, so adding them costs only the fits)."""
+    """Which observers to run (any of :data:`METHODS`; ``"logel_free"``, ``"logel_shared"`` and
+    ``"logel_stop"`` share the cloned inputs of ``"logel"``, so adding them costs only the fits
+    and, for ``"logel_stop"``, its permutation tests)."""
 
     def __post_init__(self) -> None:
         c = type(self).__name__ + "."
@@ -205,7 +210,7 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
         inputs, _ = estimate_inputs(grid, trace, logel_cfg, seed)
         observer = observer_config(logel_cfg, trace)
         for method in logel_methods:
-            obs_cfg = replace(observer, **LOGEL_METHODS[method])
+            obs_cfg = replace(observer, seed=seed, **LOGEL_METHODS[method])
             for o in outcomes(grid, inputs, obs_cfg, logel_cfg.observed_steps):
                 results.append(MethodOutcome(method, o.m, o.value, o.optimal,  # type: ignore[arg-type]
                                              o.weight_error, obs_cfg.fix_constant_direction))
@@ -345,8 +350,10 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
     exact McNemar test on the same seeds (:mod:`logel.experiments.claims`). A claim over several
     ``m`` ("at every m >= 5") is judged at its least favourable ``m``: it holds only if it holds
     at every ``m``, and fails if it fails at one. The comparisons of the two choices of the
-    all-ones direction are included when the results have ``"logel_free"``, and those of one
-    shared step size against one per step when they have ``"logel_shared"``.
+    all-ones direction are included when the results have ``"logel_free"``, those of one
+    shared step size against one per step when they have ``"logel_shared"``, and those of
+    dropping the stopped steps when they have ``"logel_stop"`` (against plain LOGEL on every
+    learner, against ``"logel_shared"`` on SVI and SPI).
 
     Args:
         results: ``results[learner]``, one :class:`ComparisonResult` per seed (the same seeds
@@ -421,6 +428,18 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
             paired(e, f"{sh} gets worse with m on SPI (m = {lo} beats m = {hi})",
                    ok("spi", "logel_shared", lo), ok("spi", "logel_shared", hi), budget),
         ]
+    if "logel_stop" in results["spi"][0].config.methods:
+        st = "LOGEL with one step size and the stopped steps dropped"
+        out += [paired(e, f"{st} beats LOGEL on {NAMES[ln]} at m = {hi}",
+                       ok(ln, "logel_stop", hi), ok(ln, "logel", hi), budget)
+                for ln in LEARNERS]
+        out += [paired(e, f"dropping the stopped steps beats keeping them (one step size) on "
+                          f"{NAMES[ln]} at m = {hi}",
+                       ok(ln, "logel_stop", hi), ok(ln, "logel_shared", hi), budget)
+                for ln in ("svi", "spi")]
+        out += [paired(e, f"{st} gets worse with m on {NAMES[ln]} (m = {m0} beats m = {hi})",
+                       ok(ln, "logel_stop", m0), ok(ln, "logel_stop", hi), budget)
+                for ln, m0 in (("svi", m5), ("spi", lo))]
     return out
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
@@ -41,8 +41,10 @@ from logel._validation import boolean, choice, integer, items, real
 from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
+from logel.irl.motion import moving_steps, trajectory_counts
 from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.streams import cell_rng
 from logel.tabular import TabularMDP, feature_expectations_jacobian
 from logel.traces import LearnerTrace
 
@@ -145,6 +147,17 @@ class ObserverConfig:
     A preconditioned observer always recovers the learning rates (block-coordinate descent)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """:math:`(\\beta_1,\\beta_2)` the ``"adam"`` learner model assumes."""
+    stopped_steps: Literal["keep", "drop"] = "keep"
+    """``"keep"`` every observed step (the paper) or ``"drop"`` the steps after the learner is
+    found to have stopped: the first ``k`` such that the batches ``k..m`` are not distinguishable
+    from one policy by an exact permutation test at level ``stop_level``
+    (:func:`logel.irl.motion.moving_steps`, book chapter 6). Needs the realistic setting's
+    trajectory counts (a tabular policy class, one trajectory per row)."""
+    stop_level: float = 0.05
+    """Level of each test of ``stopped_steps="drop"`` (and of the family: fixed sequence)."""
+    stop_permutations: int = 199
+    """Permutations per test of ``stopped_steps="drop"``; the tests of ``(seed, m, k)`` draw
+    from the stream ``cell_rng(seed, "stopped steps", m, k)`` (:mod:`logel.streams`)."""
 
     def __post_init__(self) -> None:
         name = "ObserverConfig."
@@ -167,6 +180,10 @@ class ObserverConfig:
                       lambda v, n: real(v, n, low=0.0, high=1.0, high_open=True))
         if len(betas) != 2:
             raise ValueError(f"{name}adam_betas must be a pair (beta1, beta2), got {betas}")
+        choice(self.stopped_steps, name + "stopped_steps", ("keep", "drop"))
+        real(self.stop_level, name + "stop_level", low=0.0, high=1.0, low_open=True,
+             high_open=True)
+        integer(self.stop_permutations, name + "stop_permutations", low=1)
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,10 @@ class ObserverInputs(Generic[P]):
     """``(m + 1,)`` final cloning loss per policy, when the policy class reports it."""
     n_trajectories: tuple[int, ...] = ()
     """Trajectories used by each step's Jacobian estimate (empty for exact Jacobians)."""
+    counts: np.ndarray | None = None
+    """``(m + 1, N, S, A)`` state-action counts of each observed trajectory (realistic
+    setting, tabular policy class, one trajectory per row), for
+    ``ObserverConfig.stopped_steps="drop"``; else None."""
 
     @property
     def deltas(self) -> np.ndarray:
@@ -222,6 +243,9 @@ class Observation:
     preconditioners: np.ndarray | None = None
     """``(m, d)`` diagonals :math:`P_t` of a preconditioned observer
     (``ObserverConfig.preconditioner``), else None."""
+    steps_used: int | None = None
+    """Observed steps the recovery used (``ObserverConfig.stopped_steps="drop"`` keeps the first
+    ``steps_used`` of the ``m``); None when it used all."""
 
     @property
     def n_iter(self) -> int:
@@ -390,8 +414,32 @@ def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
                                block_bytes=config.block_bytes)
     if timings is not None:
         timings["bc"], timings["jacobians"] = t1 - t0, time.perf_counter() - t1
+    counts = None
+    if isinstance(policy_class, BoltzmannClass) and trace.episode_starts is None:
+        s, a = (_rows(x, m + 1, n_trajectories) for x in (trace.states, trace.actions))
+        n_s, n_a = policy_class.policy.n_states, policy_class.policy.n_actions
+        counts = trajectory_counts(np.asarray(s), np.asarray(a), n_s, n_a)
+        counts = counts.reshape(*counts.shape[:2], n_s, n_a)
     return ObserverInputs("realistic", np.asarray(thetas), jacobians, None, list(policies),
-                          clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m))
+                          clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m),
+                          counts=counts)
+
+
+def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> int:
+    """How many of the first ``m`` observed steps the recovery uses: all of them, or with
+    ``config.stopped_steps="drop"`` those before the learner is found to have stopped
+    (:func:`logel.irl.motion.moving_steps` on ``inputs.counts``, test ``k`` drawing from
+    ``cell_rng(config.seed, "stopped steps", m, k)``)."""
+    if config.stopped_steps == "keep":
+        return m
+    if inputs.counts is None:
+        raise ValueError("ObserverConfig.stopped_steps='drop' needs the trajectories' counts: "
+                         "the realistic setting (realistic_inputs) with a tabular policy class "
+                         "(BoltzmannClass) and one trajectory per row")
+    k, n, n_states, n_actions = inputs.counts.shape
+    return moving_steps(inputs.counts.reshape(k, n, n_states * n_actions), n_actions, m,
+                        lambda k: cell_rng(config.seed, "stopped steps", m, k),
+                        config.stop_level, config.stop_permutations)
 
 
 def initial_learning_rates(config: ObserverConfig, m: int) -> np.ndarray:
@@ -409,11 +457,17 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
 
     Known learning rates give the closed form (:func:`logel.solve_weights`, paper Eq. 4);
     unknown ones block-coordinate descent (:func:`logel.fit`, paper Alg. 1) from
-    :func:`initial_learning_rates`.
+    :func:`initial_learning_rates`. With ``config.stopped_steps="drop"`` only the steps before
+    the learner is found to have stopped enter the fit (:func:`kept_steps`); the result's
+    ``steps_used`` says how many.
     """
     m = inputs.m if m is None else int(m)
     if not 1 <= m <= inputs.m:
         raise ValueError(f"m must lie in 1..{inputs.m} (the observed steps), got {m}")
+    if config.stopped_steps == "drop":
+        used = kept_steps(inputs, config, m)
+        return replace(recover(inputs, replace(config, stopped_steps="keep"), used),
+                       steps_used=used)
     null = np.ones(inputs.jacobians.shape[-1]) if config.fix_constant_direction else None
     deltas, jacobians = inputs.deltas[:m], inputs.jacobians[:m]
     thetas = inputs.thetas[: m + 1]
