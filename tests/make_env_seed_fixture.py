@@ -41,14 +41,15 @@ def _hash(x: Any) -> str:
     return hashlib.sha256(a.tobytes() + str(a.shape).encode()).hexdigest()[:32]
 
 
-def env_seed_digest(env_id: str, parity: str, seed: int, n_envs: int | None = None
-                    ) -> dict[str, Any]:
-    """Run one smoke-budget env-seed in one process and digest everything it produced."""
+def env_seed_digest(env_id: str, parity: str, seed: int, n_envs: int | None = None,
+                    parallel: bool = False) -> dict[str, Any]:
+    """Run one smoke-budget env-seed (in one process unless ``parallel``) and digest everything
+    it produced."""
     from logel.experiments import mujoco as mj
     from logel.traces import LearnerTrace
 
     torch.set_num_threads(1)
-    config = mj.experiment_config(env_id, "smoke", parity=parity, parallel=False)
+    config = mj.experiment_config(env_id, "smoke", parity=parity, parallel=parallel)
     if n_envs is not None:
         config = replace(config, learner=replace(config.learner, n_envs=n_envs),
                          observer=replace(config.observer, n_envs=n_envs))

@@ -35,3 +35,14 @@ def test_env_seed_bit_identical_to_pinned(name: str) -> None:
     differ = [k for k in expected if k != "readable" and digest[k] != expected[k]]
     assert not differ, f"{name}: outputs differ from the pinned ones: {differ}"
     assert digest["readable"] == expected["readable"]
+
+
+def test_pipelined_layout_bit_identical_to_pinned() -> None:
+    """The parallel layout (LfL cloning while the learner trains, in its own process; LOGEL in
+    a worker) gives the pinned one-process numbers."""
+    name = "Hopper-v5 official"
+    pinned = json.loads(FIXTURE.read_text())["cases"][name]
+    case = {k: v for k, v in pinned.items() if k != "digest"}
+    digest = env_seed_digest(**case, parallel=True)
+    differ = [k for k in pinned["digest"] if digest[k] != pinned["digest"][k]]
+    assert not differ, f"{name}, parallel layout: outputs differ from the pinned ones: {differ}"

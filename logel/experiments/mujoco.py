@@ -25,10 +25,13 @@ truncations, the forced masks of rollout step 1000). ``"sb3"`` is SB3's learner 
 artifact committed before the option existed, reproduced bit for bit.
 
 **Speed** (issue "MuJoCo at the speed limit"). With ``parallel=True`` (the default, except at
-the smoke budget) a seed uses two processes: the learner steps half of its 16 environments in a
-second process (when two cores are idle: in lock step, the two processes lose to one when another
-program holds a core), then the LOGEL chain (LOGEL, its observer) and the LfL chain (LfL, its
-observer) run side by side, one core each. The observers replace the reward for all environments at once
+the smoke budget) a seed uses two processes: the LfL chain (LfL, its observer) runs in its own
+process from the start, cloning LfL's per-step policies while the learner trains
+(:class:`LfLPipeline`; without LfL the learner instead steps half of its 16 environments in a
+second process when two cores are idle), then the LOGEL chain (LOGEL, its observer) runs beside
+the rest of the LfL chain, one core each. Every environment step runs gymnasium's step,
+the time limit, ``Monitor``, episode statistics and features for all 16 environments at once
+(:class:`~logel.envs.mujoco_features.BatchedFeatureSteps`). The observers replace the reward for all environments at once
 (:class:`~logel.envs.mujoco_features.VecLinearFeatureReward`,
 :class:`~logel.envs.mujoco_features.VecCallableReward`) and the vector environment no longer
 deep-copies its infos. None of this changes a number: each environment sees the same actions and
@@ -36,9 +39,10 @@ seed, every stage seeds itself, and the vectorised rewards repeat each environme
 arithmetic exactly (tests compare both layouts and both reward paths bit for bit), so results
 of the same seed are identical to the one-process run (``parallel=False``). ``timings.json``
 holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_logel``,
-``observer_lfl``), its CPU time (``<stage>_cpu``, both processes of the learner; steadier than
-wall time on a shared machine), the wall times ``learner_wall``, ``after_learner_wall`` and
-``total_wall``, and ``learner_env_processes``.
+``observer_lfl``; ``lfl`` includes its cloning, of which ``lfl_cloned_during_learner`` ran
+while the learner trained), its CPU time (``<stage>_cpu``, both processes of the learner;
+steadier than wall time on a shared machine), the wall times ``learner_wall``,
+``after_learner_wall`` and ``total_wall``, and ``learner_env_processes``.
 
 Results go to ``artifacts/mujoco[_<parity>][_<budget>]/<env>/seed_<k>/`` (:func:`variant_name`:
 no budget for ``paper``, no parity for ``sb3``, so ``artifacts/mujoco/`` keeps the committed
@@ -82,7 +86,7 @@ from logel.envs.mujoco_features import (
     per_row_matmul,
 )
 from logel.experiments.budgets import BUDGETS, Budget, check_budget
-from logel.irl.lfl_continuous import LfLContinuousConfig, lfl_continuous
+from logel.irl.lfl_continuous import LfLCloning, LfLContinuousConfig, lfl_continuous
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
 from logel.learners.ppo import (
     PARITIES,
@@ -313,13 +317,15 @@ def lfl_reward_function(result: Any, mean: np.ndarray, var: np.ndarray, clip: fl
     return reward
 
 
-def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_processes: int = 1
-                  ) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
+def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_processes: int = 1,
+                  on_record: Any = None) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
     """Train the learner, or load its trace from ``trace_path`` if one with this config is there.
 
     The trace (about 100 MB per paper-budget seed) is never part of the committed artifacts;
     keeping it in a scratch directory lets the observer stages be re-run without the learner.
     ``env_processes``: see :func:`~logel.learners.ppo.train_ppo` (same trace either way).
+    ``on_record``: passed to :func:`~logel.learners.ppo.train_ppo` (not called when the trace
+    is loaded).
 
     Returns:
         ``(trace, curve, update_seconds)``.
@@ -332,7 +338,7 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
             curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
             return trace, curve, np.asarray(meta["update_seconds"])
         log.info("%s holds another learner configuration: retraining", trace_path)
-    run = train_ppo(config, env_processes=env_processes)
+    run = train_ppo(config, env_processes=env_processes, on_record=on_record)
     assert run.trace is not None
     if trace_path is not None:
         Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
@@ -359,17 +365,23 @@ def _logel_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[s
     return {"weights": weights, "summary": logel_summary, "seconds": seconds, "cpu": cpu}
 
 
-def _lfl_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """LfL on the learner's trace: ``{"result", "obs_mean", "obs_var", "seconds"}``."""
+def _lfl_stage(trace: LearnerTrace, config: MujocoConfig, seed: int,
+               cloning: LfLCloning | None = None) -> dict[str, Any]:
+    """LfL on the learner's trace: ``{"result", "obs_mean", "obs_var", "seconds", "cpu",
+    "cloned_earlier"}``; ``cloning``: LfL's cloning, fed while the learner trained (its time
+    counts in ``seconds`` and ``cpu``; ``cloned_earlier`` is that part)."""
+    earlier, earlier_cpu = (0.0, 0.0) if cloning is None else (cloning.seconds,
+                                                               cloning.cpu_seconds)
     t0, c0 = time.perf_counter(), time.process_time()
-    lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed))
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed), cloning)
+    seconds = time.perf_counter() - t0 + earlier
+    cpu = time.process_time() - c0 + earlier_cpu
     log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, seconds,
              {k: round(v, 1) for k, v in lfl_result.seconds.items()})
     last = lfl_result.steps[-1]
     return {"result": lfl_result, "obs_mean": np.asarray(trace.metadata["obs_rms_mean"][last]),
             "obs_var": np.asarray(trace.metadata["obs_rms_var"][last]), "seconds": seconds,
-            "cpu": cpu}
+            "cpu": cpu, "cloned_earlier": earlier}
 
 
 def _observer_config(config: MujocoConfig, seed: int) -> PPOConfig:
@@ -411,15 +423,93 @@ def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[st
     return {"logel": logel, "observer": _observe_logel(logel["weights"], config, seed)}
 
 
-def lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """LfL, then its observer (the other worker of the parallel layout).
+def lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int,
+              cloning: LfLCloning | None = None) -> dict[str, Any]:
+    """LfL, then its observer (the other worker of the parallel layout); ``cloning``: see
+    :func:`_lfl_stage`.
 
     Returns:
         ``{"lfl": {"result", "obs_mean", "obs_var", "seconds", "cpu"}, "observer": {"curve",
         "update_seconds", "seconds", "cpu", "episode_stats"}}``.
     """
-    lfl = _lfl_stage(trace, config, seed)
+    lfl = _lfl_stage(trace, config, seed, cloning)
     return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
+
+
+def _lfl_pipeline_worker(steps: Any, results: Any, config: MujocoConfig, seed: int,
+                         log_level: int) -> None:
+    """The LfL chain's process of the pipelined layout (:class:`LfLPipeline`)."""
+    _init_worker(log_level)
+    try:
+        cloning = LfLCloning(replace(config.lfl, seed=seed), config.learner.n_updates,
+                             tuple(config.learner.hidden))
+        while True:
+            message = steps.get()
+            if message[0] == "step":
+                _, k, states, actions = message
+                if k == cloning.next_step:
+                    cloning.add(k, states, actions)
+            elif message[0] == "trace":  # LfL clones any step not sent (e.g. a loaded trace)
+                results.send(("done", lfl_chain(message[1], config, seed, cloning)))
+                return
+            else:
+                return
+    except BaseException:
+        import traceback
+
+        results.send(("error", traceback.format_exc()))
+
+
+class LfLPipeline:
+    """The LfL chain in its own process, started before the learner: LfL's per-step cloning
+    (:class:`~logel.irl.lfl_continuous.LfLCloning`) runs on the second core while the learner
+    trains (each observed policy's data are sent as soon as its rollout is recorded, through a
+    queue that never blocks the learner), then, given the whole trace, the rest of LfL and the
+    LfL observer. The process seeds and computes exactly what :func:`lfl_chain` does in one
+    process (same operations, same order), so the results are the same (tested)."""
+
+    def __init__(self, config: MujocoConfig, seed: int) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._steps = ctx.Queue()
+        self._results, remote = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(
+            target=_lfl_pipeline_worker, daemon=True,
+            args=(self._steps, remote, config, seed, logging.getLogger().getEffectiveLevel()))
+        self._process.start()
+        remote.close()
+
+    def send_step(self, k: int, states: np.ndarray, actions: np.ndarray) -> None:
+        """Hand over policy ``k``'s recorded data (a :func:`~logel.learners.ppo.train_ppo`
+        ``on_record`` callback)."""
+        self._steps.put(("step", k, states, actions))
+
+    def send_trace(self, trace: LearnerTrace) -> None:
+        """Hand over the whole trace: LfL and its observer then run to the end."""
+        self._steps.put(("trace", trace))
+
+    def result(self) -> dict[str, Any]:
+        """Wait for the chain's result (as :func:`lfl_chain` returns it)."""
+        while not self._results.poll(1.0):
+            if not self._process.is_alive():
+                raise RuntimeError("the LfL process ended without a result")
+        kind, value = self._results.recv()
+        self._process.join(timeout=30)
+        if kind == "error":
+            raise RuntimeError(f"the LfL process failed:\n{value}")
+        return value
+
+    def close(self) -> None:
+        """Stop the process if it still runs (after an error elsewhere)."""
+        if self._process.is_alive():
+            self._steps.put(("stop",))
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(timeout=10)
+        self._steps.cancel_join_thread()  # nothing left to deliver: the process has ended
+        self._steps.close()
 
 
 def idle_cores(seconds: float = 0.5) -> float:
@@ -461,9 +551,21 @@ def _init_worker(log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(message)s")
 
 
-def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int
+def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int,
+                pipeline: LfLPipeline | None = None
                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The LOGEL chain and the LfL chain, in two processes or one after the other."""
+    """The LOGEL chain and the LfL chain, in two processes or one after the other; with a
+    ``pipeline`` the LfL chain is already running in its process (it gets the trace)."""
+    if pipeline is not None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pipeline.send_trace(trace)
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker,
+                                 initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
+            chain_logel = pool.submit(logel_chain, trace, config, seed).result()
+        return chain_logel, pipeline.result()
     if not config.parallel or not config.run_lfl:
         logel = _logel_stage(trace, config, seed)
         lfl = _lfl_stage(trace, config, seed) if config.run_lfl else None
@@ -497,12 +599,15 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
              trace_path: Path | None = None) -> dict[str, Any]:
     """Learner, LOGEL, LfL and observers for one seed; writes the artifacts to ``out``.
 
-    With ``config.parallel`` the learner steps its environments in two processes
+    With ``config.parallel`` and LfL, the LfL chain runs in its own process from the start
+    (:class:`LfLPipeline`): LfL clones each observed policy on the second core while the
+    learner trains in this process, then finishes LfL and runs its observer once it has the
+    trace, while LOGEL and its observer run in a second worker process. With ``config.parallel``
+    and no LfL, the learner steps its environments in two processes
     (:class:`~logel.learners.ppo.SplitVecEnv`) if two cores are idle
-    (:data:`LEARNER_SPLIT_IDLE_CORES`), then LOGEL with its observer and LfL with its observer,
-    two independent chains, run in two processes (one core each). Otherwise every stage runs in
-    this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer. Every stage
-    seeds itself, so every layout gives the same numbers.
+    (:data:`LEARNER_SPLIT_IDLE_CORES`), then runs the LOGEL chain in a worker. Otherwise every
+    stage runs in this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer.
+    Every stage seeds itself, so every layout gives the same numbers.
 
     Args:
         config: the experiment.
@@ -517,10 +622,28 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    env_processes = 2 if config.parallel and idle_cores() >= LEARNER_SPLIT_IDLE_CORES else 1
-    trace, learner_curve, learner_seconds = learner_trace(
-        replace(config.learner, seed=seed, record=True), trace_path,
-        env_processes=env_processes)
+    pipeline = LfLPipeline(config, seed) if config.parallel and config.run_lfl else None
+    try:
+        env_processes = 2 if (config.parallel and pipeline is None
+                              and idle_cores() >= LEARNER_SPLIT_IDLE_CORES) else 1
+        trace, learner_curve, learner_seconds = learner_trace(
+            replace(config.learner, seed=seed, record=True), trace_path,
+            env_processes=env_processes,
+            on_record=None if pipeline is None else pipeline.send_step)
+        result = _after_learner(config, seed, out, t_start, t0, timings, env_processes, trace,
+                                learner_curve, learner_seconds, pipeline)
+    finally:
+        if pipeline is not None:
+            pipeline.close()
+    return result
+
+
+def _after_learner(config: MujocoConfig, seed: int, out: Path | None, t_start: float,
+                   t0: float, timings: dict[str, float], env_processes: int,
+                   trace: LearnerTrace, learner_curve: np.ndarray,
+                   learner_seconds: np.ndarray, pipeline: LfLPipeline | None
+                   ) -> dict[str, Any]:
+    """:func:`run_seed` from the learner's timings on: LOGEL, LfL, observers, artifacts."""
     timings["learner_env_processes"] = env_processes
     timings["learner"] = float(np.sum(learner_seconds))
     timings["learner_wall"] = time.perf_counter() - t0
@@ -530,13 +653,15 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
              np.round(learner_curve, 1))
 
     t0 = time.perf_counter()
-    chain_logel, chain_lfl = _run_chains(trace, config, seed)
+    chain_logel, chain_lfl = _run_chains(trace, config, seed, pipeline)
     parts = {"logel": chain_logel["logel"], "observer_logel": chain_logel["observer"]}
     if chain_lfl is not None:
         parts.update(lfl=chain_lfl["lfl"], observer_lfl=chain_lfl["observer"])
     for name, part in parts.items():
         timings[name] = float(part["seconds"])
         timings[f"{name}_cpu"] = float(part["cpu"])
+    if chain_lfl is not None:
+        timings["lfl_cloned_during_learner"] = float(chain_lfl["lfl"]["cloned_earlier"])
     timings["after_learner_wall"] = time.perf_counter() - t0
     timings["total_wall"] = time.perf_counter() - t_start
     log.info("%s seed %d: %.1fs in all (%s)", config.env_id, seed, timings["total_wall"],

@@ -43,9 +43,10 @@ from torch import nn
 
 from logel._validation import boolean, choice, instance, integer, items, real
 from logel.policies.gaussian_mlp import (
+    BCResult,
     GaussianBCConfig,
     GaussianMLPPolicy,
-    clone_gaussian_policies,
+    SequentialCloner,
     get_flat_parameters,
     set_flat_parameters,
 )
@@ -153,31 +154,104 @@ def transitions(trace: LearnerTrace, k: int, rows: slice = slice(None)
     return s[:, :-1][valid], a[:, :-1][valid], s[:, 1:][valid]
 
 
-def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinuousConfig()
-                   ) -> LfLContinuousResult:
-    """Fit the LfL reward network ``log pi_R(a|s)`` to a learner's trace."""
-    K = trace.n_policies
-    steps = (tuple(range(max(0, K - 10), K)) if config.steps is None
+def lfl_steps(config: LfLContinuousConfig, n_policies: int) -> tuple[int, ...]:
+    """The observed policy indices LfL uses: ``config.steps``, or the last ``min(10, K)``."""
+    steps = (tuple(range(max(0, n_policies - 10), n_policies)) if config.steps is None
              else tuple(int(s) for s in config.steps))
     if len(steps) < 2:
         raise ValueError("LfL needs at least two observed policies")
+    return steps
+
+
+class LfLCloning:
+    """Stage 1 of :func:`lfl_continuous` (per-step cloning), fed one observed policy at a time.
+
+    :func:`lfl_continuous` builds one from the whole trace; a caller that has each policy's data
+    earlier (the learner, as it trains) can feed it step by step (:meth:`add`) and hand it to
+    :func:`lfl_continuous`, which then goes on with the KL, reward and shaping stages. Both give
+    the same numbers: creating it seeds torch's global generator with ``config.seed`` exactly
+    where :func:`lfl_continuous` would, and the cloning runs the same operations in the same
+    order; the later stages must then run in the same process, after the cloning.
+
+    Args:
+        config: LfL's options (``steps``, ``data``, ``bc``, ``seed``).
+        n_policies: ``K``, the number of policies in the trace.
+        hidden: trunk widths of the cloned policies (the learner's).
+    """
+
+    def __init__(self, config: LfLContinuousConfig, n_policies: int,
+                 hidden: tuple[int, ...] = (64, 64)) -> None:
+        self.config = config
+        self.steps = lfl_steps(config, n_policies)
+        """The observed policy indices to clone, in order."""
+        self.n_policies = n_policies
+        self.hidden = tuple(hidden)
+        self.seconds = 0.0
+        """Wall time spent cloning so far."""
+        self.cpu_seconds = 0.0
+        """CPU time spent cloning so far."""
+        self._cloner: SequentialCloner | None = None
+        torch.manual_seed(config.seed)
+
+    @property
+    def next_step(self) -> int | None:
+        """The policy index :meth:`add` expects next (None once all are cloned)."""
+        done = 0 if self._cloner is None else self._cloner.n_cloned
+        return self.steps[done] if done < len(self.steps) else None
+
+    def add(self, k: int, states: np.ndarray, actions: np.ndarray) -> None:
+        """Clone policy ``k`` from its ``(n_envs, T, obs_dim)`` states and ``(n_envs, T,
+        act_dim)`` actions (the trace's ``states[k]`` and ``actions[k]``)."""
+        if k != self.next_step:
+            raise ValueError(f"LfLCloning expects policy {self.next_step}, got {k}")
+        t0, c0 = time.perf_counter(), time.process_time()
+        rows = slice(None) if self.config.data == "all" else slice(0, 1)
+        obs_dim, act_dim = states.shape[-1], actions.shape[-1]
+        if self._cloner is None:
+            self._cloner = SequentialCloner(obs_dim, act_dim, self.config.bc,
+                                            seed=self.config.seed, hidden=self.hidden)
+        self._cloner.add(states[rows].reshape(-1, obs_dim), actions[rows].reshape(-1, act_dim))
+        self.seconds += time.perf_counter() - t0
+        self.cpu_seconds += time.process_time() - c0
+
+    def result(self) -> BCResult:
+        """The cloned policies (all of :attr:`steps` must have been added)."""
+        if self._cloner is None or self.next_step is not None:
+            raise ValueError(f"LfLCloning: policy {self.next_step} not cloned yet")
+        return self._cloner.result()
+
+
+def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinuousConfig(),
+                   cloning: LfLCloning | None = None) -> LfLContinuousResult:
+    """Fit the LfL reward network ``log pi_R(a|s)`` to a learner's trace.
+
+    ``cloning``: stage 1 started in this process on this trace's first policies
+    (:class:`LfLCloning`, fed while the learner trained); the policies it has not cloned yet,
+    or all of them by default, are cloned here.
+    """
+    K = trace.n_policies
+    steps = lfl_steps(config, K)
     rows = slice(None) if config.data == "all" else slice(0, 1)
     obs_dim, act_dim = trace.states.shape[-1], trace.actions.shape[-1]
     hidden = tuple(trace.metadata.get("hidden", (64, 64)))
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed + 7)
     seconds: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    bc = clone_gaussian_policies(
-        [trace.states[k, rows].reshape(-1, obs_dim) for k in steps],
-        [trace.actions[k, rows].reshape(-1, act_dim) for k in steps],
-        config.bc, seed=config.seed, hidden=hidden)
+    earlier = 0.0 if cloning is None else cloning.seconds  # cloning done before this call
+    if cloning is None:
+        cloning = LfLCloning(config, K, hidden)
+    elif (cloning.config != config or cloning.steps != steps or cloning.hidden != hidden
+          or cloning.n_policies != K):
+        raise ValueError("cloning was made for another configuration or trace")
+    while (k := cloning.next_step) is not None:  # every step not cloned earlier
+        cloning.add(k, trace.states[k], trace.actions[k])
+    bc = cloning.result()
+    gen = torch.Generator().manual_seed(config.seed + 7)
     policies = [bc.policy(len(steps) - 1 if config.aliasing_bug else i, obs_dim, act_dim, hidden)
                 for i in range(len(steps))]
     for p in policies:
         p.requires_grad_(False)
-    seconds["bc"] = time.perf_counter() - t0
+    seconds["bc"] = time.perf_counter() - t0 + earlier
 
     m = len(steps) - 1
     data = []

@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecNormalize
+from stable_baselines3.common.vec_env.util import dict_to_obs
 
 from logel._validation import boolean, choice, integer, items, real, text
 from logel.envs.mujoco_features import BatchedFeatureSteps, make_feature_env, n_features
@@ -259,6 +260,11 @@ class ShallowInfoDummyVecEnv(DummyVecEnv):
             self._save_obs(env_idx, obs)
         return (self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones),
                 list(self.buf_infos))
+
+    def _obs_from_buf(self) -> Any:
+        # SB3 deep-copies the dict of observation buffers at every step; copying the arrays
+        # gives the same observations without deepcopy's per-call overhead
+        return dict_to_obs(self.observation_space, {k: np.copy(v) for k, v in self.buf_obs.items()})
 
     def _batched_step_wait(self, batched: BatchedFeatureSteps) -> Any:
         obs, rewards, terminated, truncated, infos = batched.step(self.actions)
@@ -515,7 +521,9 @@ class _Rollouts:
     ret_var: list[float] = field(default_factory=list)
 
 
-def make_trace_recorder(config: PPOConfig, q: int) -> Any:
+def make_trace_recorder(config: PPOConfig, q: int,
+                        on_record: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                        ) -> Any:
     """The SB3 callback that records the learner's trace: at the end of each rollout (before
     ``train()`` flattens the buffer) the normalised observations, the unclipped actions, the
     ``q`` features, episode starts, true rewards, the policy's parameters and the normaliser's
@@ -524,6 +532,10 @@ def make_trace_recorder(config: PPOConfig, q: int) -> Any:
     Args:
         config: the learner's options (which parameters make up theta).
         q: number of reward features.
+        on_record: called after each recorded rollout ``k`` with its states ``(n_envs,
+            n_steps, obs_dim)`` and actions ``(n_envs, n_steps, act_dim)``, the arrays that
+            become the trace's ``states[k]`` and ``actions[k]`` (e.g. to start work on them
+            while the learner goes on).
 
     Returns:
         A ``stable_baselines3`` ``BaseCallback``.
@@ -583,6 +595,8 @@ def make_trace_recorder(config: PPOConfig, q: int) -> Any:
             d.obs_mean.append(venv.obs_rms.mean.tolist())
             d.obs_var.append(venv.obs_rms.var.tolist())
             d.ret_var.append(float(venv.ret_rms.var))
+            if on_record is not None:
+                on_record(len(d.states) - 1, d.states[-1], d.actions[-1])
 
     return TraceRecorder()
 
@@ -657,7 +671,9 @@ def build_model(config: PPOConfig, venv: Any) -> Any:
 
 def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = None,
               vec_reward: Callable[[Any], Any] | None = None, env_processes: int = 1,
-              features: bool = True) -> PPORun:
+              features: bool = True,
+              on_record: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+              ) -> PPORun:
     """Train PPO for ``config.n_updates`` updates and record what it did.
 
     Args:
@@ -669,6 +685,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             between ``DummyVecEnv`` and ``VecNormalize``; see :func:`make_vec_env`).
         env_processes: 1, or 2 to step the environments in two processes (same results).
         features: compute the reward features (needed to record, and by ``w.phi`` rewards).
+        on_record: see :func:`make_trace_recorder` (recording learners only).
 
     Returns:
         A :class:`PPORun`.
@@ -685,7 +702,7 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
                              f"{n_minibatch_samples}")
         model = build_model(config, venv)
         q = n_features(config.env_id)
-        recorder = make_trace_recorder(config, q)
+        recorder = make_trace_recorder(config, q, on_record)
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
     finally:
         torch.set_num_threads(threads)

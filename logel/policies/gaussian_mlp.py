@@ -489,6 +489,104 @@ def _nll(policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor) -> flo
         return float(-policy(obs, act).mean())
 
 
+class SequentialCloner:
+    """Clones consecutive policies one at a time, each warm-started from the previous estimate:
+    :func:`clone_gaussian_policies` fed one policy's data at a time (it is that function's loop),
+    so that cloning can start before the last policy's data exist (e.g. while the learner is
+    still training).
+
+    Args:
+        obs_dim: observation size.
+        act_dim: action size.
+        config: the optimiser schedule.
+        seed: seeds the initial network and the minibatch sampling.
+        hidden: trunk widths.
+        include_mean_head: whether :math:`\\theta` includes the mean head.
+        include_log_std: whether :math:`\\theta` includes the log standard deviation.
+        init: start of the first step (default: a fresh orthogonally initialised network).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, config: GaussianBCConfig = GaussianBCConfig(),
+                 *, seed: int = 0, hidden: Sequence[int] = (64, 64),
+                 include_mean_head: bool = False, include_log_std: bool = False,
+                 init: GaussianMLPPolicy | None = None) -> None:
+        self.config = config
+        self.include_mean_head, self.include_log_std = include_mean_head, include_log_std
+        self.policy = (GaussianMLPPolicy(obs_dim, act_dim, hidden, seed=seed) if init is None
+                       else copy.deepcopy(init))
+        self._gen = torch.Generator().manual_seed(int(seed) + 1)
+        self._trunk = self.policy.theta_names()
+        self._params = dict(self.policy.named_parameters())
+        self._optimiser: torch.optim.Optimizer | None = None
+        self._thetas: list[np.ndarray] = []
+        self._flats: list[np.ndarray] = []
+        self._losses: list[float] = []
+
+    def add(self, s_np: np.ndarray, a_np: np.ndarray) -> None:
+        """Clone the next policy from its ``(n, obs_dim)`` observations and ``(n, act_dim)``
+        actions."""
+        config, policy, params, trunk = self.config, self.policy, self._params, self._trunk
+        s, a = _as_tensor(s_np), _as_tensor(a_np)
+        n = s.shape[0]
+        anchor = {name: params[name].detach().clone() for name in trunk}
+        factor = config.first_step_factor if not self._thetas else 1
+
+        def loss_fn(idx: torch.Tensor | None) -> torch.Tensor:
+            ss, aa = (s, a) if idx is None else (s[idx], a[idx])
+            loss = -policy(ss, aa).mean()
+            if config.proximal_weight:
+                loss = loss + 0.5 * config.proximal_weight * sum(
+                    ((params[name] - anchor[name]) ** 2).sum() for name in trunk) / n
+            return loss
+
+        if config.method == "lbfgs":
+            lbfgs = torch.optim.LBFGS(policy.parameters(), lr=1.0,
+                                      max_iter=config.lbfgs_iterations * factor,
+                                      tolerance_grad=1e-9, tolerance_change=1e-12,
+                                      history_size=20, line_search_fn="strong_wolfe")
+
+            def closure() -> torch.Tensor:
+                lbfgs.zero_grad()
+                loss = loss_fn(None)
+                loss.backward()
+                return loss
+
+            lbfgs.step(closure)
+        elif config.method == "adam":
+            if self._optimiser is None or not config.shared_optimizer:
+                self._optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr)
+            optimiser, gen = self._optimiser, self._gen
+            if config.iterations is not None:
+                batches: Iterator[torch.Tensor] = (
+                    torch.randperm(n, generator=gen)[:min(config.batch_size, n)]
+                    for _ in range(config.iterations * factor))
+            else:
+                batches = (perm[i:i + config.batch_size]
+                           for _ in range(config.epochs * factor)
+                           for perm in [torch.randperm(n, generator=gen)]
+                           for i in range(0, n, config.batch_size))
+            for idx in batches:
+                optimiser.zero_grad()
+                loss_fn(idx).backward()
+                optimiser.step()
+        else:
+            raise ValueError(f"unknown BC method {config.method!r}")
+        self._thetas.append(get_theta(policy, self.include_mean_head, self.include_log_std))
+        self._flats.append(get_flat_parameters(policy))
+        self._losses.append(_nll(policy, s, a))
+
+    @property
+    def n_cloned(self) -> int:
+        """Policies cloned so far."""
+        return len(self._thetas)
+
+    def result(self) -> BCResult:
+        """The policies cloned so far (real copies, no aliasing)."""
+        if not self._thetas:
+            raise ValueError("no policy cloned yet")
+        return BCResult(np.stack(self._thetas), np.stack(self._flats), np.asarray(self._losses))
+
+
 def clone_gaussian_policies(obs: Sequence[np.ndarray], actions: Sequence[np.ndarray],
                             config: GaussianBCConfig = GaussianBCConfig(), *,
                             seed: int = 0, hidden: Sequence[int] = (64, 64),
@@ -512,60 +610,9 @@ def clone_gaussian_policies(obs: Sequence[np.ndarray], actions: Sequence[np.ndar
     if len(obs) != len(actions) or not len(obs):
         raise ValueError("obs and actions must be equally long, non-empty sequences")
     obs_dim, act_dim = int(np.shape(obs[0])[1]), int(np.shape(actions[0])[1])
-    policy = (GaussianMLPPolicy(obs_dim, act_dim, hidden, seed=seed) if init is None
-              else copy.deepcopy(init))
-    gen = torch.Generator().manual_seed(int(seed) + 1)
-    trunk = policy.theta_names()
-    params = dict(policy.named_parameters())
-    optimiser: torch.optim.Optimizer | None = None
-    thetas, flats, losses = [], [], []
-    for k, (s_np, a_np) in enumerate(zip(obs, actions, strict=True)):
-        s, a = _as_tensor(s_np), _as_tensor(a_np)
-        n = s.shape[0]
-        anchor = {name: params[name].detach().clone() for name in trunk}
-        factor = config.first_step_factor if k == 0 else 1
-
-        def loss_fn(idx: torch.Tensor | None, anchor: dict[str, torch.Tensor] = anchor,
-                    s: torch.Tensor = s, a: torch.Tensor = a, n: int = n) -> torch.Tensor:
-            ss, aa = (s, a) if idx is None else (s[idx], a[idx])
-            loss = -policy(ss, aa).mean()
-            if config.proximal_weight:
-                loss = loss + 0.5 * config.proximal_weight * sum(
-                    ((params[name] - anchor[name]) ** 2).sum() for name in trunk) / n
-            return loss
-
-        if config.method == "lbfgs":
-            lbfgs = torch.optim.LBFGS(policy.parameters(), lr=1.0,
-                                      max_iter=config.lbfgs_iterations * factor,
-                                      tolerance_grad=1e-9, tolerance_change=1e-12,
-                                      history_size=20, line_search_fn="strong_wolfe")
-
-            def closure(opt: torch.optim.LBFGS = lbfgs, loss_fn=loss_fn) -> torch.Tensor:
-                opt.zero_grad()
-                loss = loss_fn(None)
-                loss.backward()
-                return loss
-
-            lbfgs.step(closure)
-        elif config.method == "adam":
-            if optimiser is None or not config.shared_optimizer:
-                optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr)
-            if config.iterations is not None:
-                batches: Iterator[torch.Tensor] = (
-                    torch.randperm(n, generator=gen)[:min(config.batch_size, n)]
-                    for _ in range(config.iterations * factor))
-            else:
-                batches = (perm[i:i + config.batch_size]
-                           for _ in range(config.epochs * factor)
-                           for perm in [torch.randperm(n, generator=gen)]
-                           for i in range(0, n, config.batch_size))
-            for idx in batches:
-                optimiser.zero_grad()
-                loss_fn(idx).backward()
-                optimiser.step()
-        else:
-            raise ValueError(f"unknown BC method {config.method!r}")
-        thetas.append(get_theta(policy, include_mean_head, include_log_std))
-        flats.append(get_flat_parameters(policy))
-        losses.append(_nll(policy, s, a))
-    return BCResult(np.stack(thetas), np.stack(flats), np.asarray(losses))
+    cloner = SequentialCloner(obs_dim, act_dim, config, seed=seed, hidden=hidden,
+                              include_mean_head=include_mean_head,
+                              include_log_std=include_log_std, init=init)
+    for s_np, a_np in zip(obs, actions, strict=True):
+        cloner.add(s_np, a_np)
+    return cloner.result()
