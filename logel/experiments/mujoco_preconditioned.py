@@ -412,14 +412,16 @@ def claims(results: Mapping[int, Mapping[str, Any]], env_id: str,
     """
     out = []
     n = len(results)
+    label = {"true": "true θ", "bc": "cloned θ̂"}
+    name = {"diagonal": "free-diagonal", "adam": "Adam", "plain": "plain"}
     for observer in observers:
         plain = per_seed(results, observer, "plain", "cosine_reference_standardised")
         for model in ("diagonal", "adam"):
             diff = per_seed(results, observer, model, "cosine_reference_standardised") - plain
             mean, half = mean_ci(diff)
             out.append(Claim.of(
-                f"{env_id}, {observer} θ: the {model} model's ω̂ is closer to ω_ref than plain "
-                f"LOGEL's (paired difference of standardised cosines, {n} seeds)",
+                f"{env_id}, {label[observer]}: the {name[model]} model's ω̂ is closer to ω_ref "
+                f"than plain LOGEL's (paired difference of standardised cosines, {n} seeds)",
                 mean, mean - half, mean + half, MODEL_MARGIN, ">", "t",
                 experiment=EXPERIMENT))
     if "true" in observers:
@@ -429,7 +431,7 @@ def claims(results: Mapping[int, Mapping[str, Any]], env_id: str,
             mean, half = mean_ci(excess)
             out.append(Claim.of(
                 f"{env_id}, true θ: ω_ref explains more motion than a random direction under "
-                f"the {model} model (excess over the null's median, {n} seeds)",
+                f"the {name[model]} model (excess over the null's median, {n} seeds)",
                 mean, mean - half, mean + half, 0.0, ">", "t", experiment=EXPERIMENT))
     return out
 
