@@ -234,3 +234,20 @@ def test_published_lfl_merge_table_and_claims() -> None:
     assert claims["beats_published_diff"].verdict == "holds"       # ~1000 against ~2
     assert claims["published_beats_fixed_diff"].verdict == "fails"  # 2.1 against 4.1
     assert mjf.merge_published_lfl(STANDING, {}) == {}
+
+
+def test_log_std_claims() -> None:
+    """E5: the claims compare the observers with and without the log-std, paired by seed."""
+    def obs(ref: float, corr: float) -> dict[str, float]:
+        return {"explained_motion": ref, "explained_motion_reference": ref,
+                "reward_correlation": corr, "cosine_to_reference": corr, "control_weight": -1.0}
+    res = {s: {"observers": {mjf.LOG_STD_TRUNK: obs(0.002 + 0.001 * s, 0.1),
+                             mjf.LOG_STD_TRUE: obs(0.03 + 0.002 * s, 0.6 + 0.05 * s),
+                             mjf.LOG_STD_CLONED: obs(0.01, 0.2)}} for s in range(5)}
+    assert np.allclose(mjf.log_std_values(res, mjf.LOG_STD_TRUE, "explained_motion_reference"),
+                       [0.03, 0.032, 0.034, 0.036, 0.038])
+    claims = mjf.log_std_claims(res, "Reacher-v5")
+    assert {k: c.verdict for k, c in claims.items()} == {
+        "reference": "holds", "correlation": "holds", "explains": "holds"}
+    for c in claims.values():
+        _check_verdict(c)

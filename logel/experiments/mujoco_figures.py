@@ -593,3 +593,42 @@ def published_lfl_claims(merged: Mapping[int, Mapping[str, Any]], env_id: str,
         f"{env_id}: the published LfL's observer (X) beats the fixed LfL's (Y), final return",
         published, fixed, n_resamples, seed)
     return claims
+
+
+# ---------------------------------------------------------------------------------------------
+# E5: the log standard deviation in theta
+# ---------------------------------------------------------------------------------------------
+
+LOG_STD_TRUNK, LOG_STD_TRUE, LOG_STD_CLONED = (
+    "true theta (trunk)", "true theta with the log-std", "cloned theta with the log-std")
+"""The observers of :func:`logel.experiments.mujoco_diagnostics.log_std_in_theta`."""
+
+
+def log_std_values(results: Mapping[int, Mapping[str, Any]], observer: str, key: str
+                   ) -> np.ndarray:
+    """Per seed (sorted), statistic ``key`` of one E5 observer (``"explained_motion"``,
+    ``"explained_motion_reference"``, ``"reward_correlation"``, ``"cosine_to_reference"``,
+    ``"control_weight"``)."""
+    return np.array([float(results[s]["observers"][observer][key]) for s in sorted(results)])
+
+
+def log_std_claims(results: Mapping[int, Mapping[str, Any]], env_id: str) -> dict[str, Claim]:
+    """E5's claims on one environment, at the learner's true :math:`\\theta`, paired by seed
+    with t-intervals: with the log-std in :math:`\\theta` (against the trunk alone)
+    ``"reference"``, the reference reward explains more of the motion; ``"correlation"``,
+    LOGEL's reward correlates better with the true reward; and ``"explains"``, the reference
+    reward still explains less than a tenth of the motion (the premise stays far from true)."""
+    fam = env_family(env_id)
+    ref_with = log_std_values(results, LOG_STD_TRUE, "explained_motion_reference")
+    ref_without = log_std_values(results, LOG_STD_TRUNK, "explained_motion_reference")
+    corr_with = log_std_values(results, LOG_STD_TRUE, "reward_correlation")
+    corr_without = log_std_values(results, LOG_STD_TRUNK, "reward_correlation")
+    return {
+        "reference": Claim.of(f"{fam}: with the log-std in θ, ω_ref explains more of the motion",
+                              *_t_interval(ref_with - ref_without), 0.0, ">", "paired t"),
+        "correlation": Claim.of(f"{fam}: with the log-std in θ, LOGEL's reward (true θ) "
+                                "correlates better with the true reward",
+                                *_t_interval(corr_with - corr_without), 0.0, ">", "paired t"),
+        "explains": Claim.of(f"{fam}: with the log-std in θ, ω_ref still explains < 10% of the "
+                             "motion", *_t_interval(ref_with), 0.1, "<", "t"),
+    }
