@@ -353,7 +353,8 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
     all-ones direction are included when the results have ``"logel_free"``, those of one
     shared step size against one per step when they have ``"logel_shared"``, and those of
     dropping the stopped steps when they have ``"logel_stop"`` (against plain LOGEL on every
-    learner, against ``"logel_shared"`` on SVI and SPI).
+    learner, and against ``"logel_shared"``: for it on SVI and SPI, against it on G(PO)MDP and
+    Q-learning).
 
     Args:
         results: ``results[learner]``, one :class:`ComparisonResult` per seed (the same seeds
@@ -433,10 +434,14 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
         out += [paired(e, f"{st} beats LOGEL on {NAMES[ln]} at m = {hi}",
                        ok(ln, "logel_stop", hi), ok(ln, "logel", hi), budget)
                 for ln in LEARNERS]
-        out += [paired(e, f"dropping the stopped steps beats keeping them (one step size) on "
+        out += [paired(e, f"with one step size, dropping the stopped steps beats keeping them on "
                           f"{NAMES[ln]} at m = {hi}",
                        ok(ln, "logel_stop", hi), ok(ln, "logel_shared", hi), budget)
                 for ln in ("svi", "spi")]
+        out += [paired(e, f"with one step size, keeping the stopped steps beats dropping them on "
+                          f"{NAMES[ln]} at m = {hi}",
+                       ok(ln, "logel_shared", hi), ok(ln, "logel_stop", hi), budget)
+                for ln in ("gpomdp", "qlearning")]
         out += [paired(e, f"{st} gets worse with m on {NAMES[ln]} (m = {m0} beats m = {hi})",
                        ok(ln, "logel_stop", m0), ok(ln, "logel_stop", hi), budget)
                 for ln, m0 in (("svi", m5), ("spi", lo))]
