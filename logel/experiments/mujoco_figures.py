@@ -498,7 +498,7 @@ def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[s
     explained motion and mean per-step cosine at the true :math:`\\theta`, the motion LOGEL's
     own :math:`\\hat\\omega` explains, the standardised cosine of :math:`\\hat\\omega` with
     :math:`\\omega_{ref}`, and the recovered control weight (negative seeds / seeds, median
-    :math:`|\\hat w_{ctrl}|/\\lVert\\hat\\omega\\rVert`); seed means with 95% t-intervals."""
+    :math:`\\lvert\\hat w_{ctrl}\\rvert/\\lVert\\hat\\omega\\rVert`); seed means with 95% t-intervals."""
     rows = []
     for variant in variants:
         w = np.array([np.asarray(results[s]["variants"][variant]["weights"], dtype=float)
@@ -513,7 +513,7 @@ def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[s
     return markdown_table(
         ["learner", "motion explained by ω_ref", "mean cos(Δ_t, ∇ψ_t ω_ref)",
          "motion explained by ω̂", "cos(ω̂, ω_ref), standardised", "ŵ_ctrl < 0",
-         "median |ŵ_ctrl| / ‖ω̂‖"], rows)
+         "median abs(ŵ_ctrl) / ‖ω̂‖"], rows)
 
 
 def premise_claims(results: Mapping[int, Mapping[str, Any]], env_id: str, base: str,
