@@ -482,7 +482,7 @@ def plot_episode_stat(ax: Any, results: Mapping[int, Mapping[str, Any]], stat: s
 def premise_values(results: Mapping[int, Mapping[str, Any]], variant: str, key: str
                    ) -> np.ndarray:
     """Per seed (sorted), one statistic of one learner variant of
-    :func:`logel.experiments.mujoco_learners.load_results`: ``"explained_motion_ref"``,
+    ``logel.experiments.mujoco_learners.load_results``: ``"explained_motion_ref"``,
     ``"explained_motion_fit"``, ``"cosine_standardised"``, ``"control_weight"``, or
     ``"step_cosine"`` (the mean over steps of ``"step_cosine_ref"``)."""
     def one(r: Mapping[str, Any]) -> float:
@@ -494,7 +494,7 @@ def premise_values(results: Mapping[int, Mapping[str, Any]], variant: str, key: 
 def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[str],
                   digits: int = 3) -> str:
     """Markdown table, one row per learner variant (``variants``, in order: the keys of
-    :data:`~logel.experiments.mujoco_learners.FACTORIAL` or ``RUNGS``): the reference reward's
+    ``logel.experiments.mujoco_learners.FACTORIAL`` or ``RUNGS``): the reference reward's
     explained motion and mean per-step cosine at the true :math:`\\theta`, the motion LOGEL's
     own :math:`\\hat\\omega` explains, the standardised cosine of :math:`\\hat\\omega` with
     :math:`\\omega_{ref}`, and the recovered control weight (negative seeds / seeds, median
@@ -553,7 +553,7 @@ def merge_published_lfl(results: Mapping[int, Mapping[str, Any]],
                         published: Mapping[int, Mapping[str, Any]]
                         ) -> dict[int, dict[str, Any]]:
     """The seeds present in both the main runs (``results``) and E7 (``published``, what
-    :func:`logel.experiments.mujoco_published_lfl.load_results` returns): each seed's main
+    ``logel.experiments.mujoco_published_lfl.load_results`` returns): each seed's main
     results plus E7's observer under :data:`PUBLISHED_LFL`, paired by seed (same learner,
     same observer seed)."""
     return {s: {**results[s], PUBLISHED_LFL: published[s]["observer_lfl"]}
@@ -601,7 +601,7 @@ def published_lfl_claims(merged: Mapping[int, Mapping[str, Any]], env_id: str,
 
 LOG_STD_TRUNK, LOG_STD_TRUE, LOG_STD_CLONED = (
     "true theta (trunk)", "true theta with the log-std", "cloned theta with the log-std")
-"""The observers of :func:`logel.experiments.mujoco_diagnostics.log_std_in_theta`."""
+"""The observers of ``logel.experiments.mujoco_diagnostics.log_std_in_theta``."""
 
 
 def log_std_values(results: Mapping[int, Mapping[str, Any]], observer: str, key: str
