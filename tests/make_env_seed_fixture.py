@@ -2,9 +2,11 @@
 
 Run once against the commit whose numbers are pinned (issue 13 item 2 pinned ce0535c)::
 
-    git worktree add --detach /tmp/logel_base ce0535c
-    cd /tmp && OMP_NUM_THREADS=1 PYTHONPATH=/tmp/logel_base \\
-        /work/main/.venv/bin/python /work/main/tests/make_env_seed_fixture.py
+    git worktree add --detach <base> ce0535c
+    cd <base> && OMP_NUM_THREADS=1 PYTHONPATH=<base> \\
+        <repo>/.venv/bin/python <repo>/tests/make_env_seed_fixture.py
+
+(``<repo>``: this checkout; ``<base>``: a scratch directory for the worktree.)
 
 :func:`env_seed_digest` is what ``tests/test_env_seed_identity.py`` recomputes with the current
 code and compares with the fixture: every array of the learner trace, the learner and observer

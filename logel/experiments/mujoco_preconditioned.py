@@ -32,7 +32,7 @@ and control weights); and the solver's convergence.
 Run::
 
     OMP_NUM_THREADS=1 nice -n 5 logel run mujoco_preconditioned --env Reacher-v5 --seeds 0-7 \\
-        --trace-dir /work/scratch/traces
+        --trace-dir <directory of kept learner traces>
 
 Results go to ``artifacts/mujoco_preconditioned[_<budget>]/<env>/<observer>_theta/seed_<k>/``
 with a sealed manifest; complete seeds are skipped (resumable).
