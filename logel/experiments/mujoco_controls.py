@@ -45,6 +45,7 @@ from logel import artifacts, cli
 from logel._validation import choice, instance
 from logel.cli import Command
 from logel.envs.mujoco_features import env_family, feature_names
+from logel.evaluation import cosine_similarity
 from logel.experiments.budgets import BUDGETS, check_budget
 from logel.experiments.mujoco import (
     MUJOCO_BUDGETS,
@@ -119,7 +120,8 @@ def output_dir(config: PositiveControlConfig, seed: int, root: Path | None = Non
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
+    """Uncentred cosine (0 when either vector is zero): :func:`logel.evaluation.cosine_similarity`."""
+    return cosine_similarity(a, b, centre=False)
 
 
 def feature_scales(trace: Any, steps: Sequence[int]) -> np.ndarray:

@@ -58,6 +58,7 @@ from logel._validation import choice
 from logel.cli import Command
 from logel.diagnostics import best_learning_rates, explained_motion  # noqa: F401  (moved)
 from logel.envs.mujoco_features import env_family
+from logel.evaluation import cosine_similarity
 from logel.experiments.mujoco import (
     TRUE_WEIGHTS,
     MujocoCommand,
@@ -122,7 +123,8 @@ def reward_parts(trace: LearnerTrace) -> dict[str, Any]:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    """Uncentred cosine (0 when either vector is zero): :func:`logel.evaluation.cosine_similarity`."""
+    return cosine_similarity(a, b, centre=False)
 
 
 def split_half_cosines(trace: LearnerTrace, config: NeuralLOGELConfig, omega: np.ndarray

@@ -44,6 +44,7 @@ import numpy as np
 from logel import artifacts, cli
 from logel._validation import choice
 from logel.cli import Command
+from logel.evaluation import cosine_similarity
 from logel.experiments.mujoco import MujocoCommand, experiment_config, start_logging
 from logel.experiments.mujoco_diagnostics import explained_motion, reference_weights
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
@@ -98,8 +99,8 @@ def variant_config(learner: PPOConfig, overrides: dict[str, Any]) -> PPOConfig:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    den = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / den) if den > 0 else 0.0
+    """Uncentred cosine (0 when either vector is zero): :func:`logel.evaluation.cosine_similarity`."""
+    return cosine_similarity(a, b, centre=False)
 
 
 def premise_at_true_theta(run_trace: Any, logel_config: NeuralLOGELConfig) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from logel._validation import as_array, choice, instance, integer, items, real
 from logel.cli import Command
 from logel.diagnostics import motion_null
 from logel.envs.mujoco_features import feature_names
+from logel.evaluation import cosine_similarity
 from logel.experiments.budgets import BUDGETS
 from logel.experiments.mujoco import (
     MujocoCommand,
@@ -167,8 +168,8 @@ def experiment_settings(env_id: str = "Reacher-v5", budget: str = "paper", **ove
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    den = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(a @ b / den) if den > 0 else 0.0
+    """Uncentred cosine (0 when either vector is zero): :func:`logel.evaluation.cosine_similarity`."""
+    return cosine_similarity(a, b, centre=False)
 
 
 def _unit(v: np.ndarray) -> list[float]:
