@@ -206,7 +206,7 @@ def test_premise_table_and_claims() -> None:
     table = mjf.premise_table(res, ["b", "a"])
     lines = table.splitlines()
     assert len(lines) == 4 and lines[2].startswith("| b |") and lines[3].startswith("| a |")
-    assert "| 5/5 |" in lines[2]
+    assert "| 5/5 [0.57, 1.00] |" in lines[2]
     claims = mjf.premise_claims(res, "Reacher-v5", base="a", other="b")
     assert {k: c.verdict for k, c in claims.items()} == {
         "explains": "holds", "more": "holds", "cosine": "holds"}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from logel.envs.mujoco_features import RBF_VARIANCE, env_family, rbf_centres
-from logel.plotting import ci_band, markdown_table, plus_minus
+from logel.plotting import ci_band, count_interval, markdown_table, plus_minus
 from logel.statistics import (
     Claim,
     Interval,
@@ -497,7 +497,8 @@ def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[s
     ``logel.experiments.mujoco_learners.FACTORIAL`` or ``RUNGS``): the reference reward's
     explained motion and mean per-step cosine at the true :math:`\\theta`, the motion LOGEL's
     own :math:`\\hat\\omega` explains, the standardised cosine of :math:`\\hat\\omega` with
-    :math:`\\omega_{ref}`, and the recovered control weight (negative seeds / seeds, median
+    :math:`\\omega_{ref}`, and the recovered control weight (negative seeds / seeds with the 95%
+    Wilson interval, median
     :math:`\\lvert\\hat w_{ctrl}\\rvert/\\lVert\\hat\\omega\\rVert`); seed means with 95% t-intervals."""
     rows = []
     for variant in variants:
@@ -508,7 +509,7 @@ def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[s
                     + [_mean_text(premise_values(results, variant, k), digits)
                        for k in ("explained_motion_ref", "step_cosine", "explained_motion_fit",
                                  "cosine_standardised")]
-                    + [f"{int(np.sum(ctrl < 0))}/{len(ctrl)}",
+                    + [count_interval(int(np.sum(ctrl < 0)), len(ctrl)),
                        f"{np.median(np.abs(ctrl) / np.linalg.norm(w, axis=1)):.3f}"])
     return markdown_table(
         ["learner", "motion explained by ω_ref", "mean cos(Δ_t, ∇ψ_t ω_ref)",
