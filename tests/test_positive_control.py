@@ -120,3 +120,27 @@ def test_published_lfl_runs_on_a_kept_trace(tmp_path):
     assert "episode_length" in res["observer_lfl"]
     main = mj.load_results("Hopper-v5", "smoke", tmp_path, parity=config.learner.parity)[0]
     assert not np.all(main["lfl"]["kl_targets_mean"] == 0)
+    # E6 on the same kept trace: the paper's learner's trace, weights and environments
+    from logel.experiments import mujoco_checks as e6
+
+    seen = []
+    real_make = e6.make_vec_env
+
+    def spy(cfg, *args, **kwargs):
+        seen.append((cfg.parity, cfg.raw_control_used()))
+        return real_make(cfg, *args, **kwargs)
+
+    e6.make_vec_env = spy
+    try:
+        assert e6.run("Hopper-v5", [0, 1], traces, "smoke", root=tmp_path, weights_root=tmp_path,
+                      parity="official") == {0: "done", 1: "missing"}
+    finally:
+        e6.make_vec_env = real_make
+    assert seen and set(seen) == {("official", True)}
+    out = e6.output_dir("Hopper-v5", "smoke", 0, tmp_path, "official")
+    assert out.parent.parent.name == "mujoco_checks_official_smoke"
+    assert artifacts.is_complete(out)
+    checked = e6.load_results("Hopper-v5", "smoke", tmp_path, "official")[0]
+    np.testing.assert_allclose(checked["recovered_weights"], main["logel"]["weights"])
+    assert e6.run("Hopper-v5", [0], traces, "smoke", root=tmp_path, weights_root=tmp_path,
+                  parity="official") == {0: "skipped"}

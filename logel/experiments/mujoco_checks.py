@@ -19,7 +19,10 @@ artifacts recovered::
 
     python -m logel.experiments.mujoco_checks --env Hopper-v5 --seeds 0-4 --trace-dir DIR
 
-Results go to ``artifacts/mujoco_checks[_<budget>]/<env>/seed_<k>/`` with a manifest.
+``--parity`` (default ``official``, the paper's learner) picks the learner: its traces, its
+recovered weights and its environments (raw or clipped action). Results go to
+``artifacts/mujoco_checks[_<parity>][_<budget>]/<env>/seed_<k>/`` with a manifest (no parity for
+``sb3``).
 """
 
 from __future__ import annotations
@@ -37,20 +40,22 @@ import numpy as np
 import torch
 
 from logel import artifacts, cli
-from logel._validation import integer, items, real
+from logel._validation import choice, integer, items, real
 from logel.cli import Command
 from logel.envs.mujoco_features import n_features
 from logel.experiments.mujoco import (
     MujocoCommand,
-    load_results,
+    experiment_config,
     require_directory,
     start_logging,
+    trace_name,
 )
+from logel.experiments.mujoco import load_results as load_run_results
 from logel.experiments.mujoco_diagnostics import reference_weights
 from logel.irl.neural import GaussianMLPClass
 from logel.irl.observer import step_jacobians
 from logel.learners.policy_gradient import rollout
-from logel.learners.ppo import PPOConfig, make_vec_env
+from logel.learners.ppo import PARITIES, PPOConfig, make_vec_env
 from logel.policies.gaussian_mlp import GaussianMLPPolicy, load_theta
 from logel.traces import LearnerTrace
 
@@ -103,11 +108,18 @@ def check_config(budget: str) -> FiniteDifferenceConfig:
 def mean_true_reward(trace: LearnerTrace, k: int, policy: GaussianMLPPolicy,
                      config: FiniteDifferenceConfig) -> float:
     """Mean true reward per step of ``policy`` on fresh rollouts, observations normalised with
-    the learner's frozen statistics of update ``k``; the same seeds for every call."""
+    the learner's frozen statistics of update ``k``; the same seeds for every call.
+
+    The environments are the learner's: its ``parity`` and ``raw_control`` (read from the
+    trace's configuration; traces written before the option existed are SB3's) decide whether
+    the simulator receives, and the true reward charges, the raw or the clipped action."""
     meta = trace.metadata
+    learner = meta.get("config", {})
     env_cfg = replace(PPOConfig(), env_id=meta["env_id"], n_envs=config.n_envs,
                       n_steps=config.n_steps, norm_reward=False,
-                      clip_obs=float(meta.get("clip_obs", 10.0)))
+                      clip_obs=float(meta.get("clip_obs", 10.0)),
+                      parity=learner.get("parity", "sb3"),
+                      raw_control=learner.get("raw_control"))
     venv = make_vec_env(env_cfg)
     venv.obs_rms.mean = np.asarray(meta["obs_rms_mean"][k], dtype=np.float64)
     venv.obs_rms.var = np.asarray(meta["obs_rms_var"][k], dtype=np.float64)
@@ -181,23 +193,29 @@ def finite_difference_check(trace: LearnerTrace, omega: np.ndarray,
     return out
 
 
-def output_dir(env_id: str, budget: str, seed: int, root: Path | None = None) -> Path:
-    """``<root>/mujoco_checks[_<budget>]/<env>/seed_<seed>``."""
+def output_dir(env_id: str, budget: str, seed: int, root: Path | None = None,
+               parity: str = "official") -> Path:
+    """``<root>/mujoco_checks[_<parity>][_<budget>]/<env>/seed_<seed>`` (no parity for
+    ``"sb3"``, as :func:`logel.experiments.mujoco.variant_name`)."""
     root = artifacts.artifact_root() if root is None else Path(root)
-    name = "mujoco_checks" if budget == "paper" else f"mujoco_checks_{budget}"
+    name = ("mujoco_checks" + ("" if parity == "sb3" else f"_{parity}")
+            + ("" if budget == "paper" else f"_{budget}"))
     return root / name / env_id / f"seed_{seed}"
 
 
 def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper",
         root: Path | None = None, force: bool = False,
-        weights_root: Path | None = None) -> dict[int, str]:
-    """E6 on every seed with a kept trace and recovered weights; resumable."""
+        weights_root: Path | None = None, parity: str = "official") -> dict[int, str]:
+    """E6 on every seed of the ``parity`` learner with a kept trace (named as
+    :func:`logel.experiments.mujoco.trace_name`) and recovered weights (its artifacts under
+    ``weights_root``); resumable."""
     config = check_config(budget)
-    recovered = load_results(env_id, budget, weights_root)
+    recovered = load_run_results(env_id, budget, weights_root, parity=parity)
+    learner_config = experiment_config(env_id, budget, parity=parity)
     status = {}
     for seed in seeds:
-        out = output_dir(env_id, budget, seed, root)
-        path = Path(trace_dir) / f"{env_id}_{budget}_seed{seed}.npz"
+        out = output_dir(env_id, budget, seed, root, parity)
+        path = Path(trace_dir) / trace_name(learner_config, seed)
         if not force and artifacts.is_complete(out):
             status[seed] = "skipped"
             continue
@@ -212,7 +230,7 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
         result = finite_difference_check(trace, omega, replace(config, seed=seed),
                                          reference_weights(trace, observed))
         cfg = {"experiment": "mujoco_checks", "env_id": env_id, "budget": budget,
-               "seed": seed, "version": VERSION, **asdict(replace(config, seed=seed)),
+               "seed": seed, "version": VERSION, "parity": parity, **asdict(replace(config, seed=seed)),
                "trace_sha256": artifacts.sha256_file(path)}
         out.mkdir(parents=True, exist_ok=True)
         artifacts.save_json(out / "finite_differences.json",
@@ -224,28 +242,40 @@ def run(env_id: str, seeds: Sequence[int], trace_dir: Path, budget: str = "paper
     return status
 
 
+def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
+                 parity: str = "official") -> dict[int, dict[str, Any]]:
+    """Every complete seed's ``finite_differences.json``, verified against its manifest."""
+    base = output_dir(env_id, budget, 0, root, parity).parent
+    return {seed: artifacts.load(d)["finite_differences"]
+            for seed, d in artifacts.seed_folders(base).items()}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChecksCommand(MujocoCommand):
     """``logel run mujoco_checks``: E6 on kept learner traces."""
 
     trace_dir: Path
-    """Directory of kept learner traces (<env>_<budget>_seed<k>.npz)."""
+    """Directory of kept learner traces (<env>_<budget>[_<parity>]_seed<k>.npz)."""
+    parity: str = "official"
+    """The learner whose kept traces and recovered weights are checked."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_directory(self.trace_dir, type(self).__name__ + ".trace_dir")
+        choice(self.parity, type(self).__name__ + ".parity", PARITIES)
 
 
 def _execute(options: ChecksCommand, args: Any) -> int:
     start_logging()
     status = run(options.env, args.seeds, options.trace_dir, options.budget, options.root,
-                 options.force)
+                 options.force, parity=options.parity)
     log.info("finished: %s", status)
     return 0
 
 
 # logel run mujoco_checks: run over --seeds.
-COMMAND = Command(config=ChecksCommand, execute=_execute, seeds="0-4")
+COMMAND = Command(config=ChecksCommand, execute=_execute, seeds="0-4",
+                  choices={"parity": PARITIES})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
