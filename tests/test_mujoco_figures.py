@@ -251,3 +251,51 @@ def test_log_std_claims() -> None:
         "reference": "holds", "correlation": "holds", "explains": "holds"}
     for c in claims.values():
         _check_verdict(c)
+
+
+def test_calibration_merge_table_and_claims() -> None:
+    calibration = {
+        s: {name: {"curve": [None, 5.0, final],
+                   "episode_stats": {"length": [20.0, 30.0, length],
+                                     "forward_distance": [0.0, 0.01, 0.02]}}
+            for name, final, length in (("zero", 12.0 + s, 40.0), ("alive only", 990.0 + s,
+                                                                    1000.0))}
+        for s in range(3)}
+    merged = mjf.merge_calibration(STANDING, calibration)
+    assert sorted(merged) == [0, 1, 2]                       # seeds present in both
+    assert mjf.calibration_agents(merged) == ("calibration: zero", "calibration: alive only")
+    np.testing.assert_array_equal(mjf.final_values(merged, "calibration: zero"), [12, 13, 14])
+    assert np.isnan(mjf.curve_matrix(merged, "calibration: zero")[0, 0])  # None -> NaN
+    table = mjf.calibration_table(merged, "Hopper-v5")
+    assert "| zero reward |" in table and "| alive only reward |" in table
+    claims = mjf.calibration_claims(merged, "Hopper-v5", n_resamples=200)
+    for c in claims.values():
+        _check_verdict(c)
+    # the standing LOGEL observer (about 1000) beats the zero reward's, not the alive-only one's
+    assert mjf.joint_verdict(claims, "beats_zero") == "holds"
+    assert claims["beats_alive_only_diff"].estimate == pytest.approx(
+        np.mean([1000.0, 1010.0, 990.0]) - np.mean([990.0, 991.0, 992.0]))
+    assert claims["zero_reaches"].verdict == "fails"      # 12-14 is far below the learner
+    assert set(STANDING[0]) == set(mjf.CURVES)           # the main results are not modified
+
+
+def _fd_results(reference: list[float], recovered: list[float]) -> dict[int, dict[str, Any]]:
+    random = [0.1, -0.1, 0.2, -0.2]                          # sd 0.183
+    return {s: {"steps": [{"slopes": {"reference": ref, "recovered": rec, "learner_step": 0.0},
+                           "random_slopes": random}] * 2}
+            for s, (ref, rec) in enumerate(zip(reference, recovered, strict=True))}
+
+
+def test_finite_difference_values_table_and_claims() -> None:
+    results = _fd_results([1.0, 1.2, 0.9, 1.1], [-0.1, 0.05, -0.02, 0.0])
+    z = mjf.finite_difference_values(results, "reference")
+    np.testing.assert_allclose(z, np.array([1.0, 1.2, 0.9, 1.1]) / np.std([0.1, -0.1, 0.2, -0.2],
+                                                                           ddof=1))
+    table = mjf.finite_difference_table(results)
+    assert "4/4" in table and "1/4" in table
+    claims = mjf.finite_difference_claims(results, "Reacher-v5")
+    for c in claims.values():
+        _check_verdict(c)
+    assert claims["reference"].verdict == "holds"
+    assert claims["recovered"].verdict == "inconclusive"
+    assert claims["reference_vs_recovered"].verdict == "holds"

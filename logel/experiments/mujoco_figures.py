@@ -633,3 +633,138 @@ def log_std_claims(results: Mapping[int, Mapping[str, Any]], env_id: str) -> dic
         "explains": Claim.of(f"{fam}: with the log-std in θ, ω_ref still explains < 10% of the "
                              "motion", *_t_interval(ref_with), 0.1, "<", "t"),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# E4: metric calibration, observers trained on rewards that carry no (or part of the) task
+# ---------------------------------------------------------------------------------------------
+
+CALIBRATION_PREFIX = "calibration: "
+"""Prefix of the calibration observers' keys in :func:`merge_calibration`'s results."""
+
+
+def merge_calibration(results: Mapping[int, Mapping[str, Any]],
+                      calibration: Mapping[int, Mapping[str, Any]]
+                      ) -> dict[int, dict[str, Any]]:
+    """The seeds present in both the main runs (``results``) and E4 (``calibration``, what
+    ``logel.experiments.mujoco_calibration.load_results`` returns): each seed's main results
+    plus one agent per calibration reward, ``"calibration: <name>"``, in the main runs' layout
+    (``curve`` and ``episode_<stat>``), paired by seed (same observer seed, same budget)."""
+    merged: dict[int, dict[str, Any]] = {}
+    for s in sorted(set(results) & set(calibration)):
+        merged[s] = dict(results[s])
+        for name, obs in calibration[s].items():
+            merged[s][CALIBRATION_PREFIX + name] = {
+                "curve": obs["curve"],
+                **{f"episode_{k}": v for k, v in obs["episode_stats"].items()}}
+    return merged
+
+
+def calibration_agents(merged: Mapping[int, Mapping[str, Any]]) -> tuple[str, ...]:
+    """The calibration agents of :func:`merge_calibration`'s results, in the artifacts' order."""
+    first = merged[min(merged)]
+    return tuple(k for k in first if k.startswith(CALIBRATION_PREFIX))
+
+
+def calibration_table(merged: Mapping[int, Mapping[str, Any]], env_id: str,
+                      digits: int = 1) -> str:
+    """Markdown table, one row per agent (the learner, the LOGEL and fixed-LfL observers, each
+    calibration observer): final true return, normalised return (:func:`normalised_returns`),
+    episode length and :data:`DISTANCE`'s statistic, means over seeds with 95% t-intervals."""
+    key, label = DISTANCE[env_family(env_id)]
+    rows = []
+    for name in ("learner", "observer_logel", "observer_lfl") + calibration_agents(merged):
+        rows.append([CURVES.get(name, name.removeprefix(CALIBRATION_PREFIX) + " reward")]
+                    + [_mean_text(final_values(merged, name), digits),
+                       _mean_text(normalised_returns(merged, name), 2),
+                       _mean_text(episode_values(merged, name, "length"), 0),
+                       _mean_text(episode_values(merged, name, key), 2)])
+    return markdown_table(["agent", "final true return", "normalised return",
+                           "episode length", f"{label} (m)"], rows)
+
+
+def calibration_claims(merged: Mapping[int, Mapping[str, Any]], env_id: str,
+                       n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, Claim]:
+    """E4's claims on one environment, paired by seed:
+
+    * ``beats_<name>`` (+ ``_diff``), for each calibration reward: the LOGEL observer beats the
+      observer trained on it (as :func:`observer_claims`' ``beats_lfl``);
+    * ``zero_reaches``: the zero-reward observer "reaches the learner", its mean normalised
+      return above :data:`REACH_FRACTION` (t-interval). If this holds, "reaches the learner"
+      says nothing about a recovered reward.
+    """
+    logel_ = final_values(merged, "observer_logel")
+    claims: dict[str, Claim] = {}
+    for agent in calibration_agents(merged):
+        name = agent.removeprefix(CALIBRATION_PREFIX)
+        key = "beats_" + name.replace(" ", "_")
+        claims[key], claims[key + "_diff"] = _beats(
+            f"{env_id}: the LOGEL observer (X) beats the {name}-reward observer (Y), final return",
+            logel_, final_values(merged, agent), n_resamples, seed)
+    zero = CALIBRATION_PREFIX + "zero"
+    if zero in calibration_agents(merged):
+        claims["zero_reaches"] = Claim.of(
+            f"{env_id}: the zero-reward observer reaches the learner (normalised return "
+            f"> {REACH_FRACTION})", *_t_interval(normalised_returns(merged, zero)),
+            REACH_FRACTION, ">", "t")
+    return claims
+
+
+# ---------------------------------------------------------------------------------------------
+# E6: finite differences of the true return along the recovered reward's gradient
+# ---------------------------------------------------------------------------------------------
+
+FD_DIRECTIONS = {"reference": "∇ψ ω_ref (the reference reward's gradient)",
+                 "recovered": "∇ψ ω̂ (LOGEL's reward's gradient)",
+                 "learner_step": "the learner's own step Δ_k"}
+"""The directions of ``logel.experiments.mujoco_checks.finite_difference_check``."""
+
+
+def finite_difference_values(results: Mapping[int, Mapping[str, Any]], direction: str
+                             ) -> np.ndarray:
+    """Per seed (sorted), the slope of the true return along ``direction`` in units of the
+    random directions' spread, :math:`z=s(v)/\\mathrm{sd}(s(v_{rand}))`, averaged over the
+    checked steps: scale-free, so seeds (and environments) compare; about :math:`\\pm1` for a
+    direction no better than a random one."""
+    def one(r: Mapping[str, Any]) -> float:
+        z = [step["slopes"][direction] / np.std(step["random_slopes"], ddof=1)
+             for step in r["steps"]]
+        return float(np.mean(z))
+    return np.array([one(results[s]) for s in sorted(results)])
+
+
+def finite_difference_table(results: Mapping[int, Mapping[str, Any]], digits: int = 2) -> str:
+    """Markdown table, one row per direction of :data:`FD_DIRECTIONS`: the standardised slope
+    :func:`finite_difference_values` (mean over seeds, 95% t-interval) and the seeds where the
+    true return rises along it (with the 95% Wilson interval)."""
+    rows = []
+    for direction, label in FD_DIRECTIONS.items():
+        z = finite_difference_values(results, direction)
+        rows.append([label, _mean_text(z, digits), count_interval(int(np.sum(z > 0)), z.size)])
+    return markdown_table(["direction", "slope of the true return / random spread",
+                           "seeds where it rises"], rows)
+
+
+def finite_difference_claims(results: Mapping[int, Mapping[str, Any]], env_id: str
+                             ) -> dict[str, Claim]:
+    """E6's claims on one environment, t-intervals over seeds of
+    :func:`finite_difference_values`:
+
+    * ``reference``: the true return rises along the reference reward's estimated gradient (the
+      check can see an ascent direction: its positive control);
+    * ``recovered``: it rises along LOGEL's recovered reward's gradient;
+    * ``reference_vs_recovered``: it rises faster along the reference's than along the
+      recovered reward's (paired).
+    """
+    fam = env_family(env_id)
+    ref = finite_difference_values(results, "reference")
+    rec = finite_difference_values(results, "recovered")
+    return {
+        "reference": Claim.of(f"{fam}: the true return rises along ∇ψ ω_ref",
+                              *_t_interval(ref), 0.0, ">", "t"),
+        "recovered": Claim.of(f"{fam}: the true return rises along ∇ψ ω̂",
+                              *_t_interval(rec), 0.0, ">", "t"),
+        "reference_vs_recovered": Claim.of(
+            f"{fam}: it rises faster along ∇ψ ω_ref than along ∇ψ ω̂",
+            *_t_interval(ref - rec), 0.0, ">", "paired t"),
+    }
