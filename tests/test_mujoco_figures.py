@@ -275,7 +275,10 @@ def test_calibration_merge_table_and_claims() -> None:
     assert mjf.joint_verdict(claims, "beats_zero") == "holds"
     assert claims["beats_alive_only_diff"].estimate == pytest.approx(
         np.mean([1000.0, 1010.0, 990.0]) - np.mean([990.0, 991.0, 992.0]))
-    assert claims["zero_reaches"].verdict == "fails"      # 12-14 is far below the learner
+    assert claims["reaches_zero"].verdict == "fails"      # 12-14 is far below the learner
+    assert claims["reaches_alive_only"].verdict == "holds"  # standing beats the learner
+    assert set(claims) == {f"{c}_{n}" for c in ("beats", "reaches") for n in ("zero", "alive_only")
+                           } | {"beats_zero_diff", "beats_alive_only_diff"}
     assert set(STANDING[0]) == set(mjf.CURVES)           # the main results are not modified
 
 

@@ -689,23 +689,24 @@ def calibration_claims(merged: Mapping[int, Mapping[str, Any]], env_id: str,
 
     * ``beats_<name>`` (+ ``_diff``), for each calibration reward: the LOGEL observer beats the
       observer trained on it (as :func:`observer_claims`' ``beats_lfl``);
-    * ``zero_reaches``: the zero-reward observer "reaches the learner", its mean normalised
-      return above :data:`REACH_FRACTION` (t-interval). If this holds, "reaches the learner"
-      says nothing about a recovered reward.
+    * ``reaches_<name>``, for each calibration reward: its observer "reaches the learner", its
+      mean normalised return above :data:`REACH_FRACTION` (t-interval, as
+      :func:`observer_claims`' ``reaches``). Where this holds for a reward that carries no
+      task, "reaches the learner" says little about a recovered reward.
+
+    ``<name>`` is the calibration reward's name with spaces as underscores.
     """
     logel_ = final_values(merged, "observer_logel")
     claims: dict[str, Claim] = {}
     for agent in calibration_agents(merged):
         name = agent.removeprefix(CALIBRATION_PREFIX)
-        key = "beats_" + name.replace(" ", "_")
-        claims[key], claims[key + "_diff"] = _beats(
+        key = name.replace(" ", "_")
+        claims["beats_" + key], claims[f"beats_{key}_diff"] = _beats(
             f"{env_id}: the LOGEL observer (X) beats the {name}-reward observer (Y), final return",
             logel_, final_values(merged, agent), n_resamples, seed)
-    zero = CALIBRATION_PREFIX + "zero"
-    if zero in calibration_agents(merged):
-        claims["zero_reaches"] = Claim.of(
-            f"{env_id}: the zero-reward observer reaches the learner (normalised return "
-            f"> {REACH_FRACTION})", *_t_interval(normalised_returns(merged, zero)),
+        claims["reaches_" + key] = Claim.of(
+            f"{env_id}: the {name}-reward observer reaches the learner (normalised final return "
+            f"> {REACH_FRACTION})", *_t_interval(normalised_returns(merged, agent)),
             REACH_FRACTION, ">", "t")
     return claims
 
