@@ -14,14 +14,18 @@ unidentifiable) and ``"logel_free"`` with that direction left free (the official
 A third, ``"logel_shared"``, is the first with one step size shared by all observed steps
 (``ObserverConfig.step_sizes="shared"``, chapter 6), our answer to LOGEL getting worse with ``m``
 once a learner converges; a fourth, ``"logel_stop"``, also drops the steps after the learner is
-found to have stopped (``ObserverConfig.stopped_steps="drop"``, chapter 6).
+found to have stopped (``ObserverConfig.stopped_steps="drop"``, chapter 6); a fifth,
+``"logel_resolved"``, drops them with a test built for slow learners: the change-point statistic
+and the stop accepted only when the test resolves the learner's last step before it
+(``stop_statistic="changepoint"``, ``stop_last_step=True``, chapter 6).
 
 Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
 (unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
 its random cloning initialisation from the cell ``(seed, "lfl", m)``; LOGEL in the realistic
-setting draws nothing except the permutations of ``"logel_stop"``'s tests, from the cells
-``(seed, "stopped steps", m, k)``. So a cell's result depends only on ``(seed, method, m)`` and the options,
-never on which other methods ran, and LfL's never on which other ``m`` ran. One deterministic
+setting draws nothing except the permutations of ``"logel_stop"``'s and ``"logel_resolved"``'s
+tests, from the cells ``(seed, "stopped steps", m, k)`` and ``(seed, "last step", m, k)``. So a
+cell's result depends only on ``(seed, method, m)`` and the options, never on which other
+methods ran, and LfL's never on which other ``m`` ran. One deterministic
 dependence remains for LOGEL: its smoothed behavioural cloning
 (:data:`logel.experiments.gridworld.DEFAULT_BC`) clones the observed policies *jointly*, up to
 the largest ``m`` of the sweep, so LOGEL's result at ``m`` depends on ``max(observed_steps)``
@@ -63,18 +67,22 @@ from logel.statistics import weakest
 from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
-Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "lfl"]
+Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "logel_resolved", "lfl"]
 NAMES: dict[str, str] = {"gpomdp": "G(PO)MDP", "qlearning": "Q-learning", "svi": "SVI",
                          "spi": "SPI"}
 """Display names of the learners."""
-METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "logel_stop", "lfl")
+METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "logel_stop",
+                               "logel_resolved", "lfl")
 """The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LOGEL
 with one step size shared by the observed steps, the latter without the steps after the learner
-is found to have stopped (:func:`logel.irl.motion.moving_steps`), LfL."""
+is found to have stopped (:func:`logel.irl.motion.moving_steps`), the same with the change-point
+test and the last-step condition, LfL."""
 LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel": {}, "logel_free": {"fix_constant_direction": False},
     "logel_shared": {"step_sizes": "shared"},
-    "logel_stop": {"step_sizes": "shared", "stopped_steps": "drop"}}
+    "logel_stop": {"step_sizes": "shared", "stopped_steps": "drop"},
+    "logel_resolved": {"step_sizes": "shared", "stopped_steps": "drop",
+                       "stop_statistic": "changepoint", "stop_last_step": True}}
 """The LOGEL columns as changes to the configured observer (:class:`logel.ObserverConfig`); they
 share one behavioural cloning."""
 
@@ -104,9 +112,9 @@ class ComparisonConfig:
     lfl: LfLConfig = field(default_factory=LfLConfig)
     """LfL observer options."""
     methods: tuple[Method, ...] = ("logel", "lfl")
-    """Which observers to run (any of :data:`METHODS`; ``"logel_free"``, ``"logel_shared"`` and
-    ``"logel_stop"`` share the cloned inputs of ``"logel"``, so adding them costs only the fits
-    and, for ``"logel_stop"``, its permutation tests)."""
+    """Which observers to run (any of :data:`METHODS`; the LOGEL columns share the cloned inputs
+    of ``"logel"``, so adding them costs only the fits and, for ``"logel_stop"`` and
+    ``"logel_resolved"``, their permutation tests)."""
 
     def __post_init__(self) -> None:
         c = type(self).__name__ + "."

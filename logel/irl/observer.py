@@ -41,7 +41,7 @@ from logel._validation import boolean, choice, integer, items, real
 from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
 from logel.irl.bc import BCConfig, clone_policies
 from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
-from logel.irl.motion import moving_steps, trajectory_counts
+from logel.irl.motion import STATISTICS, Statistic, moving_steps, trajectory_counts
 from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.streams import cell_rng
@@ -158,6 +158,15 @@ class ObserverConfig:
     stop_permutations: int = 199
     """Permutations per test of ``stopped_steps="drop"``; the tests of ``(seed, m, k)`` draw
     from the stream ``cell_rng(seed, "stopped steps", m, k)`` (:mod:`logel.streams`)."""
+    stop_statistic: Statistic = "homogeneity"
+    """Statistic of the tests of ``stopped_steps="drop"``: ``"homogeneity"`` (every batch its
+    own policy) or ``"changepoint"`` (one change point, with power against a slow drift;
+    :func:`logel.irl.motion.changepoint_statistic`, book chapter 6)."""
+    stop_last_step: bool = False
+    """With ``stopped_steps="drop"``: accept a stop at ``k`` only if the two-batch test resolves
+    the learner's last step before it (batches ``k - 1``, ``k``; stream
+    ``cell_rng(seed, "last step", m, k)``), else keep every step
+    (``last_step_rng`` of :func:`logel.irl.motion.moving_steps`, book chapter 6)."""
 
     def __post_init__(self) -> None:
         name = "ObserverConfig."
@@ -184,6 +193,8 @@ class ObserverConfig:
         real(self.stop_level, name + "stop_level", low=0.0, high=1.0, low_open=True,
              high_open=True)
         integer(self.stop_permutations, name + "stop_permutations", low=1)
+        choice(self.stop_statistic, name + "stop_statistic", STATISTICS)
+        boolean(self.stop_last_step, name + "stop_last_step")
 
 
 @dataclass(frozen=True)
@@ -428,8 +439,11 @@ def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
 def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> int:
     """How many of the first ``m`` observed steps the recovery uses: all of them, or with
     ``config.stopped_steps="drop"`` those before the learner is found to have stopped
-    (:func:`logel.irl.motion.moving_steps` on ``inputs.counts``, test ``k`` drawing from
-    ``cell_rng(config.seed, "stopped steps", m, k)``)."""
+    (:func:`logel.irl.motion.moving_steps` on ``inputs.counts`` with
+    ``config.stop_statistic``, test ``k`` drawing from
+    ``cell_rng(config.seed, "stopped steps", m, k)``; with ``config.stop_last_step`` a stop at
+    ``k`` also needs the two-batch test of ``k - 1``, ``k``, drawing from
+    ``cell_rng(config.seed, "last step", m, k)``, to reject)."""
     if config.stopped_steps == "keep":
         return m
     if inputs.counts is None:
@@ -439,7 +453,9 @@ def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> i
     k, n, n_states, n_actions = inputs.counts.shape
     return moving_steps(inputs.counts.reshape(k, n, n_states * n_actions), n_actions, m,
                         lambda k: cell_rng(config.seed, "stopped steps", m, k),
-                        config.stop_level, config.stop_permutations)
+                        config.stop_level, config.stop_permutations, config.stop_statistic,
+                        (lambda k: cell_rng(config.seed, "last step", m, k))
+                        if config.stop_last_step else None)
 
 
 def initial_learning_rates(config: ObserverConfig, m: int) -> np.ndarray:
