@@ -17,13 +17,18 @@ once a learner converges; a fourth, ``"logel_stop"``, also drops the steps after
 found to have stopped (``ObserverConfig.stopped_steps="drop"``, chapter 6); a fifth,
 ``"logel_resolved"``, drops them with a test built for slow learners: the change-point statistic
 and the stop accepted only when the test resolves the learner's last step before it
-(``stop_statistic="changepoint"``, ``stop_last_step=True``, chapter 6).
+(``stop_statistic="changepoint"``, ``stop_last_step=True``, chapter 6); a sixth,
+``"logel_gls"``, is noise-aware LOGEL: each step whitened by the covariance of its residual,
+cloning noise (Laplace) plus Jacobian-estimate noise (``ObserverConfig.weighting="gls"``,
+:func:`logel.irl.logel.fit_gls`, chapter 6), and a seventh, ``"logel_gls_shared"``, the same with
+one shared step size.
 
 Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
 (unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
 its random cloning initialisation from the cell ``(seed, "lfl", m)``; LOGEL in the realistic
 setting draws nothing except the permutations of ``"logel_stop"``'s and ``"logel_resolved"``'s
-tests, from the cells ``(seed, "stopped steps", m, k)`` and ``(seed, "last step", m, k)``. So a
+tests, from the cells ``(seed, "stopped steps", m, k)`` and ``(seed, "last step", m, k)``
+(noise-aware LOGEL draws nothing: its covariances are computed, not sampled). So a
 cell's result depends only on ``(seed, method, m)`` and the options, never on which other
 methods ran, and LfL's never on which other ``m`` ran. One deterministic
 dependence remains for LOGEL: its smoothed behavioural cloning
@@ -59,30 +64,36 @@ from logel.experiments.gridworld import (
     outcomes,
 )
 from logel.irl.lfl import LfLConfig, lfl_reward
+from logel.irl.observer import BoltzmannClass, noise_covariances
 from logel.learners.gpomdp import GPOMDPLearnerConfig
 from logel.learners.gridworld_runs import LEARNERS, LearnerKind, run_gridworld_learner
 from logel.learners.tabular_learners import TabularLearnerConfig
+from logel.policies.boltzmann import BoltzmannPolicy
 from logel.runner import run_jobs
 from logel.statistics import weakest
 from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
-Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "logel_resolved", "lfl"]
+Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "logel_resolved",
+                 "logel_gls", "logel_gls_shared", "lfl"]
 NAMES: dict[str, str] = {"gpomdp": "G(PO)MDP", "qlearning": "Q-learning", "svi": "SVI",
                          "spi": "SPI"}
 """Display names of the learners."""
 METHODS: tuple[Method, ...] = ("logel", "logel_free", "logel_shared", "logel_stop",
-                               "logel_resolved", "lfl")
+                               "logel_resolved", "logel_gls", "logel_gls_shared", "lfl")
 """The observers: LOGEL (configured all-ones direction), LOGEL with that direction free, LOGEL
 with one step size shared by the observed steps, the latter without the steps after the learner
 is found to have stopped (:func:`logel.irl.motion.moving_steps`), the same with the change-point
-test and the last-step condition, LfL."""
+test and the last-step condition, noise-aware LOGEL (generalised least squares, one step size
+per step), the same with one shared step size, LfL."""
 LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel": {}, "logel_free": {"fix_constant_direction": False},
     "logel_shared": {"step_sizes": "shared"},
     "logel_stop": {"step_sizes": "shared", "stopped_steps": "drop"},
     "logel_resolved": {"step_sizes": "shared", "stopped_steps": "drop",
-                       "stop_statistic": "changepoint", "stop_last_step": True}}
+                       "stop_statistic": "changepoint", "stop_last_step": True},
+    "logel_gls": {"weighting": "gls"},
+    "logel_gls_shared": {"weighting": "gls", "step_sizes": "shared"}}
 """The LOGEL columns as changes to the configured observer (:class:`logel.ObserverConfig`); they
 share one behavioural cloning."""
 
@@ -217,9 +228,16 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
                                                       config.n_trajectories))
         inputs, _ = estimate_inputs(grid, trace, logel_cfg, seed)
         observer = observer_config(logel_cfg, trace)
+        noisy = inputs
+        if any(LOGEL_METHODS[m].get("weighting") == "gls" for m in logel_methods):
+            policy_class = BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions),
+                                          logel_cfg.bc)
+            noisy = noise_covariances(inputs, trace, policy_class, observer,
+                                      n_trajectories=logel_cfg.observer_trajectories)
         for method in logel_methods:
             obs_cfg = replace(observer, seed=seed, **LOGEL_METHODS[method])
-            for o in outcomes(grid, inputs, obs_cfg, logel_cfg.observed_steps):
+            method_inputs = noisy if obs_cfg.weighting == "gls" else inputs
+            for o in outcomes(grid, method_inputs, obs_cfg, logel_cfg.observed_steps):
                 results.append(MethodOutcome(method, o.m, o.value, o.optimal,  # type: ignore[arg-type]
                                              o.weight_error, obs_cfg.fix_constant_direction))
     if "lfl" in config.methods:

@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import minimize
 
-from logel._validation import choice, integer, real
+from logel._validation import as_array, choice, integer, real
 from logel.policies.boltzmann import BoltzmannPolicy
 
 
@@ -192,3 +192,134 @@ def clone_smoothed(policy: BoltzmannPolicy, counts: np.ndarray, anchor: np.ndarr
     res = minimize(fun, np.tile(anchor, K), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20 * config.max_iter, "gtol": 1e-9, "ftol": 1e-15})
     return res.x.reshape(K, d)
+
+
+# ------------------------------------------------------------------ cloning noise (Laplace)
+
+
+def cloning_fisher(policy: BoltzmannPolicy, theta: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-state blocks of the Hessian of the cloning negative log-likelihood.
+
+    For :math:`\\ell(\\theta)=-\\sum_{s,a}C(s,a)\\log\\pi_\\theta(a|s)` and the reference-action
+    Boltzmann class, the Hessian is block-diagonal over states, with block
+    :math:`F_s=C(s)\\big(\\mathrm{diag}(p_s)-p_sp_s^\\top\\big)` on the state's ``A - 1`` free
+    logits (:math:`p_s` their probabilities, :math:`C(s)` the state's visits). It does not
+    depend on which actions were taken, so it is also the Fisher information of the ``C(s)``
+    draws. The entropy bonus of :class:`BCConfig` is not part of the likelihood and is left out.
+
+    Args:
+        policy: the Boltzmann class.
+        theta: ``(d,)`` parameters, e.g. the cloned :math:`\\hat\\theta_t`.
+        counts: ``(S, A)`` state-action visit counts (:func:`visit_counts`).
+
+    Returns:
+        ``(S, A - 1, A - 1)`` blocks :math:`F_s` (positive semi-definite; zero for a state
+        never visited).
+    """
+    counts = np.asarray(counts, dtype=float)
+    if counts.shape != (policy.n_states, policy.n_actions):
+        raise ValueError(f"counts must have shape (S, A) = ({policy.n_states}, "
+                         f"{policy.n_actions}), got {counts.shape}")
+    if not np.all(np.isfinite(counts)) or (counts < 0).any():
+        raise ValueError("counts must be finite and non-negative")
+    p = policy.probabilities(theta)[:, :-1]
+    n_s = counts.sum(axis=1)
+    k = policy.n_actions - 1
+    return n_s[:, None, None] * (p[:, :, None] * np.eye(k) - p[:, :, None] * p[:, None, :])
+
+
+def delta_covariances(policy: BoltzmannPolicy, thetas: np.ndarray, counts: np.ndarray,
+                      config: BCConfig = BCConfig(), ridge: float = 0.0) -> np.ndarray:
+    """Laplace covariances of the cloned steps :math:`\\hat\\Delta_t=\\hat\\theta_{t+1}-\\hat\\theta_t`.
+
+    The Laplace approximation treats the cloning objective as a negative log-posterior and
+    :math:`\\hat\\theta` as Gaussian around its minimum with covariance the inverse Hessian
+    :math:`H^{-1}` there (likelihood part: :func:`cloning_fisher`; the entropy bonus is left
+    out):
+
+    ``"smoothed"``
+        one joint Hessian over the ``K`` policies,
+        :math:`H=\\mathrm{blkdiag}(F_1,\\dots,F_K)+\\lambda\\,e_1e_1^\\top\\otimes I
+        +\\lambda_s\\,L_K\\otimes I` (:math:`L_K` the path graph's Laplacian of the smoothness
+        penalty), so the steps' covariances include the cross terms,
+        :math:`\\mathrm{Cov}(\\hat\\Delta_t)=\\Sigma_{t+1,t+1}+\\Sigma_{t,t}-\\Sigma_{t+1,t}
+        -\\Sigma_{t,t+1}` with :math:`\\Sigma=H^{-1}`;
+    ``"proximal"`` and ``"adam"``
+        one Hessian per policy, :math:`H_t=F_t+\\lambda I` (``"proximal"``, the anchor
+        :math:`\\hat\\theta_{t-1}` held fixed) or :math:`H_t=F_t` (``"adam"``), the policies
+        treated as independent: :math:`\\mathrm{Cov}(\\hat\\Delta_t)\\approx H_{t+1}^{-1}+H_t^{-1}`.
+
+    ``ridge`` is added to every diagonal. Null directions: the reference-action parametrisation
+    has none (adding a constant to a state's logits is already removed by fixing the reference
+    action's logit), so :math:`F_s` is positive definite for every visited state; a state never
+    visited has :math:`F_s=0`, and only the proximal and smoothness terms (or ``ridge``)
+    determine it -- its steps then get the large prior variance and, in the weighted fit of
+    :func:`logel.irl.logel.fit_gls`, little weight. If nothing determines it (``"adam"``, or
+    zero weights, with ``ridge=0``) the Hessian is singular and this raises. Every block is
+    computed per state (the Hessian is block-diagonal over states), so the cost is
+    ``S`` inversions of ``(K (A - 1))``-square matrices.
+
+    Args:
+        policy: the Boltzmann class.
+        thetas: ``(K, d)`` cloned parameters :math:`\\hat\\theta_1..\\hat\\theta_K`, ``K >= 2``.
+        counts: ``(K, S, A)`` state-action visit counts of each policy's data.
+        config: the cloning options that produced ``thetas``.
+        ridge: non-negative extra diagonal of the Hessians.
+
+    Returns:
+        ``(K - 1, d, d)`` covariances of :math:`\\hat\\Delta_1..\\hat\\Delta_{K-1}`
+        (block-diagonal over states).
+
+    Raises:
+        ValueError: on shapes that do not match ``policy``, ``K < 2``, negative or non-finite
+            counts or ``ridge``, or a singular Hessian.
+    """
+    S, A, d = policy.n_states, policy.n_actions, policy.n_params
+    th = as_array(thetas, "thetas", ndim=2, shape_doc=f"(K, {d})")
+    C = as_array(counts, "counts", ndim=3, shape_doc=f"(K, {S}, {A})")
+    K = th.shape[0]
+    if th.shape[1] != d or C.shape != (K, S, A):
+        raise ValueError(f"thetas (K, d) and counts (K, S, A) must match the policy class "
+                         f"(d = {d}, S = {S}, A = {A}) and each other, got {th.shape} and "
+                         f"{C.shape}")
+    if K < 2:
+        raise ValueError(f"delta_covariances needs at least two policies (K >= 2), got {K}")
+    ridge = real(ridge, "ridge", low=0.0)
+    k = A - 1
+    F = np.stack([cloning_fisher(policy, th[t], C[t]) for t in range(K)])  # (K, S, k, k)
+    eye = np.eye(k)
+    if config.method == "smoothed":
+        lam, lam_s = config.proximal_weight, config.smoothness_weight
+        # the path graph's Laplacian (K >= 2): diagonal 1, 2, ..., 2, 1; off-diagonals -1
+        prior = lam_s * (np.diag(np.r_[1.0, 2.0 * np.ones(K - 2), 1.0])
+                         - np.eye(K, k=1) - np.eye(K, k=-1))
+        prior[0, 0] += lam
+        prior += ridge * np.eye(K)
+        H = np.zeros((S, K, k, K, k))
+        H += np.einsum("uv,ij->uivj", prior, eye)[None]
+        idx = np.arange(K)
+        H[:, idx, :, idx, :] += F  # (K, S, k, k) on the diagonal blocks
+        H = H.reshape(S, K * k, K * k)
+        sigma = _inverse(H).reshape(S, K, k, K, k)
+        t = np.arange(K - 1)
+        blocks = (sigma[:, t + 1, :, t + 1, :] + sigma[:, t, :, t, :]
+                  - sigma[:, t + 1, :, t, :] - sigma[:, t, :, t + 1, :])  # (K-1, S, k, k)
+    else:
+        lam = config.proximal_weight if config.method == "proximal" else 0.0
+        inv = _inverse(F + (lam + ridge) * eye)  # (K, S, k, k)
+        blocks = inv[1:] + inv[:-1]
+    blocks = 0.5 * (blocks + np.swapaxes(blocks, -1, -2))
+    out = np.zeros((K - 1, d, d))
+    for s in range(S):
+        out[:, s * k:(s + 1) * k, s * k:(s + 1) * k] = blocks[:, s]
+    return out
+
+
+def _inverse(H: np.ndarray) -> np.ndarray:
+    """Batched inverse of symmetric Hessians, raising a named error when one is singular."""
+    w = np.linalg.eigvalsh(H)
+    if not (w.min(axis=-1) > 1e-12 * np.maximum(w.max(axis=-1), 1e-300)).all():
+        raise ValueError("delta_covariances: the cloning Hessian is singular (a state never "
+                         "visited, and no proximal or smoothness term determines its logits); "
+                         "pass ridge > 0")
+    return np.linalg.inv(H)

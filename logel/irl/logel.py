@@ -638,3 +638,248 @@ def fit(deltas: Any, jacobians: Any, *, alpha_init: float | Any = 0.1, alpha_min
     return LOGELResult(scales.weights(omega), alpha,
                        np.array([scales.objective(v) for v in objective]), n_iter, converged,
                        diag)
+
+
+# ------------------------------------------------------------ noise-aware LOGEL (feasible GLS)
+
+
+COVARIANCE_RCOND = 1e-10
+"""Eigenvalues of a step's noise covariance below ``COVARIANCE_RCOND`` times the largest
+eigenvalue over all steps are raised to that floor by :func:`whitening` (with a warning)."""
+
+
+class IllConditionedCovarianceWarning(UserWarning):
+    """A step's noise covariance is (nearly) singular: its smallest variances were floored."""
+
+
+@dataclass(frozen=True)
+class GLSResult:
+    """Outcome of :func:`fit_gls` (noise-aware LOGEL).
+
+    Attributes:
+        fit: the last weighted fit, :func:`fit` on the whitened steps
+            :math:`\\Sigma_t^{-1/2}\\Delta_t`, :math:`\\Sigma_t^{-1/2}\\nabla\\psi_t` (its
+            ``objective`` is the whitened one, :math:`\\sum_t r_t^\\top\\Sigma_t^{-1}r_t`).
+        covariances: ``(m, d, d)`` the noise covariances :math:`\\Sigma_t` of that fit.
+        iterations: number of weighted fits run (re-weightings plus one).
+        converged: True if the direction of :math:`\\hat\\omega` (or the covariances) settled
+            before ``iterations`` reached its cap.
+    """
+
+    fit: LOGELResult
+    covariances: np.ndarray
+    iterations: int
+    converged: bool
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(q,)`` recovered :math:`\\hat\\omega`."""
+        return self.fit.weights
+
+    @property
+    def learning_rates(self) -> np.ndarray:
+        """``(m,)`` recovered learning rates."""
+        return self.fit.learning_rates
+
+
+def _covariance_stack(covariances: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """``(m, d, d)`` symmetric positive semi-definite covariances (validated)."""
+    m, d = shape
+    C = as_array(covariances, name, ndim=3, shape_doc=f"(m, d, d) = ({m}, {d}, {d})")
+    if C.shape != (m, d, d):
+        raise ValueError(f"{name} must have shape (m, d, d) = ({m}, {d}, {d}), got {C.shape}")
+    scale = max(float(np.abs(C).max()), 1e-300)
+    if np.abs(C - np.swapaxes(C, -1, -2)).max() > 1e-8 * scale:
+        raise ValueError(f"{name} must be symmetric")
+    if np.linalg.eigvalsh(C).min() < -1e-8 * scale:
+        raise ValueError(f"{name} must be positive semi-definite")
+    return C
+
+
+def whitening(covariances: Any, *, rcond: float = COVARIANCE_RCOND) -> np.ndarray:
+    """Symmetric inverse square roots :math:`\\Sigma_t^{-1/2}` of ``(m, d, d)`` covariances.
+
+    Eigenvalues below ``rcond`` times the largest eigenvalue over *all* steps are raised to that
+    floor (a ridge along the step's near-null directions), with an
+    :class:`IllConditionedCovarianceWarning`: a direction with no noise would otherwise get an
+    infinite weight. One floor for every step keeps the steps' relative weights.
+
+    Args:
+        covariances: ``(m, d, d)`` symmetric positive semi-definite matrices.
+        rcond: relative floor, in ``(0, 1)``.
+
+    Returns:
+        ``(m, d, d)`` symmetric matrices :math:`W_t` with :math:`W_t\\Sigma_tW_t=I` (up to the
+        floor).
+
+    Raises:
+        ValueError: on a wrong shape, a non-finite, non-symmetric or indefinite matrix, or
+            covariances that are all zero.
+    """
+    C = as_array(covariances, "covariances", ndim=3, shape_doc="(m, d, d)")
+    C = _covariance_stack(C, "covariances", C.shape[:2])
+    rcond = real(rcond, "rcond", low=0.0, high=1.0, low_open=True, high_open=True)
+    w, V = np.linalg.eigh(C)
+    top = float(w.max())
+    if not top > 0:
+        raise ValueError("covariances are all zero: the steps' noise does not determine weights")
+    floor = rcond * top
+    low = np.flatnonzero((w < floor).any(axis=1))
+    if low.size:
+        warnings.warn(f"noise covariances of step(s) {low.tolist()} are (nearly) singular: "
+                      f"eigenvalues below {floor:.3g} (rcond {rcond:g} times the largest) were "
+                      f"raised to it", IllConditionedCovarianceWarning, stacklevel=2)
+    w = np.maximum(w, floor)
+    return np.einsum("tij,tj,tkj->tik", V, 1.0 / np.sqrt(w), V)
+
+
+def gls_covariances(delta_covariance: Any, jacobian_covariance: Any | None, weights: Any,
+                    learning_rates: Any) -> np.ndarray:
+    """The noise covariances :math:`\\Sigma_t` of LOGEL's residuals at :math:`(\\omega,\\alpha)`.
+
+    With cloned steps :math:`\\hat\\Delta_t=\\Delta_t+\\varepsilon_t`,
+    :math:`\\mathrm{Cov}(\\varepsilon_t)=D_t`, and estimated Jacobians
+    :math:`\\widehat{\\nabla\\psi}_t=\\nabla\\psi_t+E_t` whose row :math:`k` has covariance
+    :math:`C_{t,k}`, independent of :math:`\\varepsilon_t`, the residual
+    :math:`r_t=\\hat\\Delta_t-\\alpha_t\\widehat{\\nabla\\psi}_t\\omega` at the true
+    :math:`(\\omega,\\alpha)` is :math:`\\varepsilon_t-\\alpha_tE_t\\omega`, with covariance
+
+    .. math:: \\Sigma_t=D_t+\\alpha_t^2\\,\\mathrm{diag}_k\\big(\\omega^\\top C_{t,k}\\,\\omega\\big)
+
+    (rows' cross-covariances are not estimated: :func:`logel.gpomdp_jacobian_covariance` gives
+    each row's). It depends on :math:`(\\omega,\\alpha)` only through their product, so not on
+    the scale that block-coordinate descent leaves free.
+
+    Args:
+        delta_covariance: ``(m, d, d)`` :math:`D_t` (e.g.
+            :func:`logel.irl.bc.delta_covariances`).
+        jacobian_covariance: ``(m, d, q, q)`` :math:`C_{t,k}`
+            (:func:`logel.gpomdp_jacobian_covariance` per step), or None for exact Jacobians.
+        weights: ``(q,)`` :math:`\\omega`.
+        learning_rates: ``(m,)`` :math:`\\alpha_t`.
+
+    Returns:
+        ``(m, d, d)`` :math:`\\Sigma_t`.
+    """
+    D = as_array(delta_covariance, "delta_covariance", ndim=3, shape_doc="(m, d, d)")
+    m, d = D.shape[:2]
+    D = _covariance_stack(D, "delta_covariance", (m, d))
+    alpha = as_array(learning_rates, "learning_rates", ndim=1, shape_doc=f"(m,) = ({m},)")
+    if alpha.shape != (m,):
+        raise ValueError(f"learning_rates must have shape (m,) = ({m},), got {alpha.shape}")
+    if jacobian_covariance is None:
+        return D.copy()
+    C = as_array(jacobian_covariance, "jacobian_covariance", ndim=4, shape_doc="(m, d, q, q)")
+    q = C.shape[-1]
+    omega = as_array(weights, "weights", ndim=1, shape_doc=f"(q,) = ({q},)")
+    if C.shape != (m, d, q, q) or omega.shape != (q,):
+        raise ValueError(f"jacobian_covariance (m, d, q, q) = ({m}, {d}, q, q) and weights (q,) "
+                         f"must agree, got {C.shape} and {omega.shape}")
+    extra = alpha[:, None] ** 2 * np.maximum(np.einsum("tkij,i,j->tk", C, omega, omega), 0.0)
+    return D + extra[:, :, None] * np.eye(d)
+
+
+def step_signal_to_noise(deltas: Any, covariances: Any) -> np.ndarray:
+    """How far each observed step stands above its noise: :math:`\\Delta_t^\\top\\Sigma_t^{-1}
+    \\Delta_t/d` per step (through :func:`whitening`).
+
+    About 1 for a step that is pure noise of covariance :math:`\\Sigma_t` (its expectation is
+    then 1), large for a step the learner really took.
+
+    Args:
+        deltas: ``(m, d)`` observed steps.
+        covariances: ``(m, d, d)`` their noise covariances.
+
+    Returns:
+        ``(m,)`` ratios.
+    """
+    D = as_array(deltas, "deltas", ndim=2, shape_doc="(m, d)")
+    W = whitening(covariances)
+    if W.shape[:2] != D.shape:
+        raise ValueError(f"deltas (m, d) and covariances (m, d, d) must agree, got {D.shape} and "
+                         f"{W.shape}")
+    white = np.einsum("tij,tj->ti", W, D)
+    return np.sum(white * white, axis=1) / D.shape[1]
+
+
+def fit_gls(deltas: Any, jacobians: Any, delta_covariance: Any, *,
+            jacobian_covariance: Any = None, iterations: int = 10, gls_tol: float = 1e-4,
+            alpha_init: float | Any = 0.1, alpha_min: float = 0.01, tol: float = 1e-6,
+            max_iter: int = 1000, null_directions: Any = None,
+            convergence: Literal["weights", "direction"] = "weights",
+            step_sizes: Literal["per_step", "shared"] = "per_step") -> GLSResult:
+    """Noise-aware LOGEL: weights and learning rates by feasible generalised least squares.
+
+    Minimises the whitened objective
+
+    .. math:: L_\\Sigma(\\omega,\\alpha)=\\sum_{t=1}^m\\big(\\hat\\Delta_t-\\alpha_t
+        \\widehat{\\nabla\\psi}_t\\omega\\big)^\\top\\Sigma_t^{-1}\\big(\\hat\\Delta_t-\\alpha_t
+        \\widehat{\\nabla\\psi}_t\\omega\\big)
+
+    with :math:`\\Sigma_t` of :func:`gls_covariances`. For fixed :math:`\\Sigma_t` this is plain
+    LOGEL on the whitened steps :math:`W_t\\hat\\Delta_t`, :math:`W_t\\widehat{\\nabla\\psi}_t`
+    (:math:`W_t=\\Sigma_t^{-1/2}`, :func:`whitening`), solved by :func:`fit`'s block-coordinate
+    descent. Since :math:`\\Sigma_t` depends on :math:`\\alpha_t\\omega` through the Jacobian
+    noise, the fit is re-weighted: start with :math:`\\Sigma_t=D_t`, fit, recompute
+    :math:`\\Sigma_t` at the fitted :math:`(\\hat\\omega,\\hat\\alpha)`, refit warm-started at
+    :math:`\\hat\\alpha`, until the direction of :math:`\\hat\\omega` moves by at most
+    ``gls_tol`` or ``iterations`` fits have run. Without ``jacobian_covariance`` one fit is
+    exact GLS. With :math:`\\Sigma_t=cI` for every step this *is* :func:`fit` (whitening by a
+    common scalar changes neither :math:`\\hat\\omega` nor :math:`\\hat\\alpha`).
+
+    Args:
+        deltas: ``(m, d)`` observed (cloned) steps.
+        jacobians: ``(m, d, q)`` (estimated) Jacobians.
+        delta_covariance: ``(m, d, d)`` covariances of the observed steps
+            (:func:`logel.irl.bc.delta_covariances`).
+        jacobian_covariance: optional ``(m, d, q, q)`` row covariances of the Jacobians
+            (:func:`logel.gpomdp_jacobian_covariance` per step).
+        iterations: maximum number of weighted fits (at least 1).
+        gls_tol: tolerance on the change of :math:`\\hat\\omega/\\|\\hat\\omega\\|` between fits.
+        alpha_init, alpha_min, tol, max_iter, null_directions, convergence, step_sizes: as in
+            :func:`fit`.
+
+    Returns:
+        A :class:`GLSResult`.
+
+    Warns:
+        IllConditionedCovarianceWarning: when a step's covariance is (nearly) singular
+            (:func:`whitening`); the fit goes on with floored eigenvalues.
+        IdentifiabilityWarning, DegenerateGradientWarning: as :func:`fit`, on the whitened
+            problem.
+    """
+    D, J = _check_inputs(deltas, jacobians)
+    m, d, q = J.shape
+    Dc = _covariance_stack(delta_covariance, "delta_covariance", (m, d))
+    Jc = _noise_covariance(None, jacobian_covariance, J.shape)
+    iterations = integer(iterations, "iterations", low=1)
+    gls_tol = real(gls_tol, "gls_tol", low=0.0)
+    alpha: float | np.ndarray = alpha_init
+    sigma = Dc
+    previous: np.ndarray | None = None
+    result: LOGELResult | None = None
+    converged = False
+    n = 0
+    for n in range(1, iterations + 1):
+        W = whitening(sigma)
+        wJ = np.einsum("tij,tjq->tiq", W, J)
+        result = fit(np.einsum("tij,tj->ti", W, D), wJ, alpha_init=alpha, alpha_min=alpha_min,
+                     tol=tol, max_iter=max_iter, null_directions=null_directions,
+                     convergence=convergence, step_sizes=step_sizes)
+        if Jc is None:
+            converged = True
+            break
+        direction = _unit(result.weights)
+        if previous is not None and np.linalg.norm(direction - previous) <= gls_tol:
+            converged = True
+            break
+        new_sigma = gls_covariances(Dc, Jc, result.weights, result.learning_rates)
+        if np.abs(new_sigma - sigma).max() <= gls_tol * np.abs(sigma).max():
+            converged = True
+            break
+        if n == iterations:
+            break
+        previous, sigma = direction, new_sigma
+        alpha = np.maximum(result.learning_rates, alpha_min)
+    assert result is not None
+    return GLSResult(result, sigma, n, converged)

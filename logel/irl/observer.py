@@ -38,9 +38,22 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import numpy as np
 
 from logel._validation import boolean, choice, integer, items, real
-from logel.estimators import ScoreSource, TrajectoryLayout, gpomdp_jacobian, trajectory_index
-from logel.irl.bc import BCConfig, clone_policies
-from logel.irl.logel import Identifiability, LOGELResult, fit, identifiability, solve_weights
+from logel.estimators import (
+    ScoreSource,
+    TrajectoryLayout,
+    gpomdp_jacobian,
+    gpomdp_jacobian_covariance,
+    trajectory_index,
+)
+from logel.irl.bc import BCConfig, clone_policies, delta_covariances, visit_counts
+from logel.irl.logel import (
+    Identifiability,
+    LOGELResult,
+    fit,
+    fit_gls,
+    identifiability,
+    solve_weights,
+)
 from logel.irl.motion import STATISTICS, Statistic, moving_steps, trajectory_counts
 from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
 from logel.policies.boltzmann import BoltzmannPolicy
@@ -109,6 +122,14 @@ class BoltzmannClass:
         """The parameter vector itself."""
         return np.asarray(policy)
 
+    def delta_covariances(self, thetas: np.ndarray, states: Sequence[np.ndarray],
+                          actions: Sequence[np.ndarray]) -> np.ndarray:
+        """``(K - 1, d, d)`` Laplace covariances of the cloned steps of :meth:`clone`'s ``K``
+        policies ``thetas`` on the same data (:func:`logel.irl.bc.delta_covariances`)."""
+        counts = np.stack([visit_counts(s, a, self.policy.n_states, self.policy.n_actions)
+                           for s, a in zip(states, actions, strict=True)])
+        return delta_covariances(self.policy, np.asarray(thetas), counts, self.bc)
+
 
 @dataclass(frozen=True)
 class ObserverConfig:
@@ -162,6 +183,13 @@ class ObserverConfig:
     """Statistic of the tests of ``stopped_steps="drop"``: ``"homogeneity"`` (every batch its
     own policy) or ``"changepoint"`` (one change point, with power against a slow drift;
     :func:`logel.irl.motion.changepoint_statistic`, book chapter 6)."""
+    weighting: Literal["none", "gls"] = "none"
+    """``"none"``: plain LOGEL (the paper); ``"gls"``: noise-aware LOGEL, each step whitened by
+    the covariance of its residual (cloning noise plus Jacobian-estimate noise,
+    :func:`logel.irl.logel.fit_gls`, book chapter 6). Needs the inputs' noise covariances
+    (:func:`noise_covariances`; :func:`realistic_inputs` adds them when this is ``"gls"``)."""
+    gls_iterations: int = 10
+    """Maximum number of weighted fits of ``weighting="gls"`` (re-weightings plus one)."""
     stop_last_step: bool = False
     """With ``stopped_steps="drop"``: accept a stop at ``k`` only if the two-batch test resolves
     the learner's last step before it (batches ``k - 1``, ``k``; stream
@@ -195,6 +223,11 @@ class ObserverConfig:
         integer(self.stop_permutations, name + "stop_permutations", low=1)
         choice(self.stop_statistic, name + "stop_statistic", STATISTICS)
         boolean(self.stop_last_step, name + "stop_last_step")
+        choice(self.weighting, name + "weighting", ("none", "gls"))
+        integer(self.gls_iterations, name + "gls_iterations", low=1)
+        if self.weighting == "gls" and self.preconditioner != "identity":
+            raise ValueError(f"{name}weighting='gls' supports only preconditioner='identity', "
+                             f"got {self.preconditioner!r}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +252,12 @@ class ObserverInputs(Generic[P]):
     """``(m + 1, N, S, A)`` state-action counts of each observed trajectory (realistic
     setting, tabular policy class, one trajectory per row), for
     ``ObserverConfig.stopped_steps="drop"``; else None."""
+    delta_covariance: np.ndarray | None = None
+    """``(m, d, d)`` covariances of the observed steps (cloning noise), for
+    ``ObserverConfig.weighting="gls"`` (:func:`noise_covariances`); else None."""
+    jacobian_covariance: np.ndarray | None = None
+    """``(m, d, q, q)`` row covariances of the estimated Jacobians, for
+    ``ObserverConfig.weighting="gls"`` (:func:`noise_covariances`); else None."""
 
     @property
     def deltas(self) -> np.ndarray:
@@ -301,6 +340,26 @@ def step_jacobians(policy_class: PolicyClass[Any], policies: Sequence[Any], stat
         phi = np.asarray(features[t]).reshape(-1, features[t].shape[-1])
         out.append(gpomdp_jacobian(scores, phi, gamma, baseline_eps, layout=layout,
                                    block_bytes=block_bytes))
+    return np.stack(out)
+
+
+def step_jacobian_covariances(policy_class: PolicyClass[Any], policies: Sequence[Any],
+                              states: np.ndarray, actions: np.ndarray, features: np.ndarray,
+                              gamma: float, baseline_eps: float) -> np.ndarray:
+    """Row covariances of :func:`step_jacobians`' estimates,
+    :func:`logel.gpomdp_jacobian_covariance` per step (every row one trajectory from its first
+    step; the policy class must give dense ``(N, T, d)`` scores, as a tabular one does).
+
+    Returns:
+        ``(m, d, q, q)`` with ``m = len(policies)``.
+    """
+    out = []
+    for t, policy in enumerate(policies):
+        scores = policy_class.scores(policy, states[t], actions[t])
+        if not isinstance(scores, np.ndarray):
+            raise ValueError("step_jacobian_covariances needs dense (N, T, d) scores (a tabular "
+                             "policy class such as BoltzmannClass)")
+        out.append(gpomdp_jacobian_covariance(scores, features[t], gamma, baseline_eps))
     return np.stack(out)
 
 
@@ -431,9 +490,58 @@ def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
         n_s, n_a = policy_class.policy.n_states, policy_class.policy.n_actions
         counts = trajectory_counts(np.asarray(s), np.asarray(a), n_s, n_a)
         counts = counts.reshape(*counts.shape[:2], n_s, n_a)
-    return ObserverInputs("realistic", np.asarray(thetas), jacobians, None, list(policies),
-                          clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m),
-                          counts=counts)
+    inputs = ObserverInputs("realistic", np.asarray(thetas), jacobians, None, list(policies),
+                            clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m),
+                            counts=counts)
+    if config.weighting == "gls":
+        if jacobian_trace is not None:
+            raise ValueError("ObserverConfig.weighting='gls' needs the Jacobians on the cloned "
+                             "trajectories (no jacobian_trace)")
+        inputs = noise_covariances(inputs, trace, policy_class, config,
+                                   n_trajectories=n_trajectories)
+    return inputs
+
+
+def noise_covariances(inputs: ObserverInputs[Any], trace: LearnerTrace,
+                      policy_class: PolicyClass[Any], config: ObserverConfig = ObserverConfig(),
+                      *, n_trajectories: int | None = None) -> ObserverInputs[Any]:
+    """``inputs`` with the noise covariances noise-aware LOGEL needs (``weighting="gls"``).
+
+    * ``delta_covariance``: Laplace covariances of the cloned steps
+      (:meth:`BoltzmannClass.delta_covariances`, :func:`logel.irl.bc.delta_covariances`) on the
+      trajectories the cloning used;
+    * ``jacobian_covariance``: the G(PO)MDP estimates' row covariances
+      (:func:`step_jacobian_covariances`) on the trajectories the Jacobians used.
+
+    Args:
+        inputs: :func:`realistic_inputs` of ``trace`` (same ``n_trajectories``).
+        trace: the learner's trace (one trajectory per row, no episode starts).
+        policy_class: the :class:`BoltzmannClass` that cloned ``inputs``.
+        config: the observer's options (``baseline_eps``).
+        n_trajectories: the rows per step ``inputs`` used (default: all).
+
+    Raises:
+        ValueError: for inputs not of the realistic setting, a policy class other than
+            :class:`BoltzmannClass`, or a trace with episode starts.
+    """
+    if inputs.setting != "realistic":
+        raise ValueError(f"noise_covariances needs the realistic setting's inputs, got "
+                         f"{inputs.setting!r}")
+    if not isinstance(policy_class, BoltzmannClass):
+        raise ValueError("noise_covariances needs the tabular BoltzmannClass (its cloning "
+                         "likelihood gives the Laplace covariance)")
+    if trace.episode_starts is not None:
+        raise ValueError("noise_covariances needs one trajectory per row (no episode_starts)")
+    m = inputs.m
+    s, a = (_rows(x, m + 1, n_trajectories) for x in (trace.states, trace.actions))
+    assert s is not None and a is not None
+    cov = policy_class.delta_covariances(inputs.thetas, list(s), list(a))
+    s, a, f = (_rows(x, m, n_trajectories) for x in (trace.states, trace.actions,
+                                                     trace.features))
+    jac = step_jacobian_covariances(policy_class, inputs.policies[:m], np.asarray(s),
+                                    np.asarray(a), np.asarray(f), trace.gamma,
+                                    config.baseline_eps)
+    return replace(inputs, delta_covariance=cov, jacobian_covariance=jac)
 
 
 def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> int:
@@ -497,10 +605,26 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
         return Observation(inputs.setting, pre.weights, pre.learning_rates, thetas, jacobians,
                            pre.fit.identifiability, pre.fit, alpha_init, pre.preconditioners)
     if inputs.learning_rates is not None:
+        if config.weighting == "gls":
+            raise ValueError("ObserverConfig.weighting='gls' is for unknown learning rates (the "
+                             "realistic setting); the learner's are known here")
         alpha = inputs.learning_rates[:m]
         omega = solve_weights(deltas, jacobians, alpha, null_directions=null)
         return Observation(inputs.setting, omega, np.asarray(alpha), thetas, jacobians,
                            identifiability(jacobians, null_directions=null), None, None)
+    if config.weighting == "gls":
+        if inputs.delta_covariance is None:
+            raise ValueError("ObserverConfig.weighting='gls' needs the inputs' noise covariances "
+                             "(noise_covariances, or realistic_inputs with weighting='gls')")
+        alpha_init = initial_learning_rates(config, m)
+        gls = fit_gls(deltas, jacobians, inputs.delta_covariance[:m],
+                      jacobian_covariance=None if inputs.jacobian_covariance is None
+                      else inputs.jacobian_covariance[:m], iterations=config.gls_iterations,
+                      alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
+                      max_iter=config.max_iter, null_directions=null,
+                      convergence=config.convergence, step_sizes=config.step_sizes)
+        return Observation(inputs.setting, gls.weights, gls.learning_rates, thetas, jacobians,
+                           gls.fit.identifiability, gls.fit, alpha_init)
     alpha_init = initial_learning_rates(config, m)
     result = fit(deltas, jacobians, alpha_init=alpha_init, alpha_min=config.alpha_min, tol=config.tol,
                  max_iter=config.max_iter, null_directions=null, convergence=config.convergence,
