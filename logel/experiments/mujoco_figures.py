@@ -360,6 +360,23 @@ def _beats(text: str, x: np.ndarray, y: np.ndarray, n_resamples: int, seed: int
             Claim.of(f"{text}: mean X − Y > 0", *_t_interval(x - y), 0.0, ">", "paired t"))
 
 
+def beats_claims(text: str, x: np.ndarray, y: np.ndarray, n_resamples: int = N_RESAMPLES,
+                 seed: int = 0) -> tuple[Claim, Claim]:
+    """"X beats Y", paired by seed, as :func:`observer_claims`' ``beats_lfl`` and
+    ``beats_lfl_diff``: :math:`P(X>Y)>1/2` (bootstrap interval) and mean :math:`X-Y>0`
+    (t-interval); ``text`` names X and Y."""
+    return _beats(text, np.asarray(x, dtype=float), np.asarray(y, dtype=float), n_resamples,
+                  seed)
+
+
+def reaches_claim(text: str, merged: Mapping[int, Mapping[str, Any]], name: str) -> Claim:
+    """"Agent ``name`` reaches the learner", as :func:`observer_claims`' ``reaches``: its mean
+    normalised final return (:func:`normalised_returns`) above :data:`REACH_FRACTION`
+    (t-interval; unbounded with one seed)."""
+    return Claim.of(text, *_t_interval(normalised_returns(merged, name)), REACH_FRACTION, ">",
+                    "t")
+
+
 def observer_claims(results: Mapping[int, Mapping[str, Any]], env_id: str,
                     n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, Claim]:
     """The observers' claims on one environment, each with its verdict computed from its
@@ -644,26 +661,32 @@ CALIBRATION_PREFIX = "calibration: "
 
 
 def merge_calibration(results: Mapping[int, Mapping[str, Any]],
-                      calibration: Mapping[int, Mapping[str, Any]]
-                      ) -> dict[int, dict[str, Any]]:
+                      calibration: Mapping[int, Mapping[str, Any]],
+                      prefix: str = CALIBRATION_PREFIX) -> dict[int, dict[str, Any]]:
     """The seeds present in both the main runs (``results``) and E4 (``calibration``, what
     ``logel.experiments.mujoco_calibration.load_results`` returns): each seed's main results
     plus one agent per calibration reward, ``"calibration: <name>"``, in the main runs' layout
-    (``curve`` and ``episode_<stat>``), paired by seed (same observer seed, same budget)."""
+    (``curve`` and ``episode_<stat>``), paired by seed (same observer seed, same budget).
+
+    Any other observers stored as ``{seed: {name: {"curve": ..., "episode_stats": ...}}}``
+    merge the same way under their own ``prefix`` (e.g.
+    ``logel.experiments.mujoco_preconditioned_observers``)."""
     merged: dict[int, dict[str, Any]] = {}
     for s in sorted(set(results) & set(calibration)):
         merged[s] = dict(results[s])
         for name, obs in calibration[s].items():
-            merged[s][CALIBRATION_PREFIX + name] = {
+            merged[s][prefix + name] = {
                 "curve": obs["curve"],
                 **{f"episode_{k}": v for k, v in obs["episode_stats"].items()}}
     return merged
 
 
-def calibration_agents(merged: Mapping[int, Mapping[str, Any]]) -> tuple[str, ...]:
-    """The calibration agents of :func:`merge_calibration`'s results, in the artifacts' order."""
+def calibration_agents(merged: Mapping[int, Mapping[str, Any]],
+                       prefix: str = CALIBRATION_PREFIX) -> tuple[str, ...]:
+    """The calibration agents (or the agents merged under ``prefix``) of
+    :func:`merge_calibration`'s results, in the artifacts' order."""
     first = merged[min(merged)]
-    return tuple(k for k in first if k.startswith(CALIBRATION_PREFIX))
+    return tuple(k for k in first if k.startswith(prefix))
 
 
 def calibration_table(merged: Mapping[int, Mapping[str, Any]], env_id: str,
