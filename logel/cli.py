@@ -66,6 +66,8 @@ RUNS: dict[str, tuple[str, str]] = {
                            "MuJoCo diagnostics (and E5, data choices) on kept traces"),
     "mujoco_preconditioned": ("logel.experiments.mujoco_preconditioned",
                               "MuJoCo: preconditioned (Adam, diagonal) LOGEL on kept traces"),
+    "mujoco_preconditioned_observers": ("logel.experiments.mujoco_preconditioned_observers",
+                                        "MuJoCo: observers on the preconditioned LOGEL rewards"),
     "mujoco_checks": ("logel.experiments.mujoco_checks",
                       "MuJoCo E6, finite differences along the recovered gradient"),
     "mujoco_published_lfl": ("logel.experiments.mujoco_published_lfl",
