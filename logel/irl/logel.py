@@ -803,7 +803,7 @@ def step_signal_to_noise(deltas: Any, covariances: Any) -> np.ndarray:
 
 
 def fit_gls(deltas: Any, jacobians: Any, delta_covariance: Any, *,
-            jacobian_covariance: Any = None, iterations: int = 10, gls_tol: float = 1e-4,
+            jacobian_covariance: Any = None, iterations: int = 3, gls_tol: float = 1e-4,
             alpha_init: float | Any = 0.1, alpha_min: float = 0.01, tol: float = 1e-6,
             max_iter: int = 1000, null_directions: Any = None,
             convergence: Literal["weights", "direction"] = "weights",
@@ -834,7 +834,10 @@ def fit_gls(deltas: Any, jacobians: Any, delta_covariance: Any, *,
             (:func:`logel.irl.bc.delta_covariances`).
         jacobian_covariance: optional ``(m, d, q, q)`` row covariances of the Jacobians
             (:func:`logel.gpomdp_jacobian_covariance` per step).
-        iterations: maximum number of weighted fits (at least 1).
+        iterations: maximum number of weighted fits (at least 1). The default 3 is two-step
+            feasible GLS (a fit with the cloning noise alone, one re-weighting with the Jacobian
+            noise at its estimate, asymptotically as efficient as known covariances) plus a
+            check that the direction settled.
         gls_tol: tolerance on the change of :math:`\\hat\\omega/\\|\\hat\\omega\\|` between fits.
         alpha_init, alpha_min, tol, max_iter, null_directions, convergence, step_sizes: as in
             :func:`fit`.

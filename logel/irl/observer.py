@@ -188,8 +188,9 @@ class ObserverConfig:
     the covariance of its residual (cloning noise plus Jacobian-estimate noise,
     :func:`logel.irl.logel.fit_gls`, book chapter 6). Needs the inputs' noise covariances
     (:func:`noise_covariances`; :func:`realistic_inputs` adds them when this is ``"gls"``)."""
-    gls_iterations: int = 10
-    """Maximum number of weighted fits of ``weighting="gls"`` (re-weightings plus one)."""
+    gls_iterations: int = 3
+    """Maximum number of weighted fits of ``weighting="gls"`` (re-weightings plus one;
+    :func:`logel.irl.logel.fit_gls`)."""
     stop_last_step: bool = False
     """With ``stopped_steps="drop"``: accept a stop at ``k`` only if the two-batch test resolves
     the learner's last step before it (batches ``k - 1``, ``k``; stream
