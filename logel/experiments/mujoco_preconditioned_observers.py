@@ -79,8 +79,9 @@ MODELS: tuple[str, ...] = tuple(m for m in mpre.MODELS if m != "plain")
 """The learner models whose rewards get an observer: every model of
 :data:`logel.experiments.mujoco_preconditioned.MODELS` but ``plain`` (the main run's own)."""
 
-THETAS: tuple[str, ...] = mpre.OBSERVERS
-"""Whose :math:`\\theta` the rewards were recovered from: ``bc`` (cloned) or ``true``."""
+THETAS: tuple[str, ...] = ("bc", "true")
+"""Whose :math:`\\theta` the rewards were recovered from: ``bc`` (cloned) or ``true``
+(:data:`logel.experiments.mujoco_preconditioned.OBSERVERS`), in display order."""
 
 OBSERVER_SEED_OFFSET = 10_000
 """Observer of seed ``k``: seed ``10_000 + k``, as the main run's and the calibration's."""
@@ -319,8 +320,14 @@ def merge(main: Mapping[int, Mapping[str, Any]], observers: Mapping[int, Mapping
 
 
 def agents(merged: Mapping[int, Mapping[str, Any]]) -> tuple[str, ...]:
-    """The preconditioned observers of :func:`merge`'s results, in the artifacts' order."""
-    return mjf.calibration_agents(merged, prefix=PREFIX)
+    """The preconditioned observers of :func:`merge`'s results: by :data:`THETAS`, then by
+    :data:`MODELS`."""
+
+    def order(agent: str) -> tuple[int, int]:
+        theta, model = agent.removeprefix(PREFIX).split("/")
+        return THETAS.index(theta), MODELS.index(model)
+
+    return tuple(sorted(mjf.calibration_agents(merged, prefix=PREFIX), key=order))
 
 
 def agent_label(agent: str) -> str:
