@@ -51,6 +51,8 @@ def test_smoke_run_writes_sealed_artifacts(smoke_tree: Path) -> None:
     results = po.load_results(ENV, "smoke", smoke_tree)
     assert sorted(results) == SEEDS == po.complete_seeds(ENV, "smoke", smoke_tree)
     assert po.complete_seeds(ENV, "paper", smoke_tree) == []
+    assert po.check_provenance(ENV, "smoke", smoke_tree) == SEEDS
+    assert po.check_provenance(ENV, "paper", smoke_tree) == []
     for seed in SEEDS:
         folder = po.output_dir(ENV, "smoke", seed, smoke_tree)
         assert folder == smoke_tree / "mujoco_preconditioned_observers_smoke" / ENV / f"seed_{seed}"
@@ -185,3 +187,16 @@ def test_command_line(smoke_tree: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert exc.value.code == 2 and "--models" in capsys.readouterr().err
     assert po.paper_command("Reacher-v5", range(8)).endswith(
         "logel run mujoco_preconditioned_observers --env Reacher-v5 --seeds 0-7")
+
+
+def test_provenance_names_rewritten_sources(smoke_tree: Path, tmp_path: Path) -> None:
+    """Observers whose source folder was rewritten since (another digest) are refused."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_tree, copy)
+    cfg = mp.experiment_settings(ENV, "smoke", observer="bc", n_directions=5, outer_iter=3)
+    assert mp.run(cfg, [1], copy / "traces", copy, force=True) == {1: "done"}
+    with pytest.raises(artifacts.ArtifactError, match="seed_1: bc/diagonal's source") as err:
+        po.check_provenance(ENV, "smoke", copy)
+    assert "seed_0" not in str(err.value)

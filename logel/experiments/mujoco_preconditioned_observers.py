@@ -310,6 +310,41 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None
             for seed, d in artifacts.seed_folders(base).items()}
 
 
+def check_provenance(env_id: str, budget: str = "paper", root: Path | None = None,
+                     source_root: Path | None = None) -> list[int]:
+    """The complete seeds of ``env_id`` at ``budget`` (:func:`complete_seeds`), after checking
+    that each was written at ``budget`` from rewards at ``budget``, that its observer seed is
+    ``10_000 + k``, and that each source folder (under ``source_root``, default ``root``) still
+    holds the manifest it observed (same digest).
+
+    Raises:
+        logel.artifacts.ArtifactError: naming every seed folder that fails a check.
+    """
+    source_root = root if source_root is None else source_root
+    problems = []
+    seeds = complete_seeds(env_id, budget, root)
+    for seed in seeds:
+        folder = output_dir(env_id, budget, seed, root)
+        manifest = artifacts.read_manifest(folder)
+        cfg = manifest.get("config") or {}
+        if (cfg.get("budget"), cfg.get("source_budget")) != (budget, budget):
+            problems.append(f"{folder}: written at budget {cfg.get('budget')!r} from rewards at "
+                            f"{cfg.get('source_budget')!r}, not {budget!r}")
+        if manifest.get("observer_seed") != OBSERVER_SEED_OFFSET + seed:
+            problems.append(f"{folder}: observer seed {manifest.get('observer_seed')!r}, not "
+                            f"{OBSERVER_SEED_OFFSET + seed}")
+        config = experiment_settings(env_id, budget)
+        for agent, digest in (manifest.get("sources") or {}).items():
+            source = source_dir(config, agent.split("/")[0], seed, source_root)
+            if not artifacts.is_complete(source) or digest != artifacts.manifest_digest(
+                    artifacts.read_manifest(source)):
+                problems.append(f"{folder}: {agent}'s source {source} is missing or was "
+                                "rewritten since")
+    if problems:
+        raise artifacts.ArtifactError("; ".join(problems))
+    return seeds
+
+
 def merge(main: Mapping[int, Mapping[str, Any]], observers: Mapping[int, Mapping[str, Any]]
           ) -> dict[int, dict[str, Any]]:
     """The seeds in both the main runs (``main``: ``logel.experiments.mujoco.load_results(env,
@@ -459,6 +494,6 @@ if __name__ == "__main__":
 
 __all__ = ["MIN_SEEDS", "MODELS", "PREFIX", "THETAS", "PreconditionedObserversCommand",
            "PreconditionedObserversConfig", "agent_label", "agent_name", "agents",
-           "check_names", "check_sources", "claims", "complete_seeds", "config_dict", "experiment_settings",
+           "check_names", "check_provenance", "check_sources", "claims", "complete_seeds", "config_dict", "experiment_settings",
            "load_results", "merge", "observer_config", "output_dir", "paper_command", "run",
            "run_seed", "source_dir", "source_rewards", "summary_table"]
