@@ -25,7 +25,7 @@ true :math:`\\theta_t`.
 same budget unless ``--source-budget`` says otherwise (and from ``--source-root``, default
 ``--root``).
 
-Run (paper budget; about 8--20 minutes of one core per observer)::
+Run (paper budget; each observer takes about 5--20 minutes of one core, as E4's did)::
 
     OMP_NUM_THREADS=1 nice -n 5 logel run mujoco_preconditioned_observers --env Reacher-v5 \\
         --seeds 0-7
