@@ -657,7 +657,7 @@ class GLSResult:
     """Outcome of :func:`fit_gls` (noise-aware LOGEL).
 
     Attributes:
-        fit: the last weighted fit, :func:`fit` on the whitened steps
+        fit: the last weighted fit, :func:`logel.fit` on the whitened steps
             :math:`\\Sigma_t^{-1/2}\\Delta_t`, :math:`\\Sigma_t^{-1/2}\\nabla\\psi_t` (its
             ``objective`` is the whitened one, :math:`\\sum_t r_t^\\top\\Sigma_t^{-1}r_t`).
         covariances: ``(m, d, d)`` the noise covariances :math:`\\Sigma_t` of that fit.
@@ -818,13 +818,13 @@ def fit_gls(deltas: Any, jacobians: Any, delta_covariance: Any, *,
 
     with :math:`\\Sigma_t` of :func:`gls_covariances`. For fixed :math:`\\Sigma_t` this is plain
     LOGEL on the whitened steps :math:`W_t\\hat\\Delta_t`, :math:`W_t\\widehat{\\nabla\\psi}_t`
-    (:math:`W_t=\\Sigma_t^{-1/2}`, :func:`whitening`), solved by :func:`fit`'s block-coordinate
+    (:math:`W_t=\\Sigma_t^{-1/2}`, :func:`whitening`), solved by :func:`logel.fit`'s block-coordinate
     descent. Since :math:`\\Sigma_t` depends on :math:`\\alpha_t\\omega` through the Jacobian
     noise, the fit is re-weighted: start with :math:`\\Sigma_t=D_t`, fit, recompute
     :math:`\\Sigma_t` at the fitted :math:`(\\hat\\omega,\\hat\\alpha)`, refit warm-started at
     :math:`\\hat\\alpha`, until the direction of :math:`\\hat\\omega` moves by at most
     ``gls_tol`` or ``iterations`` fits have run. Without ``jacobian_covariance`` one fit is
-    exact GLS. With :math:`\\Sigma_t=cI` for every step this *is* :func:`fit` (whitening by a
+    exact GLS. With :math:`\\Sigma_t=cI` for every step this *is* :func:`logel.fit` (whitening by a
     common scalar changes neither :math:`\\hat\\omega` nor :math:`\\hat\\alpha`).
 
     Args:
@@ -840,16 +840,16 @@ def fit_gls(deltas: Any, jacobians: Any, delta_covariance: Any, *,
             check that the direction settled.
         gls_tol: tolerance on the change of :math:`\\hat\\omega/\\|\\hat\\omega\\|` between fits.
         alpha_init, alpha_min, tol, max_iter, null_directions, convergence, step_sizes: as in
-            :func:`fit`.
+            :func:`logel.fit`.
 
     Returns:
         A :class:`GLSResult`.
 
     Warns:
         IllConditionedCovarianceWarning: when a step's covariance is (nearly) singular
-            (:func:`whitening`); the fit goes on with floored eigenvalues.
-        IdentifiabilityWarning, DegenerateGradientWarning: as :func:`fit`, on the whitened
-            problem.
+            (:func:`whitening`); the fit goes on with floored eigenvalues. The warnings of
+            :func:`logel.fit` (:class:`logel.IdentifiabilityWarning`,
+            :class:`logel.DegenerateGradientWarning`) concern the whitened problem.
     """
     D, J = _check_inputs(deltas, jacobians)
     m, d, q = J.shape

@@ -187,7 +187,8 @@ class ObserverConfig:
     """``"none"``: plain LOGEL (the paper); ``"gls"``: noise-aware LOGEL, each step whitened by
     the covariance of its residual (cloning noise plus Jacobian-estimate noise,
     :func:`logel.irl.logel.fit_gls`, book chapter 6). Needs the inputs' noise covariances
-    (:func:`noise_covariances`; :func:`realistic_inputs` adds them when this is ``"gls"``)."""
+    (:func:`logel.irl.observer.noise_covariances`; :func:`logel.irl.observer.realistic_inputs`
+    adds them when this is ``"gls"``)."""
     gls_iterations: int = 3
     """Maximum number of weighted fits of ``weighting="gls"`` (re-weightings plus one;
     :func:`logel.irl.logel.fit_gls`)."""
@@ -509,21 +510,21 @@ def noise_covariances(inputs: ObserverInputs[Any], trace: LearnerTrace,
     """``inputs`` with the noise covariances noise-aware LOGEL needs (``weighting="gls"``).
 
     * ``delta_covariance``: Laplace covariances of the cloned steps
-      (:meth:`BoltzmannClass.delta_covariances`, :func:`logel.irl.bc.delta_covariances`) on the
-      trajectories the cloning used;
+      (:meth:`logel.BoltzmannClass.delta_covariances`, :func:`logel.irl.bc.delta_covariances`)
+      on the trajectories the cloning used;
     * ``jacobian_covariance``: the G(PO)MDP estimates' row covariances
       (:func:`step_jacobian_covariances`) on the trajectories the Jacobians used.
 
     Args:
         inputs: :func:`realistic_inputs` of ``trace`` (same ``n_trajectories``).
         trace: the learner's trace (one trajectory per row, no episode starts).
-        policy_class: the :class:`BoltzmannClass` that cloned ``inputs``.
+        policy_class: the :class:`~logel.BoltzmannClass` that cloned ``inputs``.
         config: the observer's options (``baseline_eps``).
         n_trajectories: the rows per step ``inputs`` used (default: all).
 
     Raises:
         ValueError: for inputs not of the realistic setting, a policy class other than
-            :class:`BoltzmannClass`, or a trace with episode starts.
+            :class:`~logel.BoltzmannClass`, or a trace with episode starts.
     """
     if inputs.setting != "realistic":
         raise ValueError(f"noise_covariances needs the realistic setting's inputs, got "
