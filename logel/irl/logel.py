@@ -652,8 +652,26 @@ class IllConditionedCovarianceWarning(UserWarning):
     """A step's noise covariance is (nearly) singular: its smallest variances were floored."""
 
 
+class WrapsFit:
+    """A result built around one :class:`~logel.irl.logel.LOGELResult`, its ``fit``: exposes
+    that fit's :math:`\\hat\\omega` and learning rates as its own (the weighted and the
+    preconditioned fits' results)."""
+
+    fit: LOGELResult
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(q,)`` recovered :math:`\\hat\\omega`."""
+        return self.fit.weights
+
+    @property
+    def learning_rates(self) -> np.ndarray:
+        """``(m,)`` recovered learning rates :math:`\\hat\\alpha_t`."""
+        return self.fit.learning_rates
+
+
 @dataclass(frozen=True)
-class GLSResult:
+class GLSResult(WrapsFit):
     """Outcome of :func:`fit_gls` (noise-aware LOGEL).
 
     Attributes:
@@ -670,16 +688,6 @@ class GLSResult:
     covariances: np.ndarray
     iterations: int
     converged: bool
-
-    @property
-    def weights(self) -> np.ndarray:
-        """``(q,)`` recovered :math:`\\hat\\omega`."""
-        return self.fit.weights
-
-    @property
-    def learning_rates(self) -> np.ndarray:
-        """``(m,)`` recovered learning rates."""
-        return self.fit.learning_rates
 
 
 def _covariance_stack(covariances: Any, name: str, shape: tuple[int, int]) -> np.ndarray:

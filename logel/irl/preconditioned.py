@@ -42,14 +42,14 @@ from typing import Any, Literal
 import numpy as np
 
 from logel._validation import as_array
-from logel.irl.logel import LOGELResult, fit
+from logel.irl.logel import LOGELResult, WrapsFit, fit
 
 PreconditionerKind = Literal["identity", "diagonal", "adam"]
 PRECONDITIONERS: tuple[PreconditionerKind, ...] = ("identity", "diagonal", "adam")
 
 
 @dataclass(frozen=True)
-class PreconditionedResult:
+class PreconditionedResult(WrapsFit):
     """Outcome of :func:`fit_preconditioned`.
 
     Attributes:
@@ -66,16 +66,6 @@ class PreconditionedResult:
     explained: float
     objective: np.ndarray
     n_outer: int
-
-    @property
-    def weights(self) -> np.ndarray:
-        """``(q,)`` recovered :math:`\\hat\\omega`."""
-        return self.fit.weights
-
-    @property
-    def learning_rates(self) -> np.ndarray:
-        """``(m,)`` recovered :math:`\\hat\\alpha_t`."""
-        return self.fit.learning_rates
 
 
 def momentum_coefficients(m: int, beta1: float) -> np.ndarray:
