@@ -63,6 +63,8 @@ def test_smoke_run_writes_sealed_artifacts(smoke_tree: Path) -> None:
         assert set(results[seed]) == {"bc/diagonal", "bc/adam", "true/diagonal", "true/adam"}
         for theta in mp.OBSERVERS:
             src = po.source_dir(cfg, theta, seed, smoke_tree)
+            # the source is named relative to the artifact root: no machine's path in artifacts
+            assert results[seed][f"{theta}/adam"]["source"] == src.relative_to(smoke_tree).as_posix()
             assert manifest["sources"][f"{theta}/adam"] == artifacts.manifest_digest(
                 artifacts.read_manifest(src))
             models = artifacts.load(src)["preconditioned"]["observers"][theta]["models"]

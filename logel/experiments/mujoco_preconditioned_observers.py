@@ -188,12 +188,14 @@ def agent_name(theta: str, model: str) -> str:
 
 def source_rewards(config: PreconditionedObserversConfig, seed: int,
                    root: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Per agent (:func:`agent_name`), the recovered weights it observes and the digest of the
-    source folder's manifest, from verified ``mujoco_preconditioned`` folders.
+    """Per agent (:func:`agent_name`), the recovered weights it observes, its source folder
+    (relative to the artifact root, so that artifacts name no machine's paths) and the digest of
+    the source folder's manifest, from verified ``mujoco_preconditioned`` folders.
 
     Raises:
         logel.artifacts.ArtifactError: naming the folder if one is missing or does not verify.
     """
+    base = artifacts.artifact_root() if root is None else Path(root)
     out = {}
     for theta in config.thetas:
         folder = source_dir(config, theta, seed, root)
@@ -202,7 +204,7 @@ def source_rewards(config: PreconditionedObserversConfig, seed: int,
         for model in config.models:
             out[agent_name(theta, model)] = {
                 "weights": np.asarray(models[model]["weights"], dtype=np.float64),
-                "source": str(folder),
+                "source": folder.relative_to(base).as_posix(),  # under the artifact root
                 "source_manifest_sha256": artifacts.manifest_digest(loaded["manifest"])}
     return out
 
