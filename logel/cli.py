@@ -60,6 +60,8 @@ RUNS: dict[str, tuple[str, str]] = {
     "mujoco_controls": ("logel.experiments.mujoco_controls", "MuJoCo E1, the positive control"),
     "mujoco_learners": ("logel.experiments.mujoco_learners",
                         "MuJoCo E2/E3, learner factorial and PPO ladder"),
+    "mujoco_factorial_observers": ("logel.experiments.mujoco_factorial_observers",
+                                   "MuJoCo E2, observers on each learner cell's LOGEL reward"),
     "mujoco_calibration": ("logel.experiments.mujoco_calibration",
                            "MuJoCo E4, observers on task-free rewards"),
     "mujoco_diagnostics": ("logel.experiments.mujoco_diagnostics",
