@@ -21,13 +21,19 @@ and the stop accepted only when the test resolves the learner's last step before
 ``"logel_gls"``, is noise-aware LOGEL: each step whitened by the covariance of its residual,
 cloning noise (Laplace) plus Jacobian-estimate noise (``ObserverConfig.weighting="gls"``,
 :func:`logel.irl.logel.fit_gls`, chapter 6), and a seventh, ``"logel_gls_shared"``, the same with
-one shared step size.
+one shared step size. Four more (:data:`EXTRA_METHODS`) fit only the steps whose held-out
+likelihood test shows that the learner moved (``ObserverConfig.step_selection="held_out"``,
+:mod:`logel.irl.step_selection`, chapter 6): ``"logel_moving"`` (each step's test at 5%) and
+``"logel_moving_holm"`` (the family of tests at 5%, Holm), each with one learning rate per step
+and with one shared step size (``"logel_moving_shared"``, ``"logel_moving_holm_shared"``).
 
 Random streams (:mod:`logel.streams`): the learner draws from ``SeedSequence(seed).spawn(3)[0]``
 (unchanged, so learner runs are identical to earlier versions); LfL after ``m`` steps draws
 its random cloning initialisation from the cell ``(seed, "lfl", m)``; LOGEL in the realistic
 setting draws nothing except the permutations of ``"logel_stop"``'s and ``"logel_resolved"``'s
-tests, from the cells ``(seed, "stopped steps", m, k)`` and ``(seed, "last step", m, k)``
+tests, from the cells ``(seed, "stopped steps", m, k)`` and ``(seed, "last step", m, k)``, and
+the splits and permutations of the held-out test of step ``t`` of ``"logel_moving"`` and
+``"logel_moving_shared"`` (and their Holm variants), from ``(seed, "held-out step", t)``
 (noise-aware LOGEL draws nothing: its covariances are computed, not sampled). So a
 cell's result depends only on ``(seed, method, m)`` and the options, never on which other
 methods ran, and LfL's never on which other ``m`` ran. One deterministic
@@ -64,7 +70,7 @@ from logel.experiments.gridworld import (
     outcomes,
 )
 from logel.irl.lfl import LfLConfig, lfl_reward
-from logel.irl.observer import BoltzmannClass, noise_covariances
+from logel.irl.observer import BoltzmannClass, noise_covariances, with_step_pvalues
 from logel.learners.gpomdp import GPOMDPLearnerConfig
 from logel.learners.gridworld_runs import LEARNERS, LearnerKind, run_gridworld_learner
 from logel.learners.tabular_learners import TabularLearnerConfig
@@ -75,7 +81,8 @@ from logel.streams import cell_rng
 from logel.traces import LearnerTrace
 
 Method = Literal["logel", "logel_free", "logel_shared", "logel_stop", "logel_resolved",
-                 "logel_gls", "logel_gls_shared", "lfl"]
+                 "logel_gls", "logel_gls_shared", "lfl", "logel_moving",
+                 "logel_moving_shared", "logel_moving_holm", "logel_moving_holm_shared"]
 NAMES: dict[str, str] = {"gpomdp": "G(PO)MDP", "qlearning": "Q-learning", "svi": "SVI",
                          "spi": "SPI"}
 """Display names of the learners."""
@@ -86,6 +93,12 @@ with one step size shared by the observed steps, the latter without the steps af
 is found to have stopped (:func:`logel.irl.motion.moving_steps`), the same with the change-point
 test and the last-step condition, noise-aware LOGEL (generalised least squares, one step size
 per step), the same with one shared step size, LfL."""
+EXTRA_METHODS: tuple[Method, ...] = ("logel_moving", "logel_moving_shared", "logel_moving_holm",
+                                     "logel_moving_holm_shared")
+"""Observers outside :data:`METHODS`: LOGEL on the steps whose held-out likelihood test shows
+motion (``ObserverConfig.step_selection="held_out"``), each test at 5% (``"logel_moving"``) or
+the family at 5% by Holm's correction (``"logel_moving_holm"``), with one learning rate per step
+and with one shared step size (``"..._shared"``)."""
 LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel": {}, "logel_free": {"fix_constant_direction": False},
     "logel_shared": {"step_sizes": "shared"},
@@ -93,7 +106,12 @@ LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel_resolved": {"step_sizes": "shared", "stopped_steps": "drop",
                        "stop_statistic": "changepoint", "stop_last_step": True},
     "logel_gls": {"weighting": "gls"},
-    "logel_gls_shared": {"weighting": "gls", "step_sizes": "shared"}}
+    "logel_gls_shared": {"weighting": "gls", "step_sizes": "shared"},
+    "logel_moving": {"step_selection": "held_out"},
+    "logel_moving_shared": {"step_selection": "held_out", "step_sizes": "shared"},
+    "logel_moving_holm": {"step_selection": "held_out", "selection_correction": "holm"},
+    "logel_moving_holm_shared": {"step_selection": "held_out", "selection_correction": "holm",
+                                 "step_sizes": "shared"}}
 """The LOGEL columns as changes to the configured observer (:class:`logel.ObserverConfig`); they
 share one behavioural cloning."""
 
@@ -123,7 +141,7 @@ class ComparisonConfig:
     lfl: LfLConfig = field(default_factory=LfLConfig)
     """LfL observer options."""
     methods: tuple[Method, ...] = ("logel", "lfl")
-    """Which observers to run (any of :data:`METHODS`; the LOGEL columns share the cloned inputs
+    """Which observers to run (any of :data:`METHODS` and :data:`EXTRA_METHODS`; the LOGEL columns share the cloned inputs
     of ``"logel"``, so adding them costs only the fits and, for ``"logel_stop"`` and
     ``"logel_resolved"``, their permutation tests)."""
 
@@ -138,7 +156,8 @@ class ComparisonConfig:
         instance(self.tabular, c + "tabular", TabularLearnerConfig)
         instance(self.logel, c + "logel", RecoveryConfig)
         instance(self.lfl, c + "lfl", LfLConfig)
-        items(self.methods, c + "methods", lambda v, n: choice(v, n, METHODS))
+        items(self.methods, c + "methods",
+              lambda v, n: choice(v, n, METHODS + EXTRA_METHODS))
 
 
     def learner_key(self) -> tuple[Any, ...]:
@@ -234,6 +253,12 @@ def observe_trace(config: ComparisonConfig, seed: int, grid: Gridworld,
                                           logel_cfg.bc)
             noisy = noise_covariances(inputs, trace, policy_class, observer,
                                       n_trajectories=logel_cfg.observer_trajectories)
+        if any(LOGEL_METHODS[m].get("step_selection") == "held_out" for m in logel_methods):
+            # each step's held-out test does not depend on m: test once, for every m
+            tested = with_step_pvalues(inputs, replace(observer, seed=seed))
+            inputs, noisy = (replace(x, step_pvalues=tested.step_pvalues,
+                                     step_pvalues_key=tested.step_pvalues_key)
+                             for x in (inputs, noisy))
         for method in logel_methods:
             obs_cfg = replace(observer, seed=seed, **LOGEL_METHODS[method])
             method_inputs = noisy if obs_cfg.weighting == "gls" else inputs
@@ -290,7 +315,7 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
     return rows
 
 
-__all__ = ["LEARNERS", "LOGEL_METHODS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
+__all__ = ["EXTRA_METHODS", "LEARNERS", "LOGEL_METHODS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
            "MethodOutcome", "learner_parameters", "observe_trace", "run_comparison",
            "summarise_comparison", "sweep_comparison"]
 

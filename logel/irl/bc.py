@@ -323,3 +323,29 @@ def _inverse(H: np.ndarray) -> np.ndarray:
                          "visited, and no proximal or smoothness term determines its logits); "
                          "pass ridge > 0")
     return np.linalg.inv(H)
+
+
+def clone_counts(policy: BoltzmannPolicy, counts: np.ndarray, anchor: np.ndarray | None = None,
+                 config: BCConfig = BCConfig()) -> np.ndarray:
+    """One policy cloned from its visit counts by the ``"proximal"`` cloning's exact step:
+    the minimiser of the cloning loss (:func:`bc_loss_and_grad`) plus
+    :math:`\\frac\\lambda2\\|\\theta-\\theta_{anchor}\\|^2` (``config.proximal_weight``), i.e. the
+    maximum a-posteriori policy under a Gaussian prior centred at ``anchor`` (default zeros,
+    the uniform policy). The prior keeps the logits of a nearly deterministic policy finite.
+
+    Args:
+        policy: the Boltzmann class.
+        counts: ``(S, A)`` state-action visit counts (:func:`visit_counts`).
+        anchor: ``(d,)`` the prior's centre and the starting point (default zeros).
+        config: the cloning options (``proximal_weight``, ``entropy_coef``, ``max_iter``).
+
+    Returns:
+        ``(d,)`` the cloned parameters.
+    """
+    S, A = policy.n_states, policy.n_actions
+    c = as_array(counts, "counts", ndim=2, shape_doc=f"({S}, {A})")
+    if c.shape != (S, A) or (c < 0).any():
+        raise ValueError(f"counts must be non-negative of shape ({S}, {A}), got {c.shape}")
+    start = (np.zeros(policy.n_params) if anchor is None
+             else as_array(anchor, "anchor", ndim=1, shape_doc=f"({policy.n_params},)"))
+    return _proximal_step(policy, c, start, config)

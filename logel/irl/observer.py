@@ -56,6 +56,7 @@ from logel.irl.logel import (
 )
 from logel.irl.motion import STATISTICS, Statistic, moving_steps, trajectory_counts
 from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
+from logel.irl.step_selection import CORRECTIONS, Correction, moving_steps_mask, step_pvalues
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.streams import cell_rng
 from logel.tabular import TabularMDP, feature_expectations_jacobian
@@ -192,6 +193,23 @@ class ObserverConfig:
     gls_iterations: int = 3
     """Maximum number of weighted fits of ``weighting="gls"`` (re-weightings plus one;
     :func:`logel.irl.logel.fit_gls`)."""
+    step_selection: Literal["all", "held_out"] = "all"
+    """``"all"``: fit every observed step (the paper); ``"held_out"``: fit only the steps whose
+    held-out likelihood test shows that the learner's policy changed (the cloned policy of the
+    step's end explains held-out trajectories better than that of its start;
+    :func:`logel.irl.step_selection.step_pvalues`, book chapter 6), or every step if no test
+    rejects. The test of step ``t`` draws from ``cell_rng(seed, "held-out step", t)``, so the
+    steps kept do not depend on ``m``. Needs the realistic setting's trajectory counts."""
+    selection_level: float = 0.05
+    """Level of each step's test of ``step_selection="held_out"``."""
+    selection_permutations: int = 999
+    """Permutations per test of ``step_selection="held_out"`` (Holm's correction at ``m``
+    steps can reject only if ``1 / (selection_permutations + 1) <= selection_level / m``)."""
+    selection_correction: Correction = "none"
+    """How ``step_selection="held_out"`` reads its ``m`` tests: ``"none"``, each at
+    ``selection_level``; ``"holm"``, as a family at ``selection_level`` (Holm), so that a learner
+    whose steps the test cannot resolve keeps every step with probability at least
+    ``1 - selection_level`` (:func:`logel.irl.step_selection.moving_steps_mask`)."""
     stop_last_step: bool = False
     """With ``stopped_steps="drop"``: accept a stop at ``k`` only if the two-batch test resolves
     the learner's last step before it (batches ``k - 1``, ``k``; stream
@@ -227,6 +245,14 @@ class ObserverConfig:
         boolean(self.stop_last_step, name + "stop_last_step")
         choice(self.weighting, name + "weighting", ("none", "gls"))
         integer(self.gls_iterations, name + "gls_iterations", low=1)
+        choice(self.step_selection, name + "step_selection", ("all", "held_out"))
+        real(self.selection_level, name + "selection_level", low=0.0, high=1.0, low_open=True,
+             high_open=True)
+        integer(self.selection_permutations, name + "selection_permutations", low=1)
+        choice(self.selection_correction, name + "selection_correction", CORRECTIONS)
+        if self.step_selection == "held_out" and self.stopped_steps == "drop":
+            raise ValueError(f"{name}step_selection='held_out' and stopped_steps='drop' are two "
+                             f"rules for the same choice; use one")
         if self.weighting == "gls" and self.preconditioner != "identity":
             raise ValueError(f"{name}weighting='gls' supports only preconditioner='identity', "
                              f"got {self.preconditioner!r}")
@@ -260,6 +286,13 @@ class ObserverInputs(Generic[P]):
     jacobian_covariance: np.ndarray | None = None
     """``(m, d, q, q)`` row covariances of the estimated Jacobians, for
     ``ObserverConfig.weighting="gls"`` (:func:`noise_covariances`); else None."""
+    step_pvalues: np.ndarray | None = None
+    """``(m,)`` p-values of the held-out likelihood tests of the steps, for
+    ``ObserverConfig.step_selection="held_out"`` (:func:`with_step_pvalues`: computed once,
+    since the test of a step does not depend on ``m``); else None (computed when needed)."""
+    step_pvalues_key: tuple[int, int] | None = None
+    """``(seed, permutations)`` the ``step_pvalues`` were computed with; :func:`recover` uses
+    them only for an ``ObserverConfig`` with the same ``seed`` and ``selection_permutations``."""
 
     @property
     def deltas(self) -> np.ndarray:
@@ -298,6 +331,9 @@ class Observation:
     steps_used: int | None = None
     """Observed steps the recovery used (``ObserverConfig.stopped_steps="drop"`` keeps the first
     ``steps_used`` of the ``m``); None when it used all."""
+    kept: np.ndarray | None = None
+    """``(m,)`` booleans: the steps the fit used (``ObserverConfig.step_selection="held_out"``);
+    None when it used all. ``learning_rates`` and ``jacobians`` are those of the kept steps."""
 
     @property
     def n_iter(self) -> int:
@@ -568,6 +604,67 @@ def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> i
                         if config.stop_last_step else None)
 
 
+def selected_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> np.ndarray:
+    """``(m,)`` booleans: the first ``m`` observed steps the recovery uses. All of them, or with
+    ``config.step_selection="held_out"`` those whose held-out likelihood test rejects at
+    ``config.selection_level`` (with ``config.selection_correction``; every step if none does;
+    :func:`logel.irl.step_selection.moving_steps_mask`), step ``t``'s test drawing from
+    ``cell_rng(config.seed, "held-out step", t)``."""
+    if config.step_selection == "all":
+        return np.ones(m, dtype=bool)
+    if inputs.counts is None:
+        raise ValueError("ObserverConfig.step_selection='held_out' needs the trajectories' "
+                         "counts: the realistic setting (realistic_inputs) with a tabular policy "
+                         "class (BoltzmannClass) and one trajectory per row")
+    key = (config.seed, config.selection_permutations)
+    if (inputs.step_pvalues is not None and inputs.step_pvalues.size >= m
+            and inputs.step_pvalues_key == key):
+        p = inputs.step_pvalues[:m]
+    else:
+        p = step_pvalues(inputs.counts, m, lambda t: cell_rng(config.seed, "held-out step", t),
+                         config.selection_permutations)
+    return moving_steps_mask(p, config.selection_level, config.selection_correction)
+
+
+def with_step_pvalues(inputs: ObserverInputs[Any], config: ObserverConfig) -> ObserverInputs[Any]:
+    """``inputs`` with the p-values of the held-out tests of all their steps
+    (:func:`logel.irl.step_selection.step_pvalues`, streams
+    ``cell_rng(config.seed, "held-out step", t)``, ``config.selection_permutations``), so that
+    :func:`recover` at several ``m`` tests each step once (only for the same ``config.seed`` and
+    ``config.selection_permutations``; otherwise it tests again)."""
+    if inputs.counts is None:
+        raise ValueError("with_step_pvalues needs the trajectories' counts (realistic setting, "
+                         "BoltzmannClass, one trajectory per row)")
+    p = step_pvalues(inputs.counts, inputs.m,
+                     lambda t: cell_rng(config.seed, "held-out step", t),
+                     config.selection_permutations)
+    return replace(inputs, step_pvalues=p,
+                   step_pvalues_key=(config.seed, config.selection_permutations))
+
+
+def subset_steps(inputs: ObserverInputs[Any], keep: np.ndarray) -> ObserverInputs[Any]:
+    """``inputs`` reduced to the steps ``keep`` ``(m,)`` (booleans over its first ``m``
+    steps): their parameter changes (as a path from :math:`\\hat\\theta_1` whose steps are the
+    kept :math:`\\hat\\Delta_t`), Jacobians and noise covariances; the fit sees nothing else of
+    the dropped steps."""
+    keep = np.asarray(keep, dtype=bool)
+    m = keep.size
+    deltas = inputs.deltas[:m][keep]
+    thetas = inputs.thetas[0] + np.concatenate([np.zeros((1, deltas.shape[1])),
+                                                np.cumsum(deltas, axis=0)])
+    idx = np.flatnonzero(keep)
+
+    def pick(x: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None else x[idx]
+
+    return replace(inputs, thetas=thetas, jacobians=inputs.jacobians[idx],
+                   learning_rates=pick(inputs.learning_rates),
+                   policies=[inputs.policies[t] for t in idx] + [inputs.policies[idx[-1] + 1]],
+                   counts=None, delta_covariance=pick(inputs.delta_covariance),
+                   jacobian_covariance=pick(inputs.jacobian_covariance), n_trajectories=(),
+                   step_pvalues=None)
+
+
 def initial_learning_rates(config: ObserverConfig, m: int) -> np.ndarray:
     """:math:`\\alpha^{(0)}` of block-coordinate descent: ``config.alpha_init`` for every step, or
     :math:`\\mathcal U[0,1)` draws from ``config.seed``, raised to ``alpha_min``."""
@@ -585,11 +682,21 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
     unknown ones block-coordinate descent (:func:`logel.fit`, paper Alg. 1) from
     :func:`initial_learning_rates`. With ``config.stopped_steps="drop"`` only the steps before
     the learner is found to have stopped enter the fit (:func:`kept_steps`); the result's
-    ``steps_used`` says how many.
+    ``steps_used`` says how many. With ``config.step_selection="held_out"`` only the steps
+    whose held-out likelihood test shows motion (``selected_steps``); the result's
+    ``kept`` says which.
     """
     m = inputs.m if m is None else int(m)
     if not 1 <= m <= inputs.m:
         raise ValueError(f"m must lie in 1..{inputs.m} (the observed steps), got {m}")
+    if config.step_selection == "held_out":
+        keep = selected_steps(inputs, config, m)
+        plain = replace(config, step_selection="all")
+        if keep.all():
+            return recover(inputs, plain, m)
+        obs = recover(subset_steps(inputs, keep), plain, int(keep.sum()))
+        return replace(obs, thetas=inputs.thetas[: m + 1], steps_used=int(keep.sum()),
+                       kept=keep)
     if config.stopped_steps == "drop":
         used = kept_steps(inputs, config, m)
         return replace(recover(inputs, replace(config, stopped_steps="keep"), used),
