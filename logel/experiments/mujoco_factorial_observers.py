@@ -57,8 +57,8 @@ from logel.experiments import mujoco_learners as mjl
 from logel.experiments.mujoco import MujocoCommand, experiment_config, start_logging
 from logel.experiments.mujoco_calibration import observe
 from logel.learners.ppo import PPOConfig
-from logel.plotting import markdown_table, plus_minus
-from logel.statistics import Claim, mean_ci
+from logel.plotting import markdown_table
+from logel.statistics import Claim
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +237,6 @@ def merge(factorial: Mapping[int, Mapping[str, Any]],
     return out
 
 
-def _mean_text(values: np.ndarray, digits: int) -> str:
-    """Mean ± 95% t-interval; the mean alone for one value."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2:
-        return f"{float(np.mean(values)):.{digits}f}"
-    return plus_minus(mean_ci(values), digits)
-
-
 def summary_table(merged: Mapping[str, Mapping[int, Mapping[str, Any]]], env_id: str,
                   digits: int = 1) -> str:
     """Markdown table, one row per cell: the cell's learner's and observer's final true return,
@@ -255,12 +247,12 @@ def summary_table(merged: Mapping[str, Mapping[int, Mapping[str, Any]]], env_id:
     seeds = sorted(next(iter(merged.values())))
     for cell, results in merged.items():
         norm = mjf.normalised_returns(results, "observer_logel")
-        rows.append([cell, _mean_text(mjf.final_values(results, "learner"), digits),
-                     _mean_text(mjf.final_values(results, "observer_logel"), digits),
-                     _mean_text(norm, 2), " ".join(f"{v:.2f}" for v in norm),
-                     _mean_text(mjf.episode_values(results, "observer_logel", "length"), 0),
-                     _mean_text(mjf.episode_values(results, "learner", key), 3),
-                     _mean_text(mjf.episode_values(results, "observer_logel", key), 3)])
+        rows.append([cell, mjf.mean_text(mjf.final_values(results, "learner"), digits),
+                     mjf.mean_text(mjf.final_values(results, "observer_logel"), digits),
+                     mjf.mean_text(norm, 2), " ".join(f"{v:.2f}" for v in norm),
+                     mjf.mean_text(mjf.episode_values(results, "observer_logel", "length"), 0),
+                     mjf.mean_text(mjf.episode_values(results, "learner", key), 3),
+                     mjf.mean_text(mjf.episode_values(results, "observer_logel", key), 3)])
     return markdown_table(
         ["cell", "learner's final return", "observer's final return", "observer, normalised",
          f"normalised per seed ({', '.join(map(str, seeds))})", "observer's episode length",

@@ -274,10 +274,14 @@ def _interval_text(stat: Interval, digits: int) -> str:
     return f"{_fmt(stat[0], digits)} [{_fmt(stat[1], digits)}, {_fmt(stat[2], digits)}]"
 
 
-def _mean_text(values: np.ndarray, digits: int) -> str:
+def mean_text(values: np.ndarray, digits: int) -> str:
+    """Mean ± 95% t-interval of ``values`` for a table cell; the mean alone for one value;
+    "—" if a value is missing (not finite)."""
     values = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(values)):
         return "—"
+    if values.size < 2:
+        return f"{float(np.mean(values)):.{digits}f}"
     return plus_minus(mean_ci(values), digits)
 
 
@@ -321,9 +325,9 @@ def statistics_table(results: Mapping[int, Mapping[str, Any]], env_id: str, digi
     for name, st in stats.items():
         rows.append([CURVES[name], plus_minus(st["mean"], digits),
                      _interval_text(st["iqm"], digits),
-                     _mean_text(normalised_returns(results, name), 2),
-                     _mean_text(episode_values(results, name, "length"), 0),
-                     _mean_text(episode_values(results, name, key), 3)])
+                     mean_text(normalised_returns(results, name), 2),
+                     mean_text(episode_values(results, name, "length"), 0),
+                     mean_text(episode_values(results, name, key), 3)])
     first = curve_matrix(results, "learner")[:, 0]
 
     def start(stat: str) -> np.ndarray:
@@ -333,8 +337,8 @@ def statistics_table(results: Mapping[int, Mapping[str, Any]], env_id: str, digi
 
     rows.append(["learner after its first update", plus_minus(mean_ci(first), digits),
                  _interval_text(_iqm(first, "learner", n_resamples, seed), digits),
-                 _mean_text(np.zeros(len(first)), 2), _mean_text(start("length"), 0),
-                 _mean_text(start(key), 3)])
+                 mean_text(np.zeros(len(first)), 2), mean_text(start("length"), 0),
+                 mean_text(start(key), 3)])
     return markdown_table(header, rows)
 
 
@@ -523,7 +527,7 @@ def premise_table(results: Mapping[int, Mapping[str, Any]], variants: Sequence[s
                       for s in sorted(results)])
         ctrl = w[:, -1]
         rows.append([variant]
-                    + [_mean_text(premise_values(results, variant, k), digits)
+                    + [mean_text(premise_values(results, variant, k), digits)
                        for k in ("explained_motion_ref", "step_cosine", "explained_motion_fit",
                                  "cosine_standardised")]
                     + [count_interval(int(np.sum(ctrl < 0)), len(ctrl)),
@@ -587,8 +591,8 @@ def published_lfl_table(merged: Mapping[int, Mapping[str, Any]], digits: int = 1
     length = {n: episode_values(merged, n, "length") for n in names}
     rows = [[str(s)] + [_fmt(ret[n][i], digits) for n in names]
             + [_fmt(length[n][i], 0) for n in names] for i, s in enumerate(sorted(merged))]
-    rows.append(["mean"] + [_mean_text(ret[n], digits) for n in names]
-                + [_mean_text(length[n], 0) for n in names])
+    rows.append(["mean"] + [mean_text(ret[n], digits) for n in names]
+                + [mean_text(length[n], 0) for n in names])
     short = ("LOGEL obs.", "fixed LfL obs.", "published LfL obs.")
     return markdown_table(["seed"] + [f"return: {s}" for s in short]
                           + [f"length: {s}" for s in short], rows)
@@ -698,10 +702,10 @@ def calibration_table(merged: Mapping[int, Mapping[str, Any]], env_id: str,
     rows = []
     for name in ("learner", "observer_logel", "observer_lfl") + calibration_agents(merged):
         rows.append([CURVES.get(name, name.removeprefix(CALIBRATION_PREFIX) + " reward")]
-                    + [_mean_text(final_values(merged, name), digits),
-                       _mean_text(normalised_returns(merged, name), 2),
-                       _mean_text(episode_values(merged, name, "length"), 0),
-                       _mean_text(episode_values(merged, name, key), 2)])
+                    + [mean_text(final_values(merged, name), digits),
+                       mean_text(normalised_returns(merged, name), 2),
+                       mean_text(episode_values(merged, name, "length"), 0),
+                       mean_text(episode_values(merged, name, key), 2)])
     return markdown_table(["agent", "final true return", "normalised return",
                            "episode length", f"{label} (m)"], rows)
 
@@ -764,7 +768,7 @@ def finite_difference_table(results: Mapping[int, Mapping[str, Any]], digits: in
     rows = []
     for direction, label in FD_DIRECTIONS.items():
         z = finite_difference_values(results, direction)
-        rows.append([label, _mean_text(z, digits), count_interval(int(np.sum(z > 0)), z.size)])
+        rows.append([label, mean_text(z, digits), count_interval(int(np.sum(z > 0)), z.size)])
     return markdown_table(["direction", "slope of the true return / random spread",
                            "seeds where it rises"], rows)
 

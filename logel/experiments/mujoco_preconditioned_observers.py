@@ -65,8 +65,8 @@ from logel.experiments.mujoco import (
 )
 from logel.experiments.mujoco_calibration import observe
 from logel.learners.ppo import PPOConfig
-from logel.plotting import markdown_table, plus_minus
-from logel.statistics import Claim, mean_ci
+from logel.plotting import markdown_table
+from logel.statistics import Claim
 
 log = logging.getLogger(__name__)
 
@@ -373,16 +373,6 @@ def agent_label(agent: str) -> str:
     return f"{MODEL_LABELS[model]} model ({THETA_LABELS[theta]})"
 
 
-def _mean_text(values: np.ndarray, digits: int) -> str:
-    """Mean ± 95% t-interval; the mean alone for one value; "—" if a value is missing."""
-    values = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(values)):
-        return "—"
-    if values.size < 2:
-        return f"{float(np.mean(values)):.{digits}f}"
-    return plus_minus(mean_ci(values), digits)
-
-
 def summary_table(merged: Mapping[int, Mapping[str, Any]], env_id: str, digits: int = 1
                   ) -> str:
     """Markdown table, one row per agent (the learner, the main run's plain LOGEL observer,
@@ -398,10 +388,10 @@ def summary_table(merged: Mapping[int, Mapping[str, Any]], env_id: str, digits: 
     rows = []
     for name, shown in names.items():
         norm = mjf.normalised_returns(merged, name)
-        rows.append([shown, _mean_text(mjf.final_values(merged, name), digits),
-                     _mean_text(norm, 2), " ".join(f"{v:.2f}" for v in norm),
-                     _mean_text(mjf.episode_values(merged, name, "length"), 0),
-                     _mean_text(mjf.episode_values(merged, name, key), 3)])
+        rows.append([shown, mjf.mean_text(mjf.final_values(merged, name), digits),
+                     mjf.mean_text(norm, 2), " ".join(f"{v:.2f}" for v in norm),
+                     mjf.mean_text(mjf.episode_values(merged, name, "length"), 0),
+                     mjf.mean_text(mjf.episode_values(merged, name, key), 3)])
     return markdown_table(["agent", "final true return", "normalised return",
                            f"normalised return per seed ({', '.join(map(str, sorted(merged)))})",
                            "episode length", f"{label} (m)"], rows)
