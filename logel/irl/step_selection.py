@@ -68,7 +68,7 @@ def held_out_statistic(scores_before: np.ndarray, scores_after: np.ndarray) -> f
 
 
 def held_out_pvalue(counts_before: np.ndarray, counts_after: np.ndarray,
-                    rng: np.random.Generator, n_permutations: int = 199,
+                    rng: np.random.Generator, n_permutations: int = 999,
                     bc: BCConfig = HELD_OUT_BC) -> float:
     """Exact permutation p-value of "the learner's policy did not change in this step".
 
@@ -121,7 +121,7 @@ def held_out_pvalue(counts_before: np.ndarray, counts_after: np.ndarray,
 
 
 def step_pvalues(counts: np.ndarray, m: int, rng_for: Callable[[int], np.random.Generator],
-                 n_permutations: int = 199, bc: BCConfig = HELD_OUT_BC) -> np.ndarray:
+                 n_permutations: int = 999, bc: BCConfig = HELD_OUT_BC) -> np.ndarray:
     """:func:`held_out_pvalue` of each of the first ``m`` steps.
 
     Args:
