@@ -33,6 +33,7 @@ import numpy as np
 from logel._validation import as_array
 from logel.irl.logel import IdentifiabilityWarning, fit, solve_weights
 from logel.irl.preconditioned import PreconditionerKind, preconditioned_motion
+from logel.statistics import monte_carlo_pvalue
 
 MIN_AGREEMENT = 0.9
 """Cosine between the two halves' weights below which :func:`split_half_agreement` warns."""
@@ -265,4 +266,4 @@ def motion_null(deltas: Any, jacobians: Any, omega: Any, rng: np.random.Generato
     dirs = random_directions(J.shape[2], n_directions, rng, null_directions)
     null = np.array([preconditioned_motion(deltas, J, v, preconditioner, **model_options)
                      for v in dirs])
-    return MotionNull(value, null, float((1 + np.sum(null >= value)) / (1 + n_directions)))
+    return MotionNull(value, null, monte_carlo_pvalue(value, null))

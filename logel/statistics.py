@@ -619,6 +619,22 @@ def probability_of_improvement(x: Any, y: Any, paired: bool = True, level: float
                       difference_kind=kind, level=level)
 
 
+def monte_carlo_pvalue(threshold: float, null: Any) -> float:
+    r"""One-sided Monte Carlo p-value :math:`(1+\#\{T_r\ge t\})/(R+1)` of a statistic against
+    ``R`` draws ``null`` of it under the null hypothesis (random permutations or random
+    directions), with ``threshold`` the observed value :math:`t` (a caller may lower it by a
+    tolerance so that ties in floating point count). Exact for permutation tests at any ``R``
+    (Lehmann & Romano, *Testing Statistical Hypotheses*, Sec. 15.2); never 0.
+
+    Raises:
+        ValueError: if ``null`` is empty.
+    """
+    draws = np.asarray(null, dtype=float).ravel()
+    if draws.size == 0:
+        raise ValueError("null must hold at least one draw")
+    return float((1 + np.sum(draws >= threshold)) / (draws.size + 1))
+
+
 # --------------------------------------------------------------------------------------------
 # Verdicts
 # --------------------------------------------------------------------------------------------

@@ -435,3 +435,13 @@ def test_proportion_and_paired_claims():
         assert v == expected, (n_a, n_b, v, test.p_value)
     table = st.claims_table([c, p], digits=2)
     assert table.split("\n")[0].endswith("| verdict | measured |")
+
+
+def test_monte_carlo_pvalue_counts_the_observed_value_as_one_draw():
+    from logel.statistics import monte_carlo_pvalue
+
+    assert monte_carlo_pvalue(2.0, [0.0, 1.0, 2.0, 3.0]) == pytest.approx(3 / 5)  # 2 and 3 tie/exceed
+    assert monte_carlo_pvalue(10.0, np.zeros(99)) == pytest.approx(1 / 100)      # never 0
+    assert monte_carlo_pvalue(-1.0, np.zeros(9)) == 1.0
+    with pytest.raises(ValueError, match="at least one draw"):
+        monte_carlo_pvalue(0.0, [])

@@ -44,6 +44,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from logel._validation import choice, integer, real
+from logel.statistics import monte_carlo_pvalue
 
 Statistic = Literal["homogeneity", "changepoint"]
 STATISTICS: tuple[Statistic, ...] = ("homogeneity", "changepoint")
@@ -162,7 +163,7 @@ def stopped_pvalue(counts: np.ndarray, n_actions: int, rng: np.random.Generator,
     perms = np.stack([rng.permutation(labels) for _ in range(n_permutations)])  # (R, kn)
     onehot = (perms[:, None, :] == np.arange(k)[None, :, None]).astype(float)   # (R, K, kn)
     permuted = stat(onehot @ pooled, n_actions)
-    return float((1 + np.sum(permuted >= observed * (1 - 1e-12))) / (n_permutations + 1))
+    return monte_carlo_pvalue(observed * (1 - 1e-12), permuted)
 
 
 def moving_steps(counts: np.ndarray, n_actions: int, m: int,

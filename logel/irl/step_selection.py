@@ -40,6 +40,7 @@ import numpy as np
 from logel._validation import as_array, choice, integer, real
 from logel.irl.bc import BCConfig, clone_counts
 from logel.policies.boltzmann import BoltzmannPolicy
+from logel.statistics import monte_carlo_pvalue
 
 __all__ = ["CORRECTIONS", "held_out_pvalue", "held_out_statistic", "holm_adjusted",
            "moving_steps_mask", "step_pvalues"]
@@ -117,7 +118,7 @@ def held_out_pvalue(counts_before: np.ndarray, counts_after: np.ndarray,
     shuffled = pooled[perms]
     permuted = shuffled[:, n_before:].mean(axis=1) - shuffled[:, :n_before].mean(axis=1)
     tol = 1e-12 * max(1.0, float(np.abs(pooled).max(initial=0.0)))
-    return float((1 + np.sum(permuted >= observed - tol)) / (n_permutations + 1))
+    return monte_carlo_pvalue(observed - tol, permuted)
 
 
 def step_pvalues(counts: np.ndarray, m: int, rng_for: Callable[[int], np.random.Generator],
