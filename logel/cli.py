@@ -50,6 +50,8 @@ RUNS: dict[str, tuple[str, str]] = {
                   "reward recovery in the exact, approximate and realistic settings"),
     "sweeps": ("logel.experiments.sweeps", "the approximate setting against n and m"),
     "comparison": ("logel.experiments.comparison", "LOGEL against LfL for four learners"),
+    "comparison_runs": ("logel.experiments.comparison_runs",
+                        "the comparison as sealed artifact folders (out-of-sample seeds)"),
     "final_behaviour": ("logel.experiments.final_behaviour",
                         "LOGEL against observers of the final behaviour only"),
     "background": ("logel.experiments.background",
