@@ -60,6 +60,7 @@ class Check:
 
 CHAPTERS: dict[str, str] = {
     "mujoco": "08_mujoco",
+    "comparison_runs": "07_gridworld_learners",
     "exact": "04_exact_gradient",
     "approximate": "05_approximate_gradient",
 }
