@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from logel import cli
 from logel.artifacts import ArtifactError, verify
 from logel.cli import main
 from logel.experiments.comparison import ComparisonConfig, run_comparison
 from logel.experiments.comparison_runs import (
+    COMMAND,
     FRESH_METHODS,
+    command_line,
     folder_config,
     load_folder,
     load_runs,
@@ -52,8 +55,9 @@ def test_command_writes_a_verifiable_folder_equal_to_a_direct_run(root: Path) ->
     assert folder == root / "comparison_runs" / "paper_seeds0-1" / "svi"
     manifest = verify(folder)
     assert manifest["config"] == folder_config(CONFIG, [0, 1]) and manifest["seeds"] == [0, 1]
-    assert set(manifest["files"]) == {"config.json", "counts.json", "seeds/seed_0.json",
-                                      "seeds/seed_1.json"}
+    assert set(manifest["files"]) == {"README.md", "config.json", "counts.json",
+                                      "seeds/seed_0.json", "seeds/seed_1.json"}
+    assert command_line(CONFIG, [0, 1]) in (folder / "README.md").read_text()
     for p in folder.rglob("*"):  # no machine path is stored
         if p.is_file():
             assert str(root) not in p.read_text()
@@ -137,6 +141,16 @@ def test_same_seed_twice_gives_identical_folders(root: Path, tmp_path: Path) -> 
     assert _records(again) == _records(first)
     for name in ("config.json", "counts.json"):
         assert (again / name).read_bytes() == (first / name).read_bytes()
+
+
+def test_the_recorded_command_rebuilds_the_configuration() -> None:
+    for config, seeds in ((CONFIG, [0, 1]), (ComparisonConfig(learner="spi", slip=0.3,
+                                                               methods=("logel", "lfl")), [4, 7])):
+        argv = command_line(config, seeds).split()
+        assert argv[:3] == ["logel", "run", "comparison_runs"]
+        args = cli.build_parser("comparison_runs", COMMAND).parse_args(argv[3:])
+        assert cli.build_config(COMMAND, args).configs() == {config.learner: config}
+        assert args.seeds == seeds
 
 
 def test_setting_names() -> None:

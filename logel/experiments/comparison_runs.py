@@ -19,7 +19,8 @@ the dynamics and the seeds, e.g. ``paper_seeds100-119``) holding
 * ``seeds/seed_<s>.json``: one learner run (:func:`result_record`): for every observer and ``m``
   the value of the greedy policy for the recovered reward, whether it is optimal and the weight
   error; the optimum and the learner's returns; its compute time;
-* ``counts.json``: optimal seeds per observer and ``m``;
+* ``counts.json``: optimal seeds per observer and ``m``; ``README.md``: what the folder holds and
+  the command that regenerates it (:func:`command_line`);
 * ``manifest.json`` and ``manifest.sha256`` (:func:`logel.artifacts.write_manifest`).
 
 Every file is written atomically and each seed as soon as it finishes, so an interrupted run
@@ -65,7 +66,7 @@ from logel.learners.gridworld_runs import LearnerKind
 from logel.runner import run_jobs
 
 __all__ = ["ARTIFACT_NAME", "FRESH_METHODS", "FRESH_SEEDS", "VERSION", "RunsCommand",
-           "folder_config", "format_runs", "load_folder", "load_runs", "result_from_record",
+           "command_line", "folder_config", "format_runs", "load_folder", "load_runs", "result_from_record",
            "result_record", "run_folder", "setting_name", "write_folder", "write_runs"]
 
 ARTIFACT_NAME = "comparison_runs"
@@ -156,6 +157,39 @@ def result_from_record(record: Mapping[str, Any], config: ComparisonConfig) -> C
                             np.array([_number(v) for v in record["learner_returns"]]))
 
 
+def command_line(config: ComparisonConfig, seeds: Sequence[int]) -> str:
+    """The ``logel run comparison_runs`` command that writes the folder of ``config`` and
+    ``seeds`` (under the default artifact root)."""
+    span = setting_name(config.variant, config.slip, seeds).rsplit("_seeds", 1)[1]
+    seed_text = span if "-" in span else ",".join(span.split("_"))
+    return (f"logel run comparison_runs --learners {config.learner} --variant {config.variant} "
+            f"--slip {config.slip:g} --observed-steps {','.join(map(str, config.observed_steps))} "
+            f"--n-trajectories {config.n_trajectories} --methods {','.join(config.methods)} "
+            f"--seeds {seed_text}")
+
+
+def _readme(config: ComparisonConfig, seeds: Sequence[int]) -> str:
+    return f"""# The gridworld comparison, {config.learner}, {setting_name(config.variant, config.slip, seeds)}
+
+One run of `logel.experiments.comparison.run_comparison` per seed: the {config.learner} learner on
+the `{config.variant}` gridworld (slip {config.slip:g}), observed by {", ".join(config.methods)}
+after m = {", ".join(map(str, config.observed_steps))} learning steps, {config.n_trajectories}
+trajectories per step, every other option at the package default (all of them in
+`config.json`, key `options`).
+
+- `config.json`: the configuration; `seeds/seed_<s>.json`: per observer and m, the value of the
+  greedy policy for the recovered reward, whether it is optimal, the weight error, plus the
+  optimum and the learner's returns; `counts.json`: optimal seeds per observer and m.
+- `manifest.json` holds the SHA-256 of every file, `manifest.sha256` that of the manifest
+  (`logel artifacts verify <folder>`); `logel.experiments.comparison_runs.load_folder` checks
+  both before it reads anything.
+
+A frozen snapshot, regenerated only deliberately (remove the folder first):
+
+    {command_line(config, seeds)}
+"""
+
+
 def _seed_file(folder: Path, seed: int) -> Path:
     return folder / "seeds" / f"seed_{seed}.json"
 
@@ -235,6 +269,7 @@ def write_folder(config: ComparisonConfig, seeds: Sequence[int], folder: str | P
     results = _read_seeds(folder, cfg)
     seconds = sum(float(json.loads(_seed_file(folder, int(s)).read_text(encoding="utf-8"))
                         .get("seconds", 0.0)) for s in seeds)
+    artifacts.atomic_write_text(folder / "README.md", _readme(config, seeds))
     artifacts.save_json(folder / "counts.json",
                         {method: {str(m): c for m, c in optimal_counts(results, method).items()}
                          for method in config.methods})
