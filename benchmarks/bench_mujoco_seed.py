@@ -27,7 +27,10 @@ Finally the per-stage times of paper-budget seeds: *before* from the committed a
 (``artifacts/mujoco/<env>/seed_<k>/timings.json``, median over seeds and the chosen seed), *after*
 from a fresh run: ``--paper`` runs one paper-budget seed of each environment with the current
 code (about 8 minutes each on 2 free cores) into ``--root`` (default: a temporary directory),
-``--after-root DIR`` only reads the timings of such a run made earlier.
+``--after-root DIR`` only reads the timings of such a run made earlier. ``--before-root DIR``
+reads *before* from a paper-budget run of the older code made the same way (e.g. from a ``git
+worktree`` of it, one after the other on the same quiet machine) instead of the committed
+artifacts: a measurement of both sides, not a comparison with runs made under other load.
 
 Writes ``benchmarks/results/mujoco_seed.json`` (:mod:`results_io`) beside the printed table.
 
@@ -226,8 +229,10 @@ def _timings(directory: Path) -> dict[str, float] | None:
     return out
 
 
-def stage_rows(seed: int, after_root: Path | None) -> list[dict[str, Any]]:
-    """Per-stage seconds: committed artifacts (before) and ``after_root`` (after)."""
+def stage_rows(seed: int, after_root: Path | None,
+               before_root: Path | None = None) -> list[dict[str, Any]]:
+    """Per-stage seconds: committed artifacts or ``before_root`` (before) and ``after_root``
+    (after)."""
     import results_io
 
     rows = []
@@ -240,10 +245,11 @@ def stage_rows(seed: int, after_root: Path | None) -> list[dict[str, Any]]:
         seeds = sorted(committed.glob("seed_*"))
         table = [t for t in (_timings(p) for p in seeds) if t is not None]
         cases = []
-        if table:
+        if table and before_root is None:
             med = {s: float(np.median([t[s] for t in table])) for s in (*STAGES, "seed_wall")}
             cases.append((f"{env_id} before, median of {len(table)}", med))
-        before = _timings(committed / f"seed_{seed}")
+        before = (_timings(committed / f"seed_{seed}") if before_root is None
+                  else _timings(mj.output_dir(config, seed, before_root)))
         if before is not None:
             cases.append((f"{env_id} before, seed {seed}", before))
         after = (None if after_root is None
@@ -297,6 +303,11 @@ def main() -> None:
                         help="where --paper writes (default: a temporary directory)")
     parser.add_argument("--after-root", type=Path, default=None,
                         help="read the 'after' timings of an earlier --paper run there")
+    parser.add_argument("--before-root", type=Path, default=None,
+                        help="read the 'before' timings of a paper run of the older code there "
+                             "(default: the committed artifacts)")
+    parser.add_argument("--results-name", default="mujoco_seed",
+                        help="write benchmarks/results/<name>.json")
     parser.add_argument("--skip-cases", action="store_true",
                         help="only the per-stage table (with --paper or --after-root)")
     args = parser.parse_args()
@@ -316,10 +327,12 @@ def main() -> None:
         if args.paper:
             after_root = args.root or Path(tmp)
             paper_run(args.seed, after_root)
-        rows += stage_rows(args.seed, after_root)
-    path = results_io.write("mujoco_seed", rows, repeats=REPEATS, steps=args.steps,
+        rows += stage_rows(args.seed, after_root, args.before_root)
+    path = results_io.write(args.results_name, rows, repeats=REPEATS, steps=args.steps,
                             updates=args.updates, paper_seed=args.seed, parity=PARITY,
-                            after_root=None if after_root is None else str(after_root),
+                            after_root=None if after_root is None else after_root.name,
+                            before_root=(None if args.before_root is None
+                                         else args.before_root.name),
                             load_average=list(os.getloadavg()),
                             committed_manifest_version=_committed_version())
     print(f"\nwrote {path}")
