@@ -306,6 +306,9 @@ def main() -> None:
     parser.add_argument("--before-root", type=Path, default=None,
                         help="read the 'before' timings of a paper run of the older code there "
                              "(default: the committed artifacts)")
+    parser.add_argument("--runs-note", default=None,
+                        help="how the --after-root/--before-root runs were made (e.g. the load "
+                             "average at the end of each), stored with the results")
     parser.add_argument("--results-name", default="mujoco_seed",
                         help="write benchmarks/results/<name>.json")
     parser.add_argument("--skip-cases", action="store_true",
@@ -333,7 +336,7 @@ def main() -> None:
                             after_root=None if after_root is None else after_root.name,
                             before_root=(None if args.before_root is None
                                          else args.before_root.name),
-                            load_average=list(os.getloadavg()),
+                            load_average=list(os.getloadavg()), runs_note=args.runs_note,
                             committed_manifest_version=_committed_version())
     print(f"\nwrote {path}")
 
