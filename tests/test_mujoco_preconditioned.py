@@ -3,6 +3,7 @@ smoke-size synthetic inputs."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -172,3 +173,91 @@ def test_committed_artifacts_match_the_current_configuration() -> None:
                 checked += 1
     if not checked:
         pytest.skip("no committed mujoco_preconditioned artifacts")
+
+
+def test_ladder_rungs_adam_steps_per_update() -> None:
+    """The full-batch one-epoch rungs make one optimizer step per update: the Adam model's
+    betas per update are the learner's own; the minibatch and epoch rungs make more."""
+    from dataclasses import asdict
+
+    steps = {}
+    for rung in mp.LADDER_RUNGS:
+        cfg = mp.experiment_settings("Reacher-v5", "paper", rung=rung)
+        steps[rung] = mp.adam_steps_per_update(asdict(mp.rung_learner(cfg, 0)))
+    assert steps["adam"] == steps["sgd-full-batch-1-epoch"] == 1
+    assert steps["32-minibatches"] == 32 and steps["10-epochs"] == steps["clipping"] == 320
+    assert mp.update_betas((0.9, 0.999), steps["adam"]) == (0.9, 0.999)
+
+
+def _rung_trace(seed: int, rung: str, budget: str = "smoke") -> LearnerTrace:
+    """A synthetic trace that records ``rung``'s learner configuration (as the ladder's)."""
+    from dataclasses import asdict
+
+    from logel import artifacts
+
+    trace = _synthetic_trace(seed)
+    cfg = mp.experiment_settings("Hopper-v5", budget, rung=rung)
+    learner = artifacts.jsonable(asdict(mp.rung_learner(cfg, seed)))
+    return LearnerTrace(trace.states, trace.actions, trace.features, trace.gamma,
+                        thetas=trace.thetas, episode_starts=trace.episode_starts,
+                        metadata={**trace.metadata, "config": learner})
+
+
+def test_rung_source_writes_its_own_verified_folder(tmp_path: Path) -> None:
+    from logel import artifacts
+
+    trace_dir = tmp_path / "traces"
+    trace_dir.mkdir()
+    cfg = mp.experiment_settings("Hopper-v5", "smoke", rung="adam", n_directions=5,
+                                 outer_iter=3)
+    for seed in (0, 1):
+        _rung_trace(seed, "adam").save(mp.trace_path(cfg, seed, trace_dir))
+    root = tmp_path / "artifacts"
+    assert mp.run(cfg, [0, 1, 2], trace_dir, root) == {0: "done", 1: "done",
+                                                      2: "missing trace"}
+    out = mp.output_dir(cfg, 0, root)
+    assert out.parts[-4:] == ("Hopper-v5", "ladder_adam", "true_theta", "seed_0")
+    assert "--rung adam" in (out.parent.parent / "README.md").read_text()
+    manifest = artifacts.verify(out)
+    assert manifest["config"] == mp.config_dict(cfg, 0) and manifest["config"]["rung"] == "adam"
+    assert manifest["rung"] == "+ Adam" and manifest["adam_steps_per_update"] == 1
+    assert manifest["trace_sha256"] == artifacts.sha256_file(mp.trace_path(cfg, 0, trace_dir))
+    assert manifest["trace"] == "Hopper-v5_smoke_ladder-adam_seed0.npz"
+    assert str(tmp_path) not in json.dumps(manifest)
+    # the main run's folders are untouched, and its configuration has no rung
+    assert mp.available_observers("Hopper-v5", "smoke", root) == ()
+    assert mp.available_rungs("Hopper-v5", "smoke", root) == ("adam",)
+    assert "rung" not in mp.config_dict(mp.experiment_settings("Hopper-v5", "smoke"), 0)
+    results = mp.load_results("Hopper-v5", "smoke", root, observers=("true",), rung="adam")
+    assert sorted(results) == [0, 1]
+    assert results[0]["update_betas"] == [0.9, 0.999] and results[0]["rung"] == "+ Adam"
+    claims = mp.rung_claims(results, "Hopper-v5", "adam")
+    assert len(claims) == 3 and all("'+ Adam'" in c.text for c in claims)
+    assert all(c.verdict in ("holds", "fails", "inconclusive") for c in claims)
+    # resumable, and a different configuration is refused
+    assert mp.run(cfg, [0], trace_dir, root) == {0: "skipped"}
+    with pytest.raises(RuntimeError, match="different configuration"):
+        mp.run(mp.experiment_settings("Hopper-v5", "smoke", rung="adam", n_directions=6,
+                                      outer_iter=3), [0], trace_dir, root)
+
+
+def test_rung_source_refuses_another_learner_and_names_the_argument(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace_dir = tmp_path / "traces"
+    trace_dir.mkdir()
+    cfg = mp.experiment_settings("Hopper-v5", "smoke", rung="adam", n_directions=5,
+                                 outer_iter=3)
+    # the SGD rung's trace under the '+ Adam' rung's name
+    _rung_trace(0, "sgd-full-batch-1-epoch").save(mp.trace_path(cfg, 0, trace_dir))
+    with pytest.raises(ValueError, match="not the '\\+ Adam' rung's"):
+        mp.run(cfg, [0], trace_dir, tmp_path / "artifacts")
+    with pytest.raises(ValueError, match="PreconditionedMujocoConfig.rung"):
+        mp.PreconditionedMujocoConfig(rung="sgd")
+    with pytest.raises(ValueError, match="PreconditionedMujocoConfig.rung: .*true theta"):
+        mp.PreconditionedMujocoConfig(rung="adam", observer="bc")
+    with pytest.raises(ValueError, match="rung"):
+        mp.rung_claims({}, "Hopper-v5", "ppo")
+    with pytest.raises(SystemExit) as err:
+        mp.main(["--rung", "adam", "--observer", "bc", "--trace-dir", str(trace_dir)])
+    assert err.value.code == 2
+    assert "logel: error: --rung: " in capsys.readouterr().err

@@ -36,6 +36,19 @@ Run::
 
 Results go to ``artifacts/mujoco_preconditioned[_<budget>]/<env>/<observer>_theta/seed_<k>/``
 with a sealed manifest; complete seeds are skipped (resumable).
+
+**On a rung of E3's PPO ladder** (``rung``, a slug of
+:func:`logel.experiments.mujoco_learners.variant_slugs`, e.g. ``adam`` for "+ Adam" or
+``sgd-full-batch-1-epoch``): the same analysis on the learner traces that
+``logel run mujoco_learners --experiment ladder --trace-dir ...`` keeps (each trace checked to
+be that rung's learner), at the true :math:`\\theta` only. On the full-batch one-epoch rungs one
+update is one optimizer step, so the ``adam`` model's per-update betas are the learner's own,
+:math:`(0.9, 0.999)`. Results go to
+``.../<env>/ladder_<rung>/true_theta/seed_<k>/``; the manifest records the trace's SHA-256, the
+rung and the Adam steps per update::
+
+    OMP_NUM_THREADS=1 logel run mujoco_preconditioned --env Reacher-v5 --seeds 0-4 \
+        --rung adam --trace-dir <directory of kept ladder traces>
 """
 
 from __future__ import annotations
@@ -64,11 +77,19 @@ from logel.experiments.mujoco import (
     check_env,
     experiment_config,
     require_directory,
+    same_learner,
     start_logging,
     trace_name,
 )
 from logel.experiments.mujoco_controls import feature_scales
 from logel.experiments.mujoco_diagnostics import reference_weights
+from logel.experiments.mujoco_learners import (
+    RUNGS,
+    seed_learner,
+    variant_config,
+    variant_slugs,
+)
+from logel.experiments.mujoco_learners import trace_name as ladder_trace_name
 from logel.irl.neural import NeuralLOGELConfig, neural_logel
 from logel.irl.preconditioned import PreconditionerKind, fit_preconditioned
 from logel.statistics import Claim, mean_ci
@@ -89,6 +110,10 @@ MODELS: dict[str, PreconditionerKind] = {"plain": "identity", "diagonal": "diago
 
 OBSERVERS = ("true", "bc")
 """The observers' :math:`\\theta`: the learner's true parameters, or cloned ones."""
+
+LADDER_RUNGS: dict[str, str] = variant_slugs("ladder")
+"""``{slug: rung name}`` of E3's ladder (:data:`logel.experiments.mujoco_learners.RUNGS`): the
+values of :attr:`PreconditionedMujocoConfig.rung`."""
 
 
 def update_betas(betas: tuple[float, float], adam_steps: int) -> tuple[float, float]:
@@ -132,6 +157,10 @@ class PreconditionedMujocoConfig:
     observer: str = "true"
     """The observer's :math:`\\theta`: ``true`` (the learner's) or ``bc`` (cloned, as the main
     run); each has its own artifact folder (:func:`output_dir`)."""
+    rung: str | None = None
+    """The learner traces: ``None``, the main run's (the paper's PPO); or a rung of E3's ladder
+    by slug (:data:`LADDER_RUNGS`), the traces kept by ``mujoco_learners --trace-dir`` (true
+    :math:`\\theta` only; its own artifact folder)."""
     learner_betas: tuple[float, float] = (0.9, 0.999)
     """The learner's Adam :math:`(\\beta_1,\\beta_2)` per minibatch step (PyTorch's default)."""
     n_directions: int = 200
@@ -148,6 +177,12 @@ class PreconditionedMujocoConfig:
         check_env(self.env_id, c + "env_id")
         choice(self.budget, c + "budget", BUDGETS)
         choice(self.observer, c + "observer", OBSERVERS)
+        if self.rung is not None:
+            choice(self.rung, c + "rung", tuple(LADDER_RUNGS))
+            if self.observer != "true":
+                raise ValueError(f"{c}rung: a ladder rung's traces are observed at the true "
+                                 f"theta only (observer 'true'), got observer "
+                                 f"{self.observer!r}")
         betas = items(self.learner_betas, c + "learner_betas",
                       lambda v, n: real(v, n, low=0.0, high=1.0, high_open=True))
         if len(betas) != 2:
@@ -277,12 +312,18 @@ def run_trace(trace: LearnerTrace, config: PreconditionedMujocoConfig, seed: int
     learner = trace.metadata.get("config")
     if not isinstance(learner, Mapping):
         raise ValueError("trace.metadata['config'] must hold the learner's configuration")
+    if config.rung is not None and not same_learner(learner, rung_learner(config, seed)):
+        raise ValueError(f"trace: its learner is not the {LADDER_RUNGS[config.rung]!r} rung's "
+                         f"at budget {config.budget!r}, seed {seed} (config.rung "
+                         f"{config.rung!r})")
     steps_per_update = adam_steps_per_update(learner)
     betas = update_betas(config.learner_betas, steps_per_update)
     result: dict[str, Any] = {"env_id": config.env_id, "seed": seed,
                               "feature_names": feature_names(config.env_id),
                               "adam_steps_per_update": steps_per_update,
                               "update_betas": list(betas), "observers": {}}
+    if config.rung is not None:
+        result.update(rung=LADDER_RUNGS[config.rung], learner_optimizer=learner.get("optimizer"))
     for observer in (config.observer,):
         res = neural_logel(trace, replace(config.logel, thetas=observer, seed=seed))
         steps = list(res.steps)
@@ -314,25 +355,89 @@ def run_trace(trace: LearnerTrace, config: PreconditionedMujocoConfig, seed: int
     return result
 
 
+def rung_learner(config: PreconditionedMujocoConfig, seed: int) -> Any:
+    """The learner configuration of ``config.rung``'s trace for ``seed`` (as
+    :func:`logel.experiments.mujoco_learners.run_seed` trains it)."""
+    if config.rung is None:
+        raise ValueError("config.rung is None: the main run's traces have no ladder rung")
+    return variant_config(seed_learner(config.env_id, config.budget, seed),
+                          RUNGS[LADDER_RUNGS[config.rung]])
+
+
 def output_dir(config: PreconditionedMujocoConfig, seed: int, root: Path | None = None) -> Path:
-    """``<root>/mujoco_preconditioned[_<budget>]/<env>/<observer>_theta/seed_<seed>``
-    (``true_theta`` or ``bc_theta``)."""
+    """``<root>/mujoco_preconditioned[_<budget>]/<env>/[ladder_<rung>/]<observer>_theta/
+    seed_<seed>`` (``true_theta`` or ``bc_theta``; ``ladder_<rung>/`` for a ladder rung's
+    traces)."""
     base = artifacts.artifact_root() if root is None else Path(root)
     name = EXPERIMENT if config.budget == "paper" else f"{EXPERIMENT}_{config.budget}"
-    return base / name / config.env_id / f"{config.observer}_theta" / f"seed_{seed}"
+    folder = base / name / config.env_id
+    if config.rung is not None:
+        folder = folder / f"ladder_{config.rung}"
+    return folder / f"{config.observer}_theta" / f"seed_{seed}"
 
 
 def config_dict(config: PreconditionedMujocoConfig, seed: int) -> dict[str, Any]:
-    """JSON form of one seed's configuration."""
-    return artifacts.jsonable({"experiment": EXPERIMENT, "seed": seed, **asdict(config)})
+    """JSON form of one seed's configuration (``rung`` only when set: the main run's folders
+    were written before the option existed)."""
+    values = asdict(config)
+    if values["rung"] is None:
+        del values["rung"]
+    return artifacts.jsonable({"experiment": EXPERIMENT, "seed": seed, **values})
+
+
+def trace_path(config: PreconditionedMujocoConfig, seed: int, trace_dir: Path) -> Path:
+    """The kept trace the experiment reads for ``seed``: the main run's
+    (:func:`logel.experiments.mujoco.trace_name`, parity ``official``) or the ladder rung's
+    (:func:`logel.experiments.mujoco_learners.trace_name`)."""
+    if config.rung is None:
+        trace_cfg = experiment_config(config.env_id, config.budget, parity="official")
+        return Path(trace_dir) / trace_name(trace_cfg, seed)
+    return Path(trace_dir) / ladder_trace_name("ladder", config.env_id, config.budget,
+                                               LADDER_RUNGS[config.rung], seed)
+
+
+LADDER_README = """# Preconditioned LOGEL on E3's ladder rung '{rung}' ({env_id}, budget {budget})
+
+Generated by `logel.experiments.mujoco_preconditioned` (result version {version}) from the
+learner traces of the rung '{rung}' of E3's PPO ladder (`logel.experiments.mujoco_learners`,
+`RUNGS`), kept by
+
+    OMP_NUM_THREADS=1 logel run mujoco_learners --experiment ladder --env {env_id} \\
+        --budget {budget} --seeds <seeds> --rungs {slug} --trace-dir <traces>
+
+(the same learners, seeds and results as E3's own folders; each trace's learner configuration is
+checked against the rung's). Regenerate with
+
+    OMP_NUM_THREADS=1 logel run mujoco_preconditioned --env {env_id} --budget {budget} \\
+        --seeds <seeds> --rung {slug} --trace-dir <traces>
+
+One folder per seed, `true_theta/seed_<k>/` (the learner's true actor-trunk parameters, the last
+10 policies observed), each complete only if its `manifest.json` verifies (`logel artifacts
+verify <folder>`); load them with
+`logel.experiments.mujoco_preconditioned.load_results("{env_id}", rung="{slug}")`.
+
+| file | content |
+|---|---|
+| `config.json` | the configuration of the seed (observer options as the main run's; `rung`) |
+| `preconditioned.json` | per learner model (`plain`, `diagonal`, `adam`): recovered weights and learning rates, cosines to the reference weights (raw and standardised), explained motion, motion null against random reward directions, solver convergence; the rung, the learner's optimizer, Adam steps per update and the per-update betas |
+| `manifest.json`, `manifest.sha256` | config, seed, versions, git SHA, hardware, wall time, SHA-256 of every file and of the trace read (`trace_sha256`, file name `trace`), the rung and the Adam steps per update; digest of the manifest |
+
+No trajectories or traces are stored (the traces are about 100 MB each).
+"""
+"""README of a ladder rung's results folder (``<env>/ladder_<rung>/``), written by :func:`run`."""
 
 
 def run(config: PreconditionedMujocoConfig, seeds: Sequence[int], trace_dir: Path,
         root: Path | None = None, force: bool = False) -> dict[int, str]:
     """Run every seed whose trace is in ``trace_dir`` and whose artifact is not complete with
     this configuration (unless ``force``)."""
-    trace_cfg = experiment_config(config.env_id, config.budget, parity="official")
     status = {}
+    if config.rung is not None and seeds:
+        folder = output_dir(config, seeds[0], root).parent.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        artifacts.atomic_write_text(folder / "README.md", LADDER_README.format(
+            rung=LADDER_RUNGS[config.rung], slug=config.rung, env_id=config.env_id,
+            budget=config.budget, version=config.version))
     for seed in seeds:
         out = output_dir(config, seed, root)
         if not force and artifacts.is_complete(out):
@@ -341,7 +446,7 @@ def run(config: PreconditionedMujocoConfig, seeds: Sequence[int], trace_dir: Pat
                                    "overwrite it")
             status[seed] = "skipped"
             continue
-        path = Path(trace_dir) / trace_name(trace_cfg, seed)
+        path = trace_path(config, seed, trace_dir)
         if not path.is_file():
             log.warning("seed %d: no trace at %s", seed, path)
             status[seed] = "missing trace"
@@ -352,22 +457,28 @@ def run(config: PreconditionedMujocoConfig, seeds: Sequence[int], trace_dir: Pat
         cfg = config_dict(config, seed)
         artifacts.save_json(out / "config.json", cfg)
         artifacts.save_json(out / "preconditioned.json", result)
+        extra = {"experiment": EXPERIMENT, "version": config.version,
+                 "trace_sha256": artifacts.sha256_file(path),
+                 "adam_steps_per_update": result["adam_steps_per_update"]}
+        if config.rung is not None:
+            extra.update(rung=LADDER_RUNGS[config.rung], trace=path.name)
         artifacts.write_manifest(out, config=cfg, seeds=[seed],
-                                 wall_time_seconds=time.perf_counter() - t0,
-                                 extra={"experiment": EXPERIMENT, "version": config.version,
-                                        "trace_sha256": artifacts.sha256_file(path)})
+                                 wall_time_seconds=time.perf_counter() - t0, extra=extra)
         artifacts.verify(out)
         status[seed] = "done"
     return status
 
 
 def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
-                 observers: Sequence[str] = OBSERVERS) -> dict[int, dict[str, Any]]:
+                 observers: Sequence[str] = OBSERVERS, rung: str | None = None
+                 ) -> dict[int, dict[str, Any]]:
     """Every seed of ``env_id`` at ``budget`` with a complete artifact for each of
-    ``observers``, verified against its manifest; the observers' results merged per seed."""
+    ``observers``, verified against its manifest; the observers' results merged per seed.
+    ``rung``: the folders of a ladder rung's traces (observer ``true`` only)."""
     merged: dict[int, dict[str, Any]] = {}
     for i, observer in enumerate(observers):
-        cfg = PreconditionedMujocoConfig(env_id=env_id, budget=budget, observer=observer)
+        cfg = PreconditionedMujocoConfig(env_id=env_id, budget=budget, observer=observer,
+                                         rung=rung)
         base = output_dir(cfg, 0, root).parent
         found = {seed: artifacts.load(d)["preconditioned"]
                  for seed, d in artifacts.seed_folders(base).items()}
@@ -383,9 +494,17 @@ def load_results(env_id: str, budget: str = "paper", root: Path | None = None,
 def available_observers(env_id: str, budget: str = "paper", root: Path | None = None
                         ) -> tuple[str, ...]:
     """The observers of :data:`OBSERVERS` with a results folder for ``env_id`` at ``budget``
-    (their seeds still verify on :func:`load_results`)."""
+    (the main run's traces; their seeds still verify on :func:`load_results`)."""
     return tuple(o for o in OBSERVERS if output_dir(PreconditionedMujocoConfig(
         env_id=env_id, budget=budget, observer=o), 0, root).parent.is_dir())
+
+
+def available_rungs(env_id: str, budget: str = "paper", root: Path | None = None
+                    ) -> tuple[str, ...]:
+    """The ladder rungs (slugs, in the ladder's order) with a results folder for ``env_id``
+    at ``budget`` (their seeds still verify on :func:`load_results`)."""
+    return tuple(r for r in LADDER_RUNGS if output_dir(PreconditionedMujocoConfig(
+        env_id=env_id, budget=budget, rung=r), 0, root).parent.is_dir())
 
 
 def per_seed(results: Mapping[int, Mapping[str, Any]], observer: str, model: str, key: str
@@ -437,6 +556,49 @@ def claims(results: Mapping[int, Mapping[str, Any]], env_id: str,
     return out
 
 
+RUNG_MARGIN = 0.0
+"""The rung claims (:func:`rung_claims`) hold when the t-interval of the paired difference
+(Adam model minus plain LOGEL) lies above this margin, and fail when it lies below."""
+
+
+def rung_claims(results: Mapping[int, Mapping[str, Any]], env_id: str, rung: str
+                ) -> list[Claim]:
+    """The pre-registered claims of the Adam model on one ladder rung (true :math:`\\theta`),
+    each a paired t-interval over seeds of the Adam model minus plain LOGEL:
+
+    * *motion*: :math:`\\omega_{ref}`'s explained motion (other parameters at their best);
+    * *direction*: the standardised cosine of :math:`\\hat\\omega` with
+      :math:`\\omega_{ref}`;
+    * *beyond the null*: the motion gain for :math:`\\omega_{ref}` minus the gain for the
+      median random direction, :math:`(E^{adam}_{ref}-\\mathrm{med}^{adam})-
+      (E^{plain}_{ref}-\\mathrm{med}^{plain})`.
+
+    Each holds when its interval lies above :data:`RUNG_MARGIN` and fails when it lies below.
+    """
+    choice(rung, "rung", tuple(LADDER_RUNGS))
+    n = len(results)
+    where = f"{env_id}, ladder rung '{LADDER_RUNGS[rung]}', true θ"
+
+    def diff(key: str) -> np.ndarray:
+        return per_seed(results, "true", "adam", key) - per_seed(results, "true", "plain", key)
+
+    parts = (
+        ("the Adam model explains more of the motion for ω_ref than plain LOGEL (paired "
+         "difference of explained motion", diff("explained_motion_reference")),
+        ("the Adam model's ω̂ is closer to ω_ref than plain LOGEL's (paired difference of "
+         "standardised cosines", diff("cosine_reference_standardised")),
+        ("the Adam model's motion gain for ω_ref exceeds its gain for a random direction "
+         "(paired difference of gains over the null's median",
+         diff("explained_motion_reference") - diff("null_median")),
+    )
+    out = []
+    for words, values in parts:
+        mean, half = mean_ci(values)
+        out.append(Claim.of(f"{where}: {words}, {n} seeds)", mean, mean - half, mean + half,
+                            RUNG_MARGIN, ">", "t", experiment=EXPERIMENT))
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class PreconditionedCommand(MujocoCommand):
     """``logel run mujoco_preconditioned``: the preconditioned observer on kept traces."""
@@ -444,21 +606,31 @@ class PreconditionedCommand(MujocoCommand):
     env: str = "Reacher-v5"
     """Gymnasium id: Hopper-v5 or Reacher-v5."""
     trace_dir: Path
-    """Directory of kept learner traces of the paper's learner (logel run mujoco --trace-dir)."""
+    """Directory of kept learner traces of the paper's learner (logel run mujoco --trace-dir),
+    or of the ladder's rungs (logel run mujoco_learners --trace-dir) with --rung."""
     observer: str = "true"
     """Observer's theta: true or bc (cloned, as the main run)."""
+    rung: str | None = None
+    """Read the traces of this rung of E3's ladder (by slug, e.g. adam or
+    sgd-full-batch-1-epoch) instead of the main run's; true theta only."""
     n_directions: int = 200
     """Random reward directions of each motion null."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require_directory(self.trace_dir, type(self).__name__ + ".trace_dir")
+        c = type(self).__name__ + "."
+        require_directory(self.trace_dir, c + "trace_dir")
+        if self.rung is not None:
+            choice(self.rung, c + "rung", tuple(LADDER_RUNGS))
+            if self.observer != "true":
+                raise ValueError(f"{c}rung: a ladder rung's traces are observed at the true "
+                                 f"theta only (--observer true), got {self.observer!r}")
 
 
 def _execute(options: PreconditionedCommand, args: Any) -> int:
     start_logging()
     config = experiment_settings(options.env, options.budget, observer=options.observer,
-                                 n_directions=options.n_directions)
+                                 n_directions=options.n_directions, rung=options.rung)
     log.info("finished: %s", run(config, args.seeds, options.trace_dir, options.root,
                                  options.force))
     return 0
@@ -466,7 +638,7 @@ def _execute(options: PreconditionedCommand, args: Any) -> int:
 
 # logel run mujoco_preconditioned: run over --seeds.
 COMMAND = Command(config=PreconditionedCommand, execute=_execute, seeds="0-7",
-                  choices={"observer": OBSERVERS})
+                  choices={"observer": OBSERVERS, "rung": tuple(LADDER_RUNGS)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -479,6 +651,8 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["MODELS", "OBSERVERS", "PreconditionedCommand", "PreconditionedMujocoConfig",
-           "adam_steps_per_update", "available_observers", "analyse", "claims", "experiment_settings", "fit_options",
-           "load_results", "main_run_weights", "per_seed", "run", "run_trace", "update_betas"]
+__all__ = ["LADDER_RUNGS", "MODELS", "OBSERVERS", "PreconditionedCommand",
+           "PreconditionedMujocoConfig", "adam_steps_per_update", "analyse", "available_observers",
+           "available_rungs", "claims", "config_dict", "experiment_settings", "fit_options",
+           "load_results", "main_run_weights", "output_dir", "per_seed", "rung_claims",
+           "rung_learner", "run", "run_trace", "trace_path", "update_betas"]
