@@ -522,3 +522,28 @@ def reinforce_jacobian(scores: Any, features: Any, gamma: float,
                         0.0)  # (d, q)
     return _rescale((G.T @ R - G.sum(axis=0)[:, None] * baseline) / N, factor,
                     "the REINFORCE estimate")
+
+
+def empirical_fisher(scores: Any) -> np.ndarray:
+    """Empirical Fisher information of a policy from its per-sample scores.
+
+    :math:`\\hat F=\\frac1{NT}\\sum_{i,l}g_{i,l}\\,g_{i,l}^\\top`, the mean outer product of the
+    scores :math:`g_{i,l}=\\nabla_\\theta\\log\\pi_\\theta(a_{i,l}|s_{i,l})` over every sample
+    (Kakade 2001). The natural policy gradient learner (:mod:`logel.learners.zoo`, ``"npg"``)
+    preconditions its step with it, and the observer's model of that learner
+    (:func:`logel.irl.preconditioned.natural_jacobians`) uses the same estimate at the observed
+    policies.
+
+    Args:
+        scores: ``(N, T, d)`` per-step scores (or ``(n, d)``: one row per sample).
+
+    Returns:
+        ``(d, d)`` symmetric positive semi-definite matrix.
+    """
+    g = np.asarray(scores, dtype=np.float64)
+    if g.ndim < 2 or g.shape[-1] == 0 or g.size == 0:
+        raise ValueError(f"scores must be (N, T, d) or (n, d) with samples, got shape {g.shape}")
+    flat = g.reshape(-1, g.shape[-1])
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("scores must be finite")
+    return flat.T @ flat / flat.shape[0]

@@ -41,6 +41,7 @@ from logel._validation import boolean, choice, integer, items, real
 from logel.estimators import (
     ScoreSource,
     TrajectoryLayout,
+    empirical_fisher,
     gpomdp_jacobian,
     gpomdp_jacobian_covariance,
     trajectory_index,
@@ -55,7 +56,12 @@ from logel.irl.logel import (
     solve_weights,
 )
 from logel.irl.motion import STATISTICS, Statistic, moving_steps, trajectory_counts
-from logel.irl.preconditioned import PRECONDITIONERS, PreconditionerKind, fit_preconditioned
+from logel.irl.preconditioned import (
+    NATURAL_DAMPING,
+    PRECONDITIONERS,
+    PreconditionerKind,
+    fit_preconditioned,
+)
 from logel.irl.step_selection import CORRECTIONS, Correction, moving_steps_mask, step_pvalues
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.streams import cell_rng
@@ -164,11 +170,16 @@ class ObserverConfig:
     """Seeds :math:`\\alpha^{(0)}` when ``alpha_init="uniform"``."""
     preconditioner: PreconditionerKind = "identity"
     """The learner model: ``"identity"`` (the paper's plain gradient step), ``"diagonal"`` (a free
-    positive diagonal shared by all steps) or ``"adam"`` (Adam's preconditioner from the
-    observer's own gradient estimates), :func:`logel.irl.preconditioned.fit_preconditioned`.
-    A preconditioned observer always recovers the learning rates (block-coordinate descent)."""
+    positive diagonal shared by all steps), ``"adam"`` (Adam's preconditioner from the
+    observer's own gradient estimates) or ``"natural"`` (the natural gradient's
+    :math:`(\\hat F_t+\\lambda I)^{-1}`, from the empirical Fisher of each observed policy on
+    its observed trajectories: :func:`with_fishers`),
+    :func:`logel.irl.preconditioned.fit_preconditioned`. A preconditioned observer always
+    recovers the learning rates (block-coordinate descent)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """:math:`(\\beta_1,\\beta_2)` the ``"adam"`` learner model assumes."""
+    natural_damping: float = NATURAL_DAMPING
+    """The damping :math:`\\lambda` the ``"natural"`` learner model assumes."""
     stopped_steps: Literal["keep", "drop"] = "keep"
     """``"keep"`` every observed step (the paper) or ``"drop"`` the steps after the learner is
     found to have stopped: the first ``k`` such that the batches ``k..m`` are not distinguishable
@@ -233,6 +244,7 @@ class ObserverConfig:
         real(self.block_bytes, name + "block_bytes", low=0.0, low_open=True)
         integer(self.seed, name + "seed", low=0)
         choice(self.preconditioner, name + "preconditioner", PRECONDITIONERS)
+        real(self.natural_damping, name + "natural_damping", low=0.0, low_open=True)
         betas = items(self.adam_betas, name + "adam_betas",
                       lambda v, n: real(v, n, low=0.0, high=1.0, high_open=True))
         if len(betas) != 2:
@@ -290,6 +302,10 @@ class ObserverInputs(Generic[P]):
     """``(m,)`` p-values of the held-out likelihood tests of the steps, for
     ``ObserverConfig.step_selection="held_out"`` (:func:`with_step_pvalues`: computed once,
     since the test of a step does not depend on ``m``); else None (computed when needed)."""
+    fishers: np.ndarray | None = None
+    """``(m, d, d)`` empirical Fisher matrices of the observed policies on their observed
+    trajectories, for ``ObserverConfig.preconditioner="natural"`` (:func:`with_fishers`); else
+    None."""
     step_pvalues_key: tuple[int, int] | None = None
     """``(seed, permutations)`` the ``step_pvalues`` were computed with; :func:`recover` uses
     them only for an ``ObserverConfig`` with the same ``seed`` and ``selection_permutations``."""
@@ -482,8 +498,12 @@ def approximate_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
     if timings is not None:
         timings["jacobians"] = time.perf_counter() - t0
     rates = None if trace.learning_rates is None else trace.learning_rates[:m]
-    return ObserverInputs("approximate", thetas, jacobians, rates, policies,
-                          n_trajectories=_count_trajectories(f, starts, m))
+    inputs = ObserverInputs("approximate", thetas, jacobians, rates, policies,
+                            n_trajectories=_count_trajectories(f, starts, m))
+    if config.preconditioner == "natural":
+        inputs = with_fishers(inputs, trace, policy_class, n_trajectories=n_trajectories,
+                              samples=None if samples is None else (s, a))
+    return inputs
 
 
 def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
@@ -531,6 +551,8 @@ def realistic_inputs(trace: LearnerTrace, policy_class: PolicyClass[P],
     inputs = ObserverInputs("realistic", np.asarray(thetas), jacobians, None, list(policies),
                             clone_loss=loss, n_trajectories=_count_trajectories(f, starts, m),
                             counts=counts)
+    if config.preconditioner == "natural":
+        inputs = with_fishers(inputs, data, policy_class, n_trajectories=n_trajectories)
     if config.weighting == "gls":
         if jacobian_trace is not None:
             raise ValueError("ObserverConfig.weighting='gls' needs the Jacobians on the cloned "
@@ -580,6 +602,31 @@ def noise_covariances(inputs: ObserverInputs[Any], trace: LearnerTrace,
                                     np.asarray(a), np.asarray(f), trace.gamma,
                                     config.baseline_eps)
     return replace(inputs, delta_covariance=cov, jacobian_covariance=jac)
+
+
+def with_fishers(inputs: ObserverInputs[Any], trace: LearnerTrace,
+                 policy_class: PolicyClass[Any], *, n_trajectories: int | None = None,
+                 samples: tuple[np.ndarray, np.ndarray] | None = None) -> ObserverInputs[Any]:
+    """``inputs`` with the empirical Fisher matrix of each observed policy
+    :math:`\\hat F_t` (:func:`logel.estimators.empirical_fisher` of its scores on the trajectories
+    of step ``t``: the trace's first ``n_trajectories`` rows, or ``samples`` ``(states,
+    actions)`` ``(m, N, T, ...)``), for ``ObserverConfig.preconditioner="natural"``.
+
+    Needs a policy class whose scores are an array (``(d, d)`` per step: the tabular class, not
+    a network's factored scores)."""
+    m = inputs.m
+    if samples is None:
+        s, a = (_rows(x, m, n_trajectories) for x in (trace.states, trace.actions))
+    else:
+        s, a = samples
+    fishers = []
+    for t in range(m):
+        scores = policy_class.scores(inputs.policies[t], np.asarray(s[t]), np.asarray(a[t]))
+        if not isinstance(scores, np.ndarray):
+            raise ValueError("with_fishers needs per-sample scores as an array ((N, T, d)); this "
+                             f"policy class returns {type(scores).__name__}")
+        fishers.append(empirical_fisher(scores))
+    return replace(inputs, fishers=np.stack(fishers))
 
 
 def kept_steps(inputs: ObserverInputs[Any], config: ObserverConfig, m: int) -> int:
@@ -661,7 +708,8 @@ def subset_steps(inputs: ObserverInputs[Any], keep: np.ndarray) -> ObserverInput
                    learning_rates=pick(inputs.learning_rates),
                    policies=[inputs.policies[t] for t in idx] + [inputs.policies[idx[-1] + 1]],
                    counts=None, delta_covariance=pick(inputs.delta_covariance),
-                   jacobian_covariance=pick(inputs.jacobian_covariance), n_trajectories=(),
+                   jacobian_covariance=pick(inputs.jacobian_covariance),
+                   fishers=pick(inputs.fishers), n_trajectories=(),
                    step_pvalues=None)
 
 
@@ -705,9 +753,15 @@ def recover(inputs: ObserverInputs[Any], config: ObserverConfig = ObserverConfig
     deltas, jacobians = inputs.deltas[:m], inputs.jacobians[:m]
     thetas = inputs.thetas[: m + 1]
     if config.preconditioner != "identity":
+        if config.preconditioner == "natural" and inputs.fishers is None:
+            raise ValueError("ObserverConfig.preconditioner='natural' needs the observed "
+                             "policies' Fisher matrices (with_fishers, or realistic_inputs / "
+                             "approximate_inputs with preconditioner='natural')")
         alpha_init = initial_learning_rates(config, m)
         pre = fit_preconditioned(deltas, jacobians, config.preconditioner,
-                                 adam_betas=config.adam_betas, alpha_init=alpha_init,
+                                 adam_betas=config.adam_betas,
+                                 fishers=None if inputs.fishers is None else inputs.fishers[:m],
+                                 natural_damping=config.natural_damping, alpha_init=alpha_init,
                                  alpha_min=config.alpha_min, tol=config.tol,
                                  max_iter=config.max_iter, null_directions=null,
                                  convergence=config.convergence, step_sizes=config.step_sizes)

@@ -29,6 +29,18 @@ on :math:`(\\Delta_t, P_tJ_t)` -- never a copy of it. With :math:`P_t=I` the res
     :math:`P_t` depends on :math:`\\omega`, the fit is a fixed-point iteration: :math:`P` from
     the current :math:`\\omega`, then :func:`logel.fit`; the iterate of least residual is kept.
     It assumes the observer sees the learner from its first step (Adam's moments start at 0).
+``"natural"``
+    the natural policy gradient's preconditioner :math:`P_t=(\\hat F_t+\\lambda I)^{-1}`, with
+    :math:`\\hat F_t` the empirical Fisher of the observed policy :math:`\\theta_t` (true or
+    cloned) on the observed trajectories of step ``t``
+    (:func:`logel.estimators.empirical_fisher`, passed in as ``fishers``) and the damping
+    :math:`\\lambda` the learner is assumed to use. :math:`P_t` does not depend on
+    :math:`\\omega`, so the model is plain LOGEL on the natural Jacobians
+    :math:`(\\hat F_t+\\lambda I)^{-1}J_t` (:func:`natural_jacobians`): one :func:`logel.fit`,
+    no outer loop. The trust region's step length :math:`\\eta_t` is absorbed by
+    :math:`\\alpha_t`. A (nearly) singular :math:`\\hat F_t` -- a tabular policy never visits
+    some states -- is what :math:`\\lambda` regularises: directions of unvisited states are
+    scaled by :math:`1/\\lambda`.
 
 An explicit ``(d,)`` or ``(m, d)`` array is used as given (``np.ones`` gives plain LOGEL).
 """
@@ -44,8 +56,12 @@ import numpy as np
 from logel._validation import as_array
 from logel.irl.logel import LOGELResult, WrapsFit, fit
 
-PreconditionerKind = Literal["identity", "diagonal", "adam"]
-PRECONDITIONERS: tuple[PreconditionerKind, ...] = ("identity", "diagonal", "adam")
+PreconditionerKind = Literal["identity", "diagonal", "adam", "natural"]
+PRECONDITIONERS: tuple[PreconditionerKind, ...] = ("identity", "diagonal", "adam", "natural")
+
+NATURAL_DAMPING = 1e-2
+"""Default damping :math:`\\lambda` of the ``"natural"`` model: the natural-gradient learner's
+(:attr:`logel.learners.zoo.ZooConfig.npg_damping`)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,8 @@ class PreconditionedResult(WrapsFit):
     Attributes:
         fit: the plain solver's result on :math:`(\\Delta_t, P_tM_t)` for the returned
             preconditioner (its ``weights`` and ``learning_rates`` are the answer).
-        preconditioners: ``(m, d)`` the diagonals of :math:`P_t`.
+        preconditioners: ``(m, d)`` the diagonals of :math:`P_t` (of the full matrices, for
+            ``"natural"``).
         explained: explained motion :math:`1-L/\\sum_t\\|\\Delta_t\\|^2` of the fitted model.
         objective: ``(n_outer + 1,)`` :math:`L` after each outer iteration.
         n_outer: outer iterations run.
@@ -99,6 +116,36 @@ def adam_model(jacobians: np.ndarray, omega: np.ndarray, beta1: float = 0.9,
     return M, 1.0 / (np.sqrt(v_hat) + eps)
 
 
+def natural_jacobians(jacobians: Any, fishers: Any, damping: float = NATURAL_DAMPING
+                      ) -> np.ndarray:
+    """The natural-gradient model's Jacobians :math:`(\\hat F_t+\\lambda I)^{-1}J_t`.
+
+    A natural policy-gradient learner steps along :math:`(\\hat F_t+\\lambda I)^{-1}\\hat g_t`
+    (Kakade 2001) with :math:`\\hat g_t=J_t\\omega`, so its motion is
+    :math:`\\Delta_t=\\alpha_t(\\hat F_t+\\lambda I)^{-1}J_t\\omega`: plain LOGEL with these
+    Jacobians.
+
+    Args:
+        jacobians: ``(m, d, q)`` Jacobians.
+        fishers: ``(m, d, d)`` Fisher matrices of the observed policies
+            (:func:`logel.estimators.empirical_fisher`).
+        damping: :math:`\\lambda > 0`.
+
+    Returns:
+        ``(m, d, q)``.
+    """
+    J = as_array(jacobians, "jacobians", ndim=3, shape_doc="(m, d, q)")
+    F = as_array(fishers, "fishers", ndim=3, shape_doc="(m, d, d)")
+    m, d, _ = J.shape
+    if F.shape != (m, d, d):
+        raise ValueError(f"fishers must be (m, d, d) = {(m, d, d)} to match the jacobians, got "
+                         f"{F.shape}")
+    damping = float(damping)
+    if not np.isfinite(damping) or damping <= 0:
+        raise ValueError(f"damping must be finite and > 0, got {damping}")
+    return np.linalg.solve(F + damping * np.eye(d), J)
+
+
 def diagonal_step(deltas: np.ndarray, directions: np.ndarray, alpha: np.ndarray,
                   previous: np.ndarray) -> np.ndarray:
     """The exact :math:`p`-block of the shared diagonal model, normalised to mean 1:
@@ -124,6 +171,7 @@ def _residual(D: np.ndarray, alpha: np.ndarray, U: np.ndarray) -> float:
 def fit_preconditioned(deltas: Any, jacobians: Any,
                        preconditioner: PreconditionerKind | Any = "diagonal", *,
                        adam_betas: tuple[float, float] = (0.9, 0.999), adam_eps: float = 1e-8,
+                       fishers: Any = None, natural_damping: float = NATURAL_DAMPING,
                        outer_iter: int = 50, outer_tol: float = 1e-6, inner_iter: int = 25,
                        **fit_options: Any) -> PreconditionedResult:
     """:math:`\\omega`, :math:`\\alpha` (and :math:`P`) of the preconditioned model (module
@@ -132,10 +180,13 @@ def fit_preconditioned(deltas: Any, jacobians: Any,
     Args:
         deltas: ``(m, d)`` parameter changes (true or cloned).
         jacobians: ``(m, d, q)`` Jacobians (exact or estimated).
-        preconditioner: ``"identity"`` (plain LOGEL), ``"diagonal"``, ``"adam"``, or an array
-            ``(d,)`` / ``(m, d)`` of fixed positive diagonals.
+        preconditioner: ``"identity"`` (plain LOGEL), ``"diagonal"``, ``"adam"``,
+            ``"natural"``, or an array ``(d,)`` / ``(m, d)`` of fixed positive diagonals.
         adam_betas: :math:`(\\beta_1,\\beta_2)` the observer assumes (``"adam"``).
         adam_eps: Adam's :math:`\\epsilon` (``"adam"``).
+        fishers: ``(m, d, d)`` Fisher matrices of the observed policies (``"natural"``, which
+            needs them).
+        natural_damping: the damping :math:`\\lambda` the observer assumes (``"natural"``).
         outer_iter: iterations over :math:`P` (``"diagonal"``, ``"adam"``).
         outer_tol: stop when :math:`L` decreases by less than this fraction (``"diagonal"``), or
             the direction of :math:`\\omega` changes by less than this (``"adam"``).
@@ -164,6 +215,15 @@ def fit_preconditioned(deltas: Any, jacobians: Any,
         res = fit(D, P[:, :, None] * J, **fit_options)
         return PreconditionedResult(res, P, 1.0 - res.objective[-1] / total,
                                     res.objective[-1:], 0)
+    if kind == "natural":
+        if fishers is None:
+            raise ValueError("preconditioner='natural' needs fishers: the (m, d, d) Fisher "
+                             "matrices of the observed policies (logel.estimators.empirical_fisher)")
+        res = fit(D, natural_jacobians(J, fishers, natural_damping), **fit_options)
+        inverse = np.linalg.inv(np.asarray(fishers, dtype=float)
+                                + float(natural_damping) * np.eye(d))
+        return PreconditionedResult(res, np.einsum("tii->ti", inverse),
+                                    1.0 - res.objective[-1] / total, res.objective[-1:], 0)
     if kind == "identity":
         res = fit(D, J, **fit_options)
         return PreconditionedResult(res, np.ones((m, d)), 1.0 - res.objective[-1] / total,
@@ -237,11 +297,13 @@ def _fit_adam(D: np.ndarray, J: np.ndarray, total: float, betas: tuple[float, fl
 def preconditioned_motion(deltas: Any, jacobians: Any, omega: Any,
                           preconditioner: PreconditionerKind = "identity", *,
                           adam_betas: tuple[float, float] = (0.9, 0.999),
-                          adam_eps: float = 1e-8, n_iter: int = 100) -> float:
+                          adam_eps: float = 1e-8, fishers: Any = None,
+                          natural_damping: float = NATURAL_DAMPING, n_iter: int = 100) -> float:
     """Explained motion of a *fixed* :math:`\\omega` under a learner model, with the model's other
     parameters at their best: :math:`1-\\min\\sum_t\\|\\Delta_t-\\alpha_tP_tJ_t\\omega\\|^2/
     \\sum_t\\|\\Delta_t\\|^2` over :math:`\\alpha_t\\ge0` (and, for ``"diagonal"``, the shared
-    :math:`p\\ge0`, by ``n_iter`` alternating exact block steps).
+    :math:`p\\ge0`, by ``n_iter`` alternating exact block steps; ``"natural"`` needs
+    ``fishers``, as :func:`fit_preconditioned`).
 
     The statistic of the permutation-style null (:func:`logel.diagnostics.motion_null`): it
     scores a reward direction by how much motion the model can explain *with* it.
@@ -253,6 +315,10 @@ def preconditioned_motion(deltas: Any, jacobians: Any, omega: Any,
     if preconditioner == "adam":
         M, P = adam_model(J, w, *adam_betas, adam_eps)
         U = P * np.einsum("tdq,q->td", M, w)
+    elif preconditioner == "natural":
+        if fishers is None:
+            raise ValueError("preconditioner='natural' needs fishers (m, d, d)")
+        U = np.einsum("tdq,q->td", natural_jacobians(J, fishers, natural_damping), w)
     else:
         U = np.einsum("tdq,q->td", J, w)
     alpha = _best_alpha(D, U)
@@ -262,7 +328,7 @@ def preconditioned_motion(deltas: Any, jacobians: Any, omega: Any,
             p = diagonal_step(D, U, alpha, p)
             alpha = _best_alpha(D, p * U)
         U = p * U
-    elif preconditioner not in ("identity", "adam"):
+    elif preconditioner not in ("identity", "adam", "natural"):
         raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, got "
                          f"{preconditioner!r}")
     return 1.0 - _residual(D, alpha, U) / total
@@ -274,6 +340,6 @@ def _best_alpha(D: np.ndarray, U: np.ndarray) -> np.ndarray:
     return np.maximum(0.0, np.divide(du, uu, out=np.zeros_like(du), where=uu > 0))
 
 
-__all__ = ["PRECONDITIONERS", "PreconditionedResult", "PreconditionerKind", "adam_model",
-           "diagonal_step", "fit_preconditioned", "momentum_coefficients",
-           "preconditioned_motion"]
+__all__ = ["NATURAL_DAMPING", "PRECONDITIONERS", "PreconditionedResult", "PreconditionerKind",
+           "adam_model", "diagonal_step", "fit_preconditioned", "momentum_coefficients",
+           "natural_jacobians", "preconditioned_motion"]

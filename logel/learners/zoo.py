@@ -18,7 +18,7 @@ baseline); they differ in what they do with it:
 ``"npg"``
     the natural policy gradient (:func:`natural_direction`):
     :math:`\\Delta_t=\\eta_t(\\hat F_t+\\lambda I)^{-1}\\hat g_t`, with the empirical Fisher
-    :math:`\\hat F_t=\\frac1{NT}\\sum_{i,l}g^i_lg^{i\\top}_l` of the scores and the step
+    (:func:`logel.estimators.empirical_fisher`) :math:`\\hat F_t=\\frac1{NT}\\sum_{i,l}g^i_lg^{i\\top}_l` of the scores and the step
     :math:`\\eta_t=\\sqrt{2\\delta/\\hat g_t^\\top(\\hat F_t+\\lambda I)^{-1}\\hat g_t}` of a KL
     trust region of radius :math:`\\delta`.
 ``"ppo"``
@@ -42,7 +42,7 @@ import numpy as np
 
 from logel._validation import choice, integer, real
 from logel.envs.gridworld import Gridworld, batches_trace, sample_batch
-from logel.estimators import gpomdp_jacobian
+from logel.estimators import empirical_fisher, gpomdp_jacobian
 from logel.learners.gpomdp import GPOMDPLearnerConfig, run_gpomdp_learner
 from logel.policies.boltzmann import BoltzmannPolicy
 from logel.traces import LearnerTrace
@@ -138,12 +138,6 @@ def adam_update(state: AdamState, gradient: np.ndarray, learning_rate: float, be
     m_hat = state.m / (1.0 - beta1 ** state.k)
     v_hat = state.v / (1.0 - beta2 ** state.k)
     return learning_rate * m_hat / (np.sqrt(v_hat) + eps)
-
-
-def empirical_fisher(scores: np.ndarray) -> np.ndarray:
-    """:math:`\\hat F=\\frac1{NT}\\sum_{i,l}g^i_lg^{i\\top}_l` of ``(N, T, d)`` scores, ``(d, d)``."""
-    flat = scores.reshape(-1, scores.shape[-1])
-    return flat.T @ flat / flat.shape[0]
 
 
 def natural_direction(gradient: np.ndarray, fisher: np.ndarray, kl: float,
@@ -251,5 +245,5 @@ def _ppo_update(policy: BoltzmannPolicy, theta: np.ndarray, states: np.ndarray,
 
 
 __all__ = ["ZOO_LEARNERS", "ZOO_NAMES", "AdamState", "ZooConfig", "ZooLearner", "adam_update",
-           "clipped_surrogate_gradient", "empirical_fisher", "natural_direction",
+           "clipped_surrogate_gradient", "natural_direction",
            "reward_to_go_advantages", "run_zoo_learner"]
