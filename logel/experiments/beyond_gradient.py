@@ -67,6 +67,7 @@ from logel.irl.observer import (
     ObserverInputs,
     approximate_inputs,
     recover,
+    with_fishers,
 )
 from logel.irl.preconditioned import PreconditionerKind
 from logel.irl.trex import TREXConfig, trex_reward
@@ -79,10 +80,14 @@ from logel.tabular import feature_expectations_jacobian, policy_evaluation
 from logel.traces import LearnerTrace
 
 Observer = Literal["logel", "logel_diagonal", "logel_adam", "lfl", "trex", "mce",
-                   "theta_logel", "theta_adam"]
+                   "theta_logel", "theta_adam", "logel_natural", "theta_natural"]
 OBSERVERS: tuple[Observer, ...] = ("logel", "logel_diagonal", "logel_adam", "lfl", "trex",
                                    "mce", "theta_logel", "theta_adam")
-TRUE_THETA: tuple[Observer, ...] = ("theta_logel", "theta_adam")
+EXTRA_OBSERVERS: tuple[Observer, ...] = ("logel_natural", "theta_natural")
+"""Observers outside the default set (so the committed artifacts' configuration is unchanged):
+the natural-gradient learner model (``ObserverConfig.preconditioner="natural"``) through
+cloning and given the true :math:`\\theta_t`."""
+TRUE_THETA: tuple[Observer, ...] = ("theta_logel", "theta_adam", "theta_natural")
 """Oracle observers: LOGEL (plain, or with the Adam model) given the learner's true
 :math:`\\theta_t` and G(PO)MDP Jacobians on its own trajectories, learning rates recovered --
 what the preconditioned model can do without behavioural cloning."""
@@ -91,11 +96,14 @@ OBSERVER_NAMES: dict[str, str] = {"logel": "LOGEL", "logel_diagonal": "LOGEL, fr
                                   "trex": "T-REX (time ranking)",
                                   "mce": "MCE-IRL (final policy)",
                                   "theta_logel": "oracle θ: LOGEL",
-                                  "theta_adam": "oracle θ: LOGEL, Adam model"}
+                                  "theta_adam": "oracle θ: LOGEL, Adam model",
+                                  "logel_natural": "LOGEL, natural-gradient model",
+                                  "theta_natural": "oracle θ: LOGEL, natural-gradient model"}
 """Display names of the observers."""
 PRECONDITIONER_OF: dict[str, PreconditionerKind] = {
     "logel": "identity", "logel_diagonal": "diagonal", "logel_adam": "adam",
-    "theta_logel": "identity", "theta_adam": "adam"}
+    "theta_logel": "identity", "theta_adam": "adam", "logel_natural": "natural",
+    "theta_natural": "natural"}
 """The learner model (``ObserverConfig.preconditioner``) of each LOGEL variant."""
 JACOBIANS: tuple[str, ...] = ("exact", "estimated", "cloned")
 """The alignment's Jacobians: exact at the true :math:`\\theta_t` (the true gradient), estimated
@@ -136,7 +144,7 @@ class BeyondConfig:
         choice(self.variant, c + "variant", get_args(Variant))
         items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
         integer(self.n_trajectories, c + "n_trajectories", low=1)
-        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS + EXTRA_OBSERVERS))
         integer(self.null_directions, c + "null_directions", low=0)
         instance(self.zoo, c + "zoo", ZooConfig)
         instance(self.logel, c + "logel", RecoveryConfig)
@@ -277,7 +285,12 @@ def run_beyond(config: BeyondConfig, seed: int) -> BeyondResult:
                                      base, m_max,
                                      n_trajectories=logel_cfg.observer_trajectories)
             sources["true"] = replace(own, learning_rates=None)  # recovered, as for LOGEL
-        for i, name in enumerate(OBSERVERS):
+        if any(PRECONDITIONER_OF[o] == "natural" for o in variants):
+            pclass = BoltzmannClass(BoltzmannPolicy(grid.n_states, grid.n_actions))
+            sources = {k: with_fishers(v, trace, pclass,
+                                       n_trajectories=logel_cfg.observer_trajectories)
+                       for k, v in sources.items()}
+        for i, name in enumerate(OBSERVERS + EXTRA_OBSERVERS):
             if name not in variants:
                 continue
             inputs = sources["true" if name in TRUE_THETA else "cloned"]
@@ -296,7 +309,10 @@ def run_beyond(config: BeyondConfig, seed: int) -> BeyondResult:
                                        cell_rng(seed, "motion null", i),
                                        n_directions=config.null_directions,
                                        preconditioner=PRECONDITIONER_OF[name],
-                                       null_directions=ones)
+                                       null_directions=ones,
+                                       **({"fishers": inputs.fishers[:m],
+                                           "natural_damping": obs_cfg.natural_damping}
+                                          if PRECONDITIONER_OF[name] == "natural" else {}))
                     nulls.append(NullOutcome(name, null.explained, float(np.median(null.null)),
                                              null.p_value))
     for m in steps:
@@ -405,7 +421,7 @@ class BeyondBudget:
         items(self.seeds, c + "seeds", lambda v, n: integer(v, n, low=0))
         items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
         integer(self.null_directions, c + "null_directions", low=0)
-        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS + EXTRA_OBSERVERS))
 
 
 BEYOND_BUDGETS: dict[Budget, BeyondBudget] = {
@@ -444,7 +460,8 @@ def claims(results: Mapping[str, Sequence[BeyondResult]], budget: Budget) -> lis
       ``m >= 10`` (judged at the least favourable such ``m``; Wilson);
     * the Adam model beats plain LOGEL on the Adam and the PPO-like learners at the largest
       ``m``, through cloning and given the true :math:`\\theta_t` (exact McNemar on the same
-      seeds);
+      seeds); likewise the natural-gradient model (:data:`EXTRA_OBSERVERS`, when run) on the
+      natural-gradient learner;
     * per LOGEL variant, over all learners: the recovered reward beats random directions
       (motion-null p-value <= :data:`NULL_LEVEL`) in more than half the seeds.
     """
@@ -473,6 +490,13 @@ def claims(results: Mapping[str, Sequence[BeyondResult]], budget: Budget) -> lis
                                          f"{ZOO_NAMES[learner]}{given} at m = {hi}",
                                       optimal_seeds(results[learner], adam, hi),
                                       optimal_seeds(results[learner], plain, hi), budget))
+    for nat, plain, given in (("logel_natural", "logel", ""),
+                              ("theta_natural", "theta_logel", " given the true theta")):
+        if nat in variants and plain in variants and "npg" in results:
+            out.append(paired(e, f"the natural-gradient model beats plain LOGEL on "
+                                 f"{ZOO_NAMES['npg']}{given} at m = {hi}",
+                              optimal_seeds(results["npg"], nat, hi),
+                              optimal_seeds(results["npg"], plain, hi), budget))
     for obs in variants:
         parts = []
         for learner, res in results.items():
@@ -742,7 +766,7 @@ class BeyondCommand:
         items(self.learners, c + "learners", lambda v, n: choice(v, n, ZOO_LEARNERS))
         items(self.observed_steps, c + "observed_steps", lambda v, n: integer(v, n, low=1))
         integer(self.n_trajectories, c + "n_trajectories", low=1)
-        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS))
+        items(self.observers, c + "observers", lambda v, n: choice(v, n, OBSERVERS + EXTRA_OBSERVERS))
         integer(self.null_directions, c + "null_directions", low=0)
         if self.budget is not None:
             choice(self.budget, c + "budget", BUDGETS)
