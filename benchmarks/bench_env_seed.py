@@ -28,9 +28,16 @@ chain starts with the rest of LfL.
 
 Writes ``benchmarks/results/env_seed.json`` (:mod:`results_io`) beside the printed table.
 
+``--stages`` limits the comparison to some stages. ``--profile STAGE`` instead runs one stage of
+this tree under ``cProfile`` in this process (one thread) and prints where its time goes: the
+rollout collection and its parts (policy forward, environment step, ``VecNormalize``, MuJoCo),
+SB3's training epochs and their parts, then the functions with the most own time.
+
 Run: ``.venv/bin/python benchmarks/bench_env_seed.py [--updates 2] [--repeats 1]
-[--lfl-fraction 0.03] [--base ce0535c] [--envs Hopper-v5 Reacher-v5]`` (about 10 minutes per
-environment on a shared 2-core machine).
+[--lfl-fraction 0.03] [--base ce0535c] [--envs Hopper-v5 Reacher-v5] [--stages ...]`` (about 10
+minutes per environment on a shared 2-core machine), or ``... --profile observer_logel
+--updates 1 --envs Hopper-v5``. ``--learner-layout`` times the pipelined learner (LfL's cloning
+beside it) with its simulators in one or two threads or two processes (:func:`learner_layout`).
 """
 
 from __future__ import annotations
@@ -125,8 +132,10 @@ def worker(stage: str, env_id: str, updates: int, lfl_fraction: float, trace_fil
         seconds, cpu = time.perf_counter() - t, time.process_time() - c
         out = _digest(res.reward_parameters, res.kl_loss, res.fit_loss)
         # the share of LfL's time spent cloning: the part that overlaps the learner
+        total = sum(res.seconds.values())
         return {"seconds": seconds, "cpu": cpu, "digest": out,
-                "cloning_share": res.seconds["bc"] / sum(res.seconds.values())}
+                "cloning_share": res.seconds["bc"] / total,
+                "reward_init_share": res.seconds.get("reward_init", 0.0) / total}
     elif stage == "logel":
         from logel.irl.neural import neural_logel
 
@@ -138,6 +147,133 @@ def worker(stage: str, env_id: str, updates: int, lfl_fraction: float, trace_fil
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return {"seconds": seconds, "cpu": cpu, "digest": out}
+
+
+PROFILE_SECTIONS = (
+    ("rollouts (collect_rollouts)", "collect_rollouts"),
+    ("  policy forward", ("forward", "policies.py")),
+    ("  policy forward (lean)", ("forward", "ppo.py")),
+    ("  environment step (VecEnv.step)", ("step", "base_vec_env.py")),
+    ("    VecNormalize.step_wait", ("step_wait", "vec_normalize.py")),
+    ("    batched feature step", ("step", "mujoco_features.py")),
+    ("    MuJoCo mj_step", "mj_step"),
+    ("  callback on_step", ("on_step", "callbacks.py")),
+    ("  rollout buffer add", ("add", "buffers.py")),
+    ("training epochs (PPO.train)", ("train", "ppo/ppo.py")),
+    ("  evaluate_actions", "evaluate_actions"),
+    ("  backward", "backward"),
+    ("  Adam step", ("step", "adam.py")),
+    ("  clip_grad_norm_", "clip_grad_norm_"),
+    ("  rollout buffer get", ("get", "buffers.py")),
+)
+"""Sections of ``--profile``: a label and a function name (or name and file suffix)."""
+
+
+def profile(stage: str, env_id: str, updates: int, lfl_fraction: float) -> None:
+    """Run one stage of this tree under ``cProfile`` and print where its time goes."""
+    import cProfile
+    import pstats
+
+    import torch
+
+    # imports the stage does before its clock starts (torch._dynamo with the first optimiser)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    with tempfile.TemporaryDirectory() as tmp:
+        trace_file = str(Path(tmp) / "trace.npz")
+        if stage in ("lfl", "logel"):
+            worker("learner", env_id, 2, lfl_fraction, trace_file)
+        prof = cProfile.Profile()
+        prof.enable()
+        out = worker(stage, env_id, updates, lfl_fraction, trace_file)
+        prof.disable()
+    stats = pstats.Stats(prof)
+    entries: Any = stats.stats  # type: ignore[attr-defined]
+
+    def cumulative(key: str | tuple[str, str]) -> float:
+        name, suffix = (key, "") if isinstance(key, str) else key
+        return sum(v[3] for (file, _, func), v in entries.items()
+                   if func == name and file.endswith(suffix))
+
+    total = cumulative("collect_rollouts") + cumulative(("train", "ppo/ppo.py"))
+    print(f"{env_id} {stage}, {updates} update(s): {out['seconds']:.2f} s wall, "
+          f"{out['cpu']:.2f} s CPU (profiled, so slower; shares of rollouts + training)")
+    for label, key in PROFILE_SECTIONS:
+        cum = cumulative(key)
+        if cum:
+            print(f"  {label:44s} {cum:8.2f} s {100 * cum / max(total, 1e-9):5.1f} %")
+    print("  own time, top 25:")
+    rows = sorted(entries.items(), key=lambda kv: -kv[1][2])[:25]
+    for (file, line, func), v in rows:
+        where = f"{Path(file).name}:{line}({func})"
+        print(f"    {where[:70]:70s} {v[2]:7.2f} s {v[1]:9d} calls")
+
+
+def learner_layout(env_id: str, updates: int, repeats: int) -> dict[str, Any]:
+    """The learner of the pipelined layout while LfL's process clones the observed policies
+    beside it (:class:`~logel.experiments.mujoco.LfLPipeline`; the second half of the updates
+    observed, as the paper's last 10 of 20): its simulators in one thread, in two threads
+    (``physics_threads=2``) or its environments in two processes
+    (:class:`~logel.learners.ppo.SplitVecEnv`). A two-process measurement of this tree: run it
+    on two otherwise idle cores. Returns the best wall seconds per layout."""
+    from dataclasses import replace
+
+    from logel.experiments import mujoco as mj
+    from logel.learners.ppo import train_ppo
+
+    config = mj.experiment_config(env_id, "paper", parity="official")
+    config = replace(config, learner=replace(config.learner, n_updates=updates),
+                     lfl=replace(config.lfl, steps=tuple(range(updates // 2, updates))))
+    layouts = {"one thread": {}, "two physics threads": {"physics_threads": 2},
+               "two env processes": {"env_processes": 2}}
+    best: dict[str, float] = {}
+    digests: set[str] = set()
+    for _ in range(repeats):
+        for name, layout in layouts.items():
+            pipeline = mj.LfLPipeline(config, 1)
+            try:
+                time.sleep(5.0)  # the LfL process imports torch before the learner starts
+                t = time.perf_counter()
+                run = train_ppo(replace(config.learner, seed=1, record=True),
+                                on_record=pipeline.send_step, train_last=False, **layout)
+                seconds = time.perf_counter() - t
+            finally:
+                pipeline.close()
+            assert run.trace is not None
+            digests.add(_digest(run.curve, run.trace.states, run.trace.actions,
+                                run.trace.thetas))
+            best[name] = min(seconds, best.get(name, float("inf")))
+            print(f"{env_id} learner, {updates} updates beside LfL's cloning, {name}: "
+                  f"{seconds:.1f} s", flush=True)
+    if len(digests) != 1:
+        raise AssertionError("the layouts' learners differ")
+    for name in list(layouts)[1:]:
+        print(f"  ratio one thread / {name}: {best['one thread'] / best[name]:.2f}")
+    return best
+
+
+def seed_estimate(times: dict[str, float], ratios: dict[str, float],
+                  reward_init_share: float, split_ratio: float = 1.0) -> dict[str, float]:
+    """The wall time of a paper-budget env-seed after the speed-ups, from one measured before
+    (``times``: the stages' wall seconds of ``timings.json`` at the base commit, with
+    ``lfl_cloned_during_learner``) and the stages' CPU ratios, in the pipelined layout: the
+    learner (``split_ratio``: its speed-up with its environments in two processes,
+    :func:`learner_layout`), then the longer of the LOGEL chain (LOGEL, LfL's reward fit, the
+    LOGEL observer) and the LfL chain (the rest of LfL, the LfL observer). An extrapolation,
+    not a measurement: the final training that the learner and the observers now skip is not
+    counted (it makes the estimate a little high)."""
+    lfl = times["lfl"] / ratios["lfl"]
+    cloned = times["lfl_cloned_during_learner"] / ratios["lfl"]
+    reward_init = reward_init_share * lfl
+    learner = times["learner"] / ratios["learner"] / split_ratio
+    chain_logel = (times["logel"] / ratios["logel"] + reward_init
+                   + times["observer_logel"] / ratios["observer_logel"])
+    chain_lfl = lfl - cloned - reward_init + times["observer_lfl"] / ratios["observer_lfl"]
+    before = times["learner"] + max(times["logel"] + times["observer_logel"],
+                                    times["lfl"] - times["lfl_cloned_during_learner"]
+                                    + times["observer_lfl"])
+    return {"before": before, "learner": learner, "lfl_reward_init": reward_init,
+            "chain_logel": chain_logel, "chain_lfl": chain_lfl,
+            "total": learner + max(chain_logel, chain_lfl)}
 
 
 def _run(tree: Path, stage: str, env_id: str, args: Any, trace_file: str) -> dict:
@@ -169,9 +305,25 @@ def main() -> int:
     parser.add_argument("--lfl-fraction", type=float, default=0.03)
     parser.add_argument("--base", default="ce0535c")
     parser.add_argument("--envs", nargs="+", default=["Hopper-v5", "Reacher-v5"])
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--profile", choices=STAGES)
+    parser.add_argument("--seed-times", nargs="+", metavar="STAGE=SECONDS", default=[],
+                        help="wall seconds of a paper-budget env-seed at --base (learner, "
+                             "logel, lfl, lfl_cloned_during_learner, observer_logel, "
+                             "observer_lfl): prints the estimate of seed_estimate")
+    parser.add_argument("--split-ratio", type=float, default=1.0,
+                        help="the learner's speed-up in two env processes (--learner-layout)")
+    parser.add_argument("--learner-layout", action="store_true",
+                        help="the pipelined learner with one or two env processes (this tree)")
     parser.add_argument("--worker", choices=STAGES)
     parser.add_argument("--trace-file")
     args = parser.parse_args()
+    if args.learner_layout:
+        learner_layout(args.envs[0], args.updates, args.repeats)
+        return 0
+    if args.profile:
+        profile(args.profile, args.envs[0], args.updates, args.lfl_fraction)
+        return 0
     if args.worker:
         print(json.dumps(worker(args.worker, args.envs[0], args.updates, args.lfl_fraction,
                                 args.trace_file)))
@@ -193,8 +345,10 @@ def main() -> int:
                 traces = {side: str(Path(tmp) / f"{env_id}_{side}.npz")
                           for side in ("old", "new")}
                 ratios: dict[str, float] = {}
-                cloning_share = 0.0
-                for stage in STAGES:
+                cloning_share = reward_init_share = 0.0
+                for stage in [s for s in STAGES if s in args.stages]:
+                    if stage in ("lfl", "logel") and "learner" not in args.stages:
+                        raise SystemExit("the lfl and logel stages need the learner stage")
                     best: dict[str, dict] = {}
                     for _ in range(args.repeats):
                         for side, tree in (("old", base), ("new", ROOT)):
@@ -205,6 +359,7 @@ def main() -> int:
                                 "cpu": min(r["cpu"], prev["cpu"])}
                     old, new = best["old"], best["new"]
                     cloning_share = new.get("cloning_share", cloning_share)
+                    reward_init_share = new.get("reward_init_share", reward_init_share)
                     if old["digest"] != new["digest"]:
                         raise AssertionError(f"{env_id} {stage}: outputs differ")
                     size = {"learner": f"{args.updates} updates 16x2000",
@@ -222,8 +377,19 @@ def main() -> int:
                                                cpu_ours=new["cpu"], cpu_baseline=old["cpu"],
                                                cpu_ratio=ratios[stage], memory_ratio=None,
                                                identical=True, stage=stage, env=env_id))
+                seed_times = {k: float(v) for k, v in (t.split("=") for t in args.seed_times)}
+                if seed_times and all(s in ratios for s in STAGES):
+                    est = seed_estimate(seed_times, ratios, reward_init_share, args.split_ratio)
+                    estimates[f"{env_id} measured seed"] = {"before": seed_times,
+                                                            "split_ratio": args.split_ratio,
+                                                            "estimate": est}
+                    print(f"  {env_id} paper-budget env-seed, wall: {est['before']:.0f} s -> "
+                          f"{est['total']:.0f} s (learner {est['learner']:.0f} s, then LOGEL "
+                          f"chain {est['chain_logel']:.0f} s | LfL chain {est['chain_lfl']:.0f}"
+                          f" s; LfL's reward fit {est['lfl_reward_init']:.0f} s in the LOGEL "
+                          "chain)")
                 before = _artifact_cpu(env_id)
-                if before:
+                if before and all(s in ratios for s in before):
                     after = {s: before[s] / ratios[s] for s in before}
                     old_wall = before["learner"] + max(
                         before["logel"] + before["observer_logel"],

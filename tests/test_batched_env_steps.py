@@ -35,24 +35,27 @@ def _same(a, b, where: str) -> None:
         assert np.asarray(a).dtype == np.asarray(b).dtype, where
 
 
-def _venvs(env_id: str, n_envs: int, raw: bool, features: bool, **make_kwargs):
+def _venvs(env_id: str, n_envs: int, raw: bool, features: bool, threads: int = 1,
+           **make_kwargs):
     factory = functools.partial(make_feature_env, env_id, monitor=True, features=features,
                                 raw_actions=raw, **make_kwargs)
-    fast = ShallowInfoDummyVecEnv([factory] * n_envs)
+    fast = ShallowInfoDummyVecEnv([factory] * n_envs, physics_threads=threads)
     slow = ShallowInfoDummyVecEnv([factory] * n_envs, batched=False)
     return fast, slow
 
 
 @pytest.mark.parametrize("env_id,steps,limit", [("Hopper-v5", 300, 80), ("Reacher-v5", 160, None)])
-@pytest.mark.parametrize("raw,features", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("raw,features,threads", [(True, True, 1), (False, True, 1),
+                                                  (True, False, 1), (True, True, 2)])
 def test_batched_steps_equal_wrapped_steps(env_id: str, steps: int, limit: int | None,
-                                           raw: bool, features: bool) -> None:
+                                           raw: bool, features: bool, threads: int) -> None:
     n_envs = 5
     # Hopper: a shorter time limit (read from gymnasium's TimeLimit) so that some episodes end
     # by truncation, others by a fall
-    fast, slow = _venvs(env_id, n_envs, raw, features,
+    fast, slow = _venvs(env_id, n_envs, raw, features, threads,
                         **({} if limit is None else {"max_episode_steps": limit}))
     assert fast.batched is not None and slow.batched is None
+    assert fast.batched.threads == threads
     act_dim = fast.action_space.shape[0]
     rng = np.random.default_rng(3)
     # mostly small actions (long Hopper episodes reach the 1000-step limit), some large ones
@@ -81,6 +84,9 @@ def test_batched_steps_equal_wrapped_steps(env_id: str, steps: int, limit: int |
     for a, b in zip(fast.envs, slow.envs, strict=True):
         ma, mb = a.get_wrapper_attr("episode_returns"), b.get_wrapper_attr("episode_returns")
         assert ma == mb
+        assert a.get_wrapper_attr("total_steps") == b.get_wrapper_attr("total_steps") == steps
+    fast.close()
+    assert fast.batched.threads == 1 and fast.batched._pool is None
 
 
 def test_batched_steps_only_for_plain_feature_chains() -> None:

@@ -442,7 +442,7 @@ class BatchedFeatureSteps:
     settings (weights, ranges, frame skip, time limit) are read from each environment.
     """
 
-    def __init__(self, envs: list[gym.Env]) -> None:
+    def __init__(self, envs: list[gym.Env], threads: int = 1) -> None:
         if not envs or not all(self.supports(e) for e in envs):
             raise ValueError("BatchedFeatureSteps needs Hopper-v5 or Reacher-v5 environments "
                              "made by make_feature_env without a reward wrapper")
@@ -466,6 +466,52 @@ class BatchedFeatureSteps:
         if self.family == "Reacher":
             self.fingertips = [r.data.body("fingertip").xpos for r in self.raw]
             self.targets = [r.data.body("target").xpos for r in self.raw]
+        # views of each simulator's arrays (MjData lives as long as the environment and resets
+        # work in place): looked up once, not at every step
+        self._sims = [(r.model, r.data, r.data.ctrl) for r in self.raw]
+        self._qpos = [r.data.qpos for r in self.raw]
+        self._qvel = [r.data.qvel for r in self.raw]
+        self._pool: Any = None
+        self.threads = 1
+        """Threads stepping the simulators (:meth:`set_threads`)."""
+        self.set_threads(threads)
+
+    def set_threads(self, threads: int) -> None:
+        """Step the simulators in ``threads`` threads (1 or 2): with 2, a worker thread steps the
+        first half of the environments while this thread steps the rest (MuJoCo releases the
+        GIL in ``mj_step``). Each simulator gets the same calls with the same inputs either
+        way, so the numbers are the same; only a second core idle otherwise makes it faster."""
+        if threads not in (1, 2):
+            raise ValueError(f"threads must be 1 or 2, got {threads}")
+        if threads == 2 and self.n < 2:
+            threads = 1
+        if threads == self.threads and (threads == 1 or self._pool is not None):
+            return
+        self.close()
+        self.threads = threads
+        if threads == 2:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco-physics")
+
+    def close(self) -> None:
+        """Stop the physics thread, if any (:meth:`set_threads`)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.threads = 1
+
+    def _simulate(self, sims: list[tuple[Any, Any, Any]], actions: np.ndarray) -> None:
+        """``data.ctrl``, ``mj_step`` with the frame skip and ``mj_rnePostConstraint``
+        (gymnasium's ``do_simulation``) for each simulator with its row of ``actions``."""
+        import mujoco
+
+        mj_step, frame_skip = mujoco.mj_step, self.frame_skip
+        rne_post_constraint = mujoco.mj_rnePostConstraint
+        for (model, data, ctrl), a in zip(sims, actions, strict=True):
+            ctrl[:] = a
+            mj_step(model, data, nstep=frame_skip)
+            rne_post_constraint(model, data)
 
     @staticmethod
     def supports(env: gym.Env) -> bool:
@@ -513,45 +559,46 @@ class BatchedFeatureSteps:
         if actions.shape[1:] != (self.nu,) or actions.shape[0] != self.n:
             raise ValueError(f"Action dimension mismatch. Expected ({self.n}, {self.nu}), "
                              f"found {actions.shape}")
-        import mujoco
-
-        x_before = np.array([r.data.qpos[0] for r in self.raw])
-        for r, a in zip(self.raw, actions, strict=True):
-            r.data.ctrl[:] = a
-            mujoco.mj_step(r.model, r.data, nstep=self.frame_skip)
-            mujoco.mj_rnePostConstraint(r.model, r.data)
-        qpos = np.array([r.data.qpos for r in self.raw])
-        qvel = np.array([r.data.qvel for r in self.raw])
+        x_before = np.array([q[0] for q in self._qpos])
+        if self._pool is None:
+            self._simulate(self._sims, actions)
+        else:
+            half = self.n // 2
+            first = self._pool.submit(self._simulate, self._sims[:half], actions[:half])
+            self._simulate(self._sims[half:], actions[half:])
+            first.result()
+        qpos = np.array(self._qpos)
+        qvel = np.array(self._qvel)
         a64 = np.asarray(actions, dtype=float)
         a_sq = per_row_dots(a64, a64)
         if self.family == "Hopper":
-            obs, reward, terminated, env_infos, phi = self._hopper(actions, x_before, qpos, qvel,
-                                                                   a_sq)
+            obs, reward, terminated, env_infos, phi, terms = self._hopper(
+                actions, x_before, qpos, qvel, a_sq)
         else:
-            obs, reward, terminated, env_infos, phi = self._reacher(actions, qpos, qvel, a_sq)
-        self.terms += np.array([[info[k] for k in self.term_names] for info in env_infos],
-                               dtype=float)
+            obs, reward, terminated, env_infos, phi, terms = self._reacher(actions, qpos, qvel,
+                                                                           a_sq)
+        self.terms += terms  # the info values of self.term_names, as an (n, terms) array
         self.elapsed += 1
         truncated = self.elapsed >= self.max_steps
         done = terminated | truncated
-        infos = []
-        for i, info in enumerate(env_infos):
-            monitor = self.monitors[i]
-            monitor.rewards.append(float(reward[i]))
-            if done[i]:
-                for k, key in enumerate(self.term_names):
-                    info["ep_" + key] = float(self.terms[i, k])
-                if self.family == "Hopper":
-                    info["ep_forward_distance"] = float(info["x_position"]) - float(self.x0[i])
-                else:
-                    info["ep_final_distance"] = -float(info["reward_dist"])
-                _monitor_episode_end(monitor, info)
+        rewards = reward.tolist()  # float(reward[i]) for every i
+        for monitor, r in zip(self.monitors, rewards, strict=True):
+            monitor.rewards.append(r)
             monitor.total_steps += 1
-            if self.features:
-                info["features"] = phi[i]
-                info["true_reward"] = float(reward[i])
-            infos.append(info)
-        return obs, reward, terminated, truncated, infos
+        for i in np.flatnonzero(done).tolist():
+            info = env_infos[i]
+            for k, key in enumerate(self.term_names):
+                info["ep_" + key] = float(self.terms[i, k])
+            if self.family == "Hopper":
+                info["ep_forward_distance"] = float(info["x_position"]) - float(self.x0[i])
+            else:
+                info["ep_final_distance"] = -float(info["reward_dist"])
+            _monitor_episode_end(self.monitors[i], info)
+        if self.features:
+            for info, row, r in zip(env_infos, phi, rewards, strict=True):
+                info["features"] = row
+                info["true_reward"] = r
+        return obs, reward, terminated, truncated, env_infos
 
     def _hopper(self, actions: np.ndarray, x_before: np.ndarray, qpos: np.ndarray,
                 qvel: np.ndarray, a_sq: np.ndarray) -> tuple[Any, ...]:
@@ -577,7 +624,8 @@ class BatchedFeatureSteps:
                   "reward_ctrl": -ctrl_cost[i], "reward_survive": survive[i]}
                  for i in range(self.n)]
         phi = np.stack([x_after - x_before, np.where(terminated, 0.0, 1.0), a_sq], axis=1)
-        return obs, reward, terminated, infos, phi
+        terms = np.stack([forward, -ctrl_cost, survive], axis=1)  # self.term_names' order
+        return obs, reward, terminated, infos, phi, terms
 
     def _reacher(self, actions: np.ndarray, qpos: np.ndarray, qvel: np.ndarray,
                  a_sq: np.ndarray) -> tuple[Any, ...]:
@@ -595,7 +643,8 @@ class BatchedFeatureSteps:
         diff = _CENTRES[None] - vec[:, None, :2]
         rbf = np.exp(-np.add.reduce(np.square(diff), axis=2) / _TWO_VARIANCE)
         phi = np.concatenate([rbf, a_sq[:, None]], axis=1)
-        return obs, reward, np.zeros(self.n, dtype=bool), infos, phi
+        terms = np.stack([reward_dist, reward_ctrl], axis=1)  # self.term_names' order
+        return obs, reward, np.zeros(self.n, dtype=bool), infos, phi, terms
 
 
 def _monitor_class() -> type:
