@@ -42,7 +42,10 @@ holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_lo
 ``observer_lfl``; ``lfl`` includes its cloning, of which ``lfl_cloned_during_learner`` ran
 while the learner trained), its CPU time (``<stage>_cpu``, both processes of the learner;
 steadier than wall time on a shared machine), the wall times ``learner_wall``,
-``after_learner_wall`` and ``total_wall``, and ``learner_env_processes``.
+``after_learner_wall`` and ``total_wall``, and ``learner_env_processes``. The learner and the
+observers skip PPO's training after their last rollout, which changes nothing they record
+(:attr:`~logel.learners.ppo.LeanPPO.train_last`), and collect their rollouts with
+:class:`~logel.learners.ppo.LeanPPO`, SB3's operations without SB3's overheads.
 
 Results go to ``artifacts/mujoco[_<parity>][_<budget>]/<env>/seed_<k>/`` (:func:`variant_name`:
 no budget for ``paper``, no parity for ``sb3``, so ``artifacts/mujoco/`` keeps the committed
@@ -338,7 +341,8 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
             curve = np.array([np.nan if v is None else v for v in meta["learner_curve"]])
             return trace, curve, np.asarray(meta["update_seconds"])
         log.info("%s holds another learner configuration: retraining", trace_path)
-    run = train_ppo(config, env_processes=env_processes, on_record=on_record)
+    # the training after the last rollout changes nothing the trace records
+    run = train_ppo(config, env_processes=env_processes, on_record=on_record, train_last=False)
     assert run.trace is not None
     if trace_path is not None:
         Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +395,8 @@ def _observer_config(config: MujocoConfig, seed: int) -> PPOConfig:
 def _observe(name: str, config: MujocoConfig, seed: int, **train: Any) -> dict[str, Any]:
     """One observer: fresh PPO (``train_ppo(..., **train)``) with the observer's seed."""
     t0 = time.perf_counter()
-    run = train_ppo(_observer_config(config, seed), **train)
+    # the training after the last rollout changes nothing the observer records
+    run = train_ppo(_observer_config(config, seed), train_last=False, **train)
     seconds = time.perf_counter() - t0
     log.info("%s seed %d: %s observer %.1fs, curve %s", config.env_id, seed, name, seconds,
              np.round(run.curve, 1))
