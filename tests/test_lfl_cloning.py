@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from logel.irl.lfl_continuous import LfLCloning, LfLContinuousConfig, lfl_continuous
 from logel.traces import LearnerTrace
@@ -54,3 +55,22 @@ def test_cloning_checks_order_and_configuration(rng: np.random.Generator) -> Non
         cloning.result()
     with pytest.raises(ValueError, match="another configuration"):
         lfl_continuous(trace, replace(config, seed=4), cloning)
+
+
+@pytest.mark.parametrize("data", ["all", "env0"])
+def test_reward_init_elsewhere_equals_reward_init_in_place(rng: np.random.Generator,
+                                                           data: str) -> None:
+    """Stage 3 computed on its own (:func:`lfl_reward_init`, what the LOGEL worker of the
+    pipelined layout does) gives the numbers of the in-place fit, bit for bit."""
+    from logel.irl.lfl_continuous import lfl_reward_init, transition_count, transitions
+
+    trace, config = _trace(rng), replace(_config(), data=data, kl_epochs=5, batch_size=30)
+    for k in range(trace.n_policies):
+        assert transition_count(trace, k) == len(transitions(trace, k)[0])
+    reference = lfl_continuous(trace, config)
+    torch.manual_seed(123)  # the other process's global generator does not matter
+    remote = lfl_reward_init(trace, config)
+    calls = []
+    result = lfl_continuous(trace, config, reward_init=lambda: calls.append(1) or remote)
+    assert calls == [1]
+    _same(result, reference)

@@ -29,7 +29,10 @@ the smoke budget) a seed uses two processes: the LfL chain (LfL, its observer) r
 process from the start, cloning LfL's per-step policies while the learner trains
 (:class:`LfLPipeline`; without LfL the learner instead steps half of its 16 environments in a
 second process when two cores are idle), then the LOGEL chain (LOGEL, its observer) runs beside
-the rest of the LfL chain, one core each. Every environment step runs gymnasium's step,
+the rest of the LfL chain, one core each; the LOGEL worker first fits LfL's reward network
+(LfL's stage 3, :func:`~logel.irl.lfl_continuous.lfl_reward_init`) while the LfL process runs
+LfL's KL stage, since the LfL chain is the longer one. Every environment step runs gymnasium's
+step,
 the time limit, ``Monitor``, episode statistics and features for all 16 environments at once
 (:class:`~logel.envs.mujoco_features.BatchedFeatureSteps`). The observers replace the reward for all environments at once
 (:class:`~logel.envs.mujoco_features.VecLinearFeatureReward`,
@@ -42,8 +45,10 @@ holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_lo
 ``observer_lfl``; ``lfl`` includes its cloning, of which ``lfl_cloned_during_learner`` ran
 while the learner trained), its CPU time (``<stage>_cpu``, both processes of the learner;
 steadier than wall time on a shared machine), the wall times ``learner_wall``,
-``after_learner_wall`` and ``total_wall``, and ``learner_env_processes``. The learner and the
-observers skip PPO's training after their last rollout, which changes nothing they record
+``after_learner_wall`` and ``total_wall``, ``learner_env_processes`` and, in the pipelined
+layout, ``lfl_reward_init_in_logel_worker_cpu`` (the CPU time of LfL's reward-network fit, which
+the LOGEL worker ran: not in ``lfl_cpu``). The learner and the observers skip PPO's training
+after their last rollout, which changes nothing they record
 (:attr:`~logel.learners.ppo.LeanPPO.train_last`), and collect their rollouts with
 :class:`~logel.learners.ppo.LeanPPO`, SB3's operations without SB3's overheads.
 
@@ -70,7 +75,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -89,7 +94,12 @@ from logel.envs.mujoco_features import (
     per_row_matmul,
 )
 from logel.experiments.budgets import BUDGETS, Budget, check_budget
-from logel.irl.lfl_continuous import LfLCloning, LfLContinuousConfig, lfl_continuous
+from logel.irl.lfl_continuous import (
+    LfLCloning,
+    LfLContinuousConfig,
+    lfl_continuous,
+    lfl_reward_init,
+)
 from logel.irl.neural import NeuralLOGELConfig, neural_logel, summary
 from logel.learners.ppo import (
     PARITIES,
@@ -370,14 +380,18 @@ def _logel_stage(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[s
 
 
 def _lfl_stage(trace: LearnerTrace, config: MujocoConfig, seed: int,
-               cloning: LfLCloning | None = None) -> dict[str, Any]:
+               cloning: LfLCloning | None = None,
+               reward_init: Callable[[], tuple[np.ndarray, torch.Tensor]] | None = None
+               ) -> dict[str, Any]:
     """LfL on the learner's trace: ``{"result", "obs_mean", "obs_var", "seconds", "cpu",
     "cloned_earlier"}``; ``cloning``: LfL's cloning, fed while the learner trained (its time
-    counts in ``seconds`` and ``cpu``; ``cloned_earlier`` is that part)."""
+    counts in ``seconds`` and ``cpu``; ``cloned_earlier`` is that part); ``reward_init``: LfL's
+    reward-network fit done in another process (:func:`_lfl_reward_init`; its time does not
+    count here, only the wait for it)."""
     earlier, earlier_cpu = (0.0, 0.0) if cloning is None else (cloning.seconds,
                                                                cloning.cpu_seconds)
     t0, c0 = time.perf_counter(), time.process_time()
-    lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed), cloning)
+    lfl_result = lfl_continuous(trace, replace(config.lfl, seed=seed), cloning, reward_init)
     seconds = time.perf_counter() - t0 + earlier
     cpu = time.process_time() - c0 + earlier_cpu
     log.info("%s seed %d: LfL %.1fs (%s)", config.env_id, seed, seconds,
@@ -429,16 +443,28 @@ def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[st
 
 
 def lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int,
-              cloning: LfLCloning | None = None) -> dict[str, Any]:
-    """LfL, then its observer (the other worker of the parallel layout); ``cloning``: see
-    :func:`_lfl_stage`.
+              cloning: LfLCloning | None = None,
+              reward_init: Callable[[], tuple[np.ndarray, torch.Tensor]] | None = None
+              ) -> dict[str, Any]:
+    """LfL, then its observer (the other worker of the parallel layout); ``cloning`` and
+    ``reward_init``: see :func:`_lfl_stage`.
 
     Returns:
         ``{"lfl": {"result", "obs_mean", "obs_var", "seconds", "cpu"}, "observer": {"curve",
         "update_seconds", "seconds", "cpu", "episode_stats"}}``.
     """
-    lfl = _lfl_stage(trace, config, seed, cloning)
+    lfl = _lfl_stage(trace, config, seed, cloning, reward_init)
     return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
+
+
+def _lfl_reward_init(trace: LearnerTrace, config: MujocoConfig, seed: int
+                     ) -> tuple[np.ndarray, torch.Tensor, float]:
+    """LfL's reward-network fit (:func:`~logel.irl.lfl_continuous.lfl_reward_init`), run by
+    the LOGEL worker of the pipelined layout for the LfL process: ``(parameters,
+    generator_state, cpu_seconds)``."""
+    c0 = time.process_time()
+    parameters, gen_state = lfl_reward_init(trace, replace(config.lfl, seed=seed))
+    return parameters, gen_state, time.process_time() - c0
 
 
 def _lfl_pipeline_worker(steps: Any, results: Any, config: MujocoConfig, seed: int,
@@ -455,7 +481,16 @@ def _lfl_pipeline_worker(steps: Any, results: Any, config: MujocoConfig, seed: i
                 if k == cloning.next_step:
                     cloning.add(k, states, actions)
             elif message[0] == "trace":  # LfL clones any step not sent (e.g. a loaded trace)
-                results.send(("done", lfl_chain(message[1], config, seed, cloning)))
+                _, trace, elsewhere = message
+                reward_init = None
+                if elsewhere:
+                    def reward_init() -> tuple[np.ndarray, torch.Tensor]:
+                        # the next message is the fit the main process forwards
+                        kind, parameters, gen_state = steps.get()
+                        if kind != "reward_init":
+                            raise RuntimeError(f"expected LfL's reward fit, got {kind!r}")
+                        return parameters, gen_state
+                results.send(("done", lfl_chain(trace, config, seed, cloning, reward_init)))
                 return
             else:
                 return
@@ -490,9 +525,16 @@ class LfLPipeline:
         ``on_record`` callback)."""
         self._steps.put(("step", k, states, actions))
 
-    def send_trace(self, trace: LearnerTrace) -> None:
-        """Hand over the whole trace: LfL and its observer then run to the end."""
-        self._steps.put(("trace", trace))
+    def send_trace(self, trace: LearnerTrace, reward_init_elsewhere: bool = False) -> None:
+        """Hand over the whole trace: LfL and its observer then run to the end; with
+        ``reward_init_elsewhere`` LfL waits for its reward-network fit
+        (:meth:`send_reward_init`) after its KL stage."""
+        self._steps.put(("trace", trace, reward_init_elsewhere))
+
+    def send_reward_init(self, parameters: np.ndarray, gen_state: torch.Tensor) -> None:
+        """Hand over LfL's reward-network fit computed in another process
+        (:func:`_lfl_reward_init`)."""
+        self._steps.put(("reward_init", parameters, gen_state))
 
     def result(self) -> dict[str, Any]:
         """Wait for the chain's result (as :func:`lfl_chain` returns it)."""
@@ -565,12 +607,21 @@ def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int,
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pipeline.send_trace(trace)
+        # the LfL chain (rest of LfL, its observer) is longer than the LOGEL chain: the LOGEL
+        # worker first fits LfL's reward network (LfL's stage 3, which needs only the trace)
+        # while the LfL process runs its KL stage, then runs LOGEL and its observer
+        pipeline.send_trace(trace, reward_init_elsewhere=True)
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_init_worker,
                                  initargs=(logging.getLogger().getEffectiveLevel(),)) as pool:
-            chain_logel = pool.submit(logel_chain, trace, config, seed).result()
-        return chain_logel, pipeline.result()
+            reward_init = pool.submit(_lfl_reward_init, trace, config, seed)
+            future_logel = pool.submit(logel_chain, trace, config, seed)
+            parameters, gen_state, reward_init_cpu = reward_init.result()
+            pipeline.send_reward_init(parameters, gen_state)
+            chain_logel = future_logel.result()
+        chain_lfl = pipeline.result()
+        chain_lfl["lfl"]["reward_init_elsewhere_cpu"] = reward_init_cpu
+        return chain_logel, chain_lfl
     if not config.parallel or not config.run_lfl:
         logel = _logel_stage(trace, config, seed)
         lfl = _lfl_stage(trace, config, seed) if config.run_lfl else None
@@ -607,8 +658,9 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     With ``config.parallel`` and LfL, the LfL chain runs in its own process from the start
     (:class:`LfLPipeline`): LfL clones each observed policy on the second core while the
     learner trains in this process, then finishes LfL and runs its observer once it has the
-    trace, while LOGEL and its observer run in a second worker process. With ``config.parallel``
-    and no LfL, the learner steps its environments in two processes
+    trace, while a second worker process fits LfL's reward network for it (LfL's stage 3,
+    beside LfL's KL stage), then runs LOGEL and its observer. With ``config.parallel`` and no
+    LfL, the learner steps its environments in two processes
     (:class:`~logel.learners.ppo.SplitVecEnv`) if two cores are idle
     (:data:`LEARNER_SPLIT_IDLE_CORES`), then runs the LOGEL chain in a worker. Otherwise every
     stage runs in this process, in the order learner, LOGEL, LfL, LOGEL observer, LfL observer.
@@ -667,6 +719,9 @@ def _after_learner(config: MujocoConfig, seed: int, out: Path | None, t_start: f
         timings[f"{name}_cpu"] = float(part["cpu"])
     if chain_lfl is not None:
         timings["lfl_cloned_during_learner"] = float(chain_lfl["lfl"]["cloned_earlier"])
+        if "reward_init_elsewhere_cpu" in chain_lfl["lfl"]:
+            timings["lfl_reward_init_in_logel_worker_cpu"] = float(
+                chain_lfl["lfl"]["reward_init_elsewhere_cpu"])
     timings["after_learner_wall"] = time.perf_counter() - t0
     timings["total_wall"] = time.perf_counter() - t_start
     log.info("%s seed %d: %.1fs in all (%s)", config.env_id, seed, timings["total_wall"],

@@ -34,6 +34,7 @@ Adam step on a minibatch of ``batch_size`` samples per pair, as in the official 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -221,13 +222,84 @@ class LfLCloning:
         return self._cloner.result()
 
 
+MINIBATCH_SEED_OFFSET = 7
+"""The minibatch generator of the KL, reward and shaping fits is seeded with ``seed + 7``."""
+REWARD_SEED_OFFSET = 1
+"""The reward network's orthogonal initialisation is seeded with ``seed + 1``."""
+
+
+def _minibatch(gen: torch.Generator, n: int, batch_size: int) -> torch.Tensor:
+    """One fit's minibatch of ``min(batch_size, n)`` of ``n`` samples (one ``randperm`` draw)."""
+    return torch.randperm(n, generator=gen)[:min(batch_size, n)]
+
+
+def _fit_reward_init(reward_net: GaussianMLPPolicy, s_last: torch.Tensor, a_last: torch.Tensor,
+                     config: LfLContinuousConfig, gen: torch.Generator) -> None:
+    """Stage 3: clone the last observed step into ``reward_net`` (in place; draws from
+    ``gen``)."""
+    opt = torch.optim.Adam(reward_net.parameters(), lr=config.lr)
+    for _ in range(config.reward_init_epochs):
+        idx = _minibatch(gen, len(s_last), config.batch_size)
+        opt.zero_grad()
+        (-reward_net(s_last[idx], a_last[idx]).mean()).backward()
+        opt.step()
+
+
+def _last_step_data(trace: LearnerTrace, config: LfLContinuousConfig, steps: tuple[int, ...]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    rows = slice(None) if config.data == "all" else slice(0, 1)
+    obs_dim, act_dim = trace.states.shape[-1], trace.actions.shape[-1]
+    return (_tensor(trace.states[steps[-1], rows].reshape(-1, obs_dim)),
+            _tensor(trace.actions[steps[-1], rows].reshape(-1, act_dim)))
+
+
+def lfl_reward_init(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinuousConfig()
+                    ) -> tuple[np.ndarray, torch.Tensor]:
+    """LfL's stage 3 (the reward network cloned on the last observed step) on its own, e.g. in
+    another process while :func:`lfl_continuous` runs stages 1 and 2 (its ``reward_init``).
+
+    The fit depends on the earlier stages only through the minibatch generator, whose draws
+    during the KL stage (one ``randperm`` per pair and epoch, sized by the pairs' transition
+    counts) are replayed here; the network's initialisation has its own seed. The result is
+    therefore the one :func:`lfl_continuous` computes in place, bit for bit (tested).
+
+    Returns:
+        ``(parameters, generator_state)``: the fitted network's flattened parameters and the
+        minibatch generator's state after the fit.
+    """
+    steps = lfl_steps(config, trace.n_policies)
+    rows = slice(None) if config.data == "all" else slice(0, 1)
+    gen = torch.Generator().manual_seed(config.seed + MINIBATCH_SEED_OFFSET)
+    sizes = [transition_count(trace, k, rows) for k in steps[:-1]]
+    for _ in range(config.kl_epochs):
+        for n in sizes:
+            _minibatch(gen, n, config.batch_size)
+    hidden = tuple(trace.metadata.get("hidden", (64, 64)))
+    reward_net = GaussianMLPPolicy(trace.states.shape[-1], trace.actions.shape[-1], hidden,
+                                   seed=config.seed + REWARD_SEED_OFFSET)
+    _fit_reward_init(reward_net, *_last_step_data(trace, config, steps), config, gen)
+    return get_flat_parameters(reward_net), gen.get_state()
+
+
+def transition_count(trace: LearnerTrace, k: int, rows: slice = slice(None)) -> int:
+    """``len(transitions(trace, k, rows)[0])`` without building them."""
+    N, T = trace.states[k, rows].shape[:2]
+    if trace.episode_starts is None:
+        return N * (T - 1)
+    return int(np.count_nonzero(~trace.episode_starts[k, rows][:, 1:]))
+
+
 def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinuousConfig(),
-                   cloning: LfLCloning | None = None) -> LfLContinuousResult:
+                   cloning: LfLCloning | None = None,
+                   reward_init: Callable[[], tuple[np.ndarray, torch.Tensor]] | None = None
+                   ) -> LfLContinuousResult:
     """Fit the LfL reward network ``log pi_R(a|s)`` to a learner's trace.
 
     ``cloning``: stage 1 started in this process on this trace's first policies
     (:class:`LfLCloning`, fed while the learner trained); the policies it has not cloned yet,
-    or all of them by default, are cloned here.
+    or all of them by default, are cloned here. ``reward_init``: called once the KL stage is
+    done, returns stage 3's result computed elsewhere (:func:`lfl_reward_init` on this trace
+    and configuration, e.g. in another process); by default stage 3 runs here.
     """
     K = trace.n_policies
     steps = lfl_steps(config, K)
@@ -246,7 +318,7 @@ def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinu
     while (k := cloning.next_step) is not None:  # every step not cloned earlier
         cloning.add(k, trace.states[k], trace.actions[k])
     bc = cloning.result()
-    gen = torch.Generator().manual_seed(config.seed + 7)
+    gen = torch.Generator().manual_seed(config.seed + MINIBATCH_SEED_OFFSET)
     policies = [bc.policy(len(steps) - 1 if config.aliasing_bug else i, obs_dim, act_dim, hidden)
                 for i in range(len(steps))]
     for p in policies:
@@ -263,7 +335,7 @@ def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinu
         data.append((s, a, s2, kl_target, logp_next))
 
     def batch(n: int) -> torch.Tensor:
-        return torch.randperm(n, generator=gen)[:min(config.batch_size, n)]
+        return _minibatch(gen, n, config.batch_size)
 
     # --- KL regression
     t0 = time.perf_counter()
@@ -284,15 +356,16 @@ def lfl_continuous(trace: LearnerTrace, config: LfLContinuousConfig = LfLContinu
 
     # --- reward network: clone the last observed step
     t0 = time.perf_counter()
-    reward_net = GaussianMLPPolicy(obs_dim, act_dim, hidden, seed=config.seed + 1)
-    s_last = _tensor(trace.states[steps[-1], rows].reshape(-1, obs_dim))
-    a_last = _tensor(trace.actions[steps[-1], rows].reshape(-1, act_dim))
-    opt = torch.optim.Adam(reward_net.parameters(), lr=config.lr)
-    for _ in range(config.reward_init_epochs):
-        idx = batch(len(s_last))
-        opt.zero_grad()
-        (-reward_net(s_last[idx], a_last[idx]).mean()).backward()
-        opt.step()
+    # built here in any case: its nn.Linear layers draw from the global generator (then
+    # re-initialised from their own seed), which the shaping network's initialisation follows
+    reward_net = GaussianMLPPolicy(obs_dim, act_dim, hidden,
+                                   seed=config.seed + REWARD_SEED_OFFSET)
+    if reward_init is None:
+        _fit_reward_init(reward_net, *_last_step_data(trace, config, steps), config, gen)
+    else:
+        parameters, gen_state = reward_init()
+        set_flat_parameters(reward_net, parameters)
+        gen.set_state(gen_state)
     seconds["reward_init"] = time.perf_counter() - t0
 
     # --- joint reward + shaping fit (targets detached)
