@@ -61,6 +61,7 @@ class Check:
 CHAPTERS: dict[str, str] = {
     "mujoco": "08_mujoco",
     "comparison_runs": "07_gridworld_learners",
+    "beyond_gradient": "10_when_logel_works",
     "exact": "04_exact_gradient",
     "approximate": "05_approximate_gradient",
 }

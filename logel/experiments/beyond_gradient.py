@@ -561,13 +561,16 @@ def artifact_folder(budget: Budget, root: str | Path | None = None) -> Path:
     return base / ARTIFACT_NAME / check_budget(budget)
 
 
-def artifact_config(budget: Budget, learners: Sequence[ZooLearner] = ZOO_LEARNERS
-                    ) -> dict[str, Any]:
+def artifact_config(budget: Budget, learners: Sequence[ZooLearner] = ZOO_LEARNERS,
+                    observers: Sequence[Observer] | None = None) -> dict[str, Any]:
     """The JSON configuration of the artifact of ``budget`` (``config.json`` and the
     manifest's ``config``): everything :func:`load_results` needs to rebuild the
-    :class:`BeyondConfig` of each learner (the nested options are the package defaults)."""
+    :class:`BeyondConfig` of each learner (the nested options are the package defaults);
+    ``observers`` replaces the budget's (e.g. to add :data:`EXTRA_OBSERVERS`)."""
     seeds, configs = budget_setup(budget)
     first = configs[ZOO_LEARNERS[0]]
+    if observers is not None:
+        first = replace(first, observers=tuple(observers))
     return artifacts.jsonable({
         "experiment": ARTIFACT_NAME, "budget": check_budget(budget),
         "learners": [choice(ln, "learner", ZOO_LEARNERS) for ln in learners],
@@ -632,7 +635,8 @@ def _timed_run(config: BeyondConfig, seed: int) -> tuple[BeyondResult, float]:
 
 
 def write_artifact(budget: Budget, folder: str | Path | None = None, *,
-                   learners: Sequence[ZooLearner] = ZOO_LEARNERS, n_jobs: int = 1,
+                   learners: Sequence[ZooLearner] = ZOO_LEARNERS,
+                   observers: Sequence[Observer] | None = None, n_jobs: int = 1,
                    backend: Backend = "loky", progress: bool = False,
                    log: bool = False) -> Path:
     """Run the experiment at ``budget`` and write it as an artifact folder (default
@@ -649,7 +653,7 @@ def write_artifact(budget: Budget, folder: str | Path | None = None, *,
     Raises:
         logel.artifacts.ArtifactError: if the folder holds another configuration.
     """
-    config = artifact_config(budget, learners)
+    config = artifact_config(budget, learners, observers)
     out = artifact_folder(budget) if folder is None else Path(folder)
     stored = out / "config.json"
     if stored.exists():
@@ -752,10 +756,10 @@ class BeyondCommand:
     out: Path | None = None
     """If given, write every per-seed number there as JSON (:func:`records`)."""
     budget: Budget | None = None
-    """If given, run this budget's sizes (:data:`BEYOND_BUDGETS`: seeds, ``m``, observers and
-    null directions; ``--seeds``, ``--observed-steps``, ``--observers`` and
-    ``--null-directions`` are then ignored) for ``--learners`` and write the artifact folder
-    (resumable; :func:`write_artifact`)."""
+    """If given, run this budget's sizes (:data:`BEYOND_BUDGETS`: seeds, ``m`` and null
+    directions; ``--seeds``, ``--observed-steps`` and ``--null-directions`` are then ignored;
+    ``--observers``, if not the default, replaces the budget's) for ``--learners`` and write the
+    artifact folder (resumable; :func:`write_artifact`)."""
     artifact_dir: Path | None = None
     """With ``--budget``: the artifact folder (default:
     ``<artifact root>/beyond_gradient/<budget>``, the root being ``$LOGEL_ARTIFACTS`` or the
@@ -782,8 +786,10 @@ def _execute(command: BeyondCommand, args: Any) -> None:
     budget: Budget = "paper"
     if command.budget is not None:
         budget = command.budget
+        observers = None if command.observers == OBSERVERS else command.observers
         folder = write_artifact(budget, command.artifact_dir, learners=command.learners,
-                                n_jobs=args.n_jobs, progress=args.progress, log=True)
+                                observers=observers, n_jobs=args.n_jobs,
+                                progress=args.progress, log=True)
         results, _ = load_artifact(folder)
         print(f"artifact: {folder} (verified)")
     else:
