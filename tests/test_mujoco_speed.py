@@ -201,3 +201,31 @@ def test_observer_without_features():
     assert "features" not in infos[0]
     with pytest.raises(ValueError, match="needs the reward features"):
         make_vec_env(config, features=False)
+
+
+def test_pipelined_layout_with_threaded_learner_gives_the_pinned_numbers(monkeypatch):
+    """The pipelined layout with the learner's simulators in two threads (what it does on two
+    idle cores) and LfL's reward fit in the LOGEL worker gives the numbers pinned in
+    ``tests/data/env_seed_fixture.json`` (one process, code of ce0535c)."""
+    import json
+    from pathlib import Path
+
+    from make_env_seed_fixture import env_seed_digest
+
+    monkeypatch.setattr(mj, "idle_cores", lambda seconds=0.5: 2.0)
+    assert mj.PIPELINE_PHYSICS_THREADS == 2
+    fixture = Path(__file__).resolve().parent / "data" / "env_seed_fixture.json"
+    pinned = json.loads(fixture.read_text())["cases"]["Hopper-v5 official"]
+    case = {k: v for k, v in pinned.items() if k != "digest"}
+    layouts = []
+    learner_trace = mj.learner_trace
+
+    def spy(*args, **kwargs):
+        layouts.append((kwargs["env_processes"], kwargs["physics_threads"]))
+        return learner_trace(*args, **kwargs)
+
+    monkeypatch.setattr(mj, "learner_trace", spy)
+    digest = env_seed_digest(**case, parallel=True)
+    assert layouts == [(1, 2)]
+    differ = [k for k in pinned["digest"] if digest[k] != pinned["digest"][k]]
+    assert not differ, f"pipelined layout, threaded learner: outputs differ: {differ}"

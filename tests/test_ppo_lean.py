@@ -125,3 +125,24 @@ def test_skipping_the_last_training_changes_nothing_recorded() -> None:
         assert full.trace.metadata[name] == lean.trace.metadata[name]
     # only the returned model misses the last update's training
     assert not torch.equal(full.model.policy.log_std, lean.model.policy.log_std)
+
+
+def test_physics_threads_switched_on_between_rollouts_change_nothing() -> None:
+    config = _config("Hopper-v5", "official", record=False, n_updates=3, seed=10_004)
+    w = np.random.default_rng(1).normal(size=n_features("Hopper-v5"))
+    asked: list[int] = []
+
+    def threads() -> int:  # one thread for the first rollout, then two
+        asked.append(1)
+        return 1 if len(asked) <= 2 else 2
+
+    reward = {"vec_reward": lambda v: VecLinearFeatureReward(v, w)}
+    switched = ppo.train_ppo(config, physics_threads=threads, **reward)
+    assert len(asked) == 1 + config.n_updates  # at the start, then before every rollout
+    plain = ppo.train_ppo(config, **reward)
+    np.testing.assert_array_equal(switched.curve, plain.curve)
+    for k in plain.episode_stats:
+        np.testing.assert_array_equal(switched.episode_stats[k], plain.episode_stats[k])
+    for p, q in zip(switched.model.policy.parameters(), plain.model.policy.parameters(),
+                    strict=True):
+        assert torch.equal(p, q)

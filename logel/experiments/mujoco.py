@@ -27,12 +27,12 @@ artifact committed before the option existed, reproduced bit for bit.
 **Speed** (issue "MuJoCo at the speed limit"). With ``parallel=True`` (the default, except at
 the smoke budget) a seed uses two processes: the LfL chain (LfL, its observer) runs in its own
 process from the start, cloning LfL's per-step policies while the learner trains
-(:class:`LfLPipeline`; without LfL the learner instead steps half of its 16 environments in a
-second process when two cores are idle), then the LOGEL chain (LOGEL, its observer) runs beside
-the rest of the LfL chain, one core each; the LOGEL worker first fits LfL's reward network
-(LfL's stage 3, :func:`~logel.irl.lfl_continuous.lfl_reward_init`) while the LfL process runs
-LfL's KL stage, since the LfL chain is the longer one. Every environment step runs gymnasium's
-step,
+(:class:`LfLPipeline`), the learner stepping half of its 16 simulators in a second thread when
+two cores are idle (without LfL it instead steps half of its environments in a second process),
+then the LOGEL chain (LOGEL, its observer) runs beside the rest of the LfL chain, one core
+each; the LOGEL worker first fits LfL's reward network (LfL's stage 3,
+:func:`~logel.irl.lfl_continuous.lfl_reward_init`) while the LfL process runs LfL's KL stage,
+since the LfL chain is the longer one. Every environment step runs gymnasium's step,
 the time limit, ``Monitor``, episode statistics and features for all 16 environments at once
 (:class:`~logel.envs.mujoco_features.BatchedFeatureSteps`). The observers replace the reward for all environments at once
 (:class:`~logel.envs.mujoco_features.VecLinearFeatureReward`,
@@ -45,8 +45,10 @@ holds each stage's own wall time (``learner``, ``logel``, ``lfl``, ``observer_lo
 ``observer_lfl``; ``lfl`` includes its cloning, of which ``lfl_cloned_during_learner`` ran
 while the learner trained), its CPU time (``<stage>_cpu``, both processes of the learner;
 steadier than wall time on a shared machine), the wall times ``learner_wall``,
-``after_learner_wall`` and ``total_wall``, ``learner_env_processes`` and, in the pipelined
-layout, ``lfl_reward_init_in_logel_worker_cpu`` (the CPU time of LfL's reward-network fit, which
+``after_learner_wall`` and ``total_wall``, ``learner_env_processes``,
+``learner_physics_threads``, ``observer_lfl_threads_once_alone`` (whether the LfL observer
+stepped its simulators in two threads once the LOGEL chain had ended, :data:`TAIL_IDLE_CORES`)
+and, in the pipelined layout, ``lfl_reward_init_in_logel_worker_cpu`` (the CPU time of LfL's reward-network fit, which
 the LOGEL worker ran: not in ``lfl_cpu``). The learner and the observers skip PPO's training
 after their last rollout, which changes nothing they record
 (:attr:`~logel.learners.ppo.LeanPPO.train_last`), and collect their rollouts with
@@ -331,14 +333,15 @@ def lfl_reward_function(result: Any, mean: np.ndarray, var: np.ndarray, clip: fl
 
 
 def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_processes: int = 1,
-                  on_record: Any = None) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
+                  on_record: Any = None, physics_threads: int = 1
+                  ) -> tuple[LearnerTrace, np.ndarray, np.ndarray]:
     """Train the learner, or load its trace from ``trace_path`` if one with this config is there.
 
     The trace (about 100 MB per paper-budget seed) is never part of the committed artifacts;
     keeping it in a scratch directory lets the observer stages be re-run without the learner.
     ``env_processes``: see :func:`~logel.learners.ppo.train_ppo` (same trace either way).
-    ``on_record``: passed to :func:`~logel.learners.ppo.train_ppo` (not called when the trace
-    is loaded).
+    ``on_record`` and ``physics_threads``: passed to :func:`~logel.learners.ppo.train_ppo`
+    (``on_record`` is not called when the trace is loaded).
 
     Returns:
         ``(trace, curve, update_seconds)``.
@@ -352,7 +355,8 @@ def learner_trace(config: PPOConfig, trace_path: Path | None = None, env_process
             return trace, curve, np.asarray(meta["update_seconds"])
         log.info("%s holds another learner configuration: retraining", trace_path)
     # the training after the last rollout changes nothing the trace records
-    run = train_ppo(config, env_processes=env_processes, on_record=on_record, train_last=False)
+    run = train_ppo(config, env_processes=env_processes, on_record=on_record, train_last=False,
+                    physics_threads=physics_threads)
     assert run.trace is not None
     if trace_path is not None:
         Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
@@ -424,11 +428,14 @@ def _observe_logel(weights: np.ndarray, config: MujocoConfig, seed: int) -> dict
                     vec_reward=lambda venv: VecLinearFeatureReward(venv, weights))
 
 
-def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int) -> dict[str, Any]:
-    """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)`."""
+def _observe_lfl(lfl: dict[str, Any], config: MujocoConfig, seed: int,
+                 physics_threads: int | Callable[[], int] = 1) -> dict[str, Any]:
+    """The LfL observer: fresh PPO on :math:`\\log\\pi_R(a|s)` (``physics_threads``: see
+    :func:`~logel.learners.ppo.train_ppo`)."""
     fn = lfl_reward_function(lfl["result"], lfl["obs_mean"], lfl["obs_var"], config.learner.clip_obs)
     return _observe("LfL", config, seed, features=False,
-                    vec_reward=lambda venv: VecCallableReward(venv, fn))
+                    vec_reward=lambda venv: VecCallableReward(venv, fn),
+                    physics_threads=physics_threads)
 
 
 def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[str, Any]:
@@ -444,17 +451,18 @@ def logel_chain(trace: LearnerTrace, config: MujocoConfig, seed: int) -> dict[st
 
 def lfl_chain(trace: LearnerTrace, config: MujocoConfig, seed: int,
               cloning: LfLCloning | None = None,
-              reward_init: Callable[[], tuple[np.ndarray, torch.Tensor]] | None = None
-              ) -> dict[str, Any]:
+              reward_init: Callable[[], tuple[np.ndarray, torch.Tensor]] | None = None,
+              observer_threads: int | Callable[[], int] = 1) -> dict[str, Any]:
     """LfL, then its observer (the other worker of the parallel layout); ``cloning`` and
-    ``reward_init``: see :func:`_lfl_stage`.
+    ``reward_init``: see :func:`_lfl_stage`; ``observer_threads``: the observer's physics
+    threads (:func:`~logel.learners.ppo.train_ppo`'s ``physics_threads``).
 
     Returns:
         ``{"lfl": {"result", "obs_mean", "obs_var", "seconds", "cpu"}, "observer": {"curve",
         "update_seconds", "seconds", "cpu", "episode_stats"}}``.
     """
     lfl = _lfl_stage(trace, config, seed, cloning, reward_init)
-    return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed)}
+    return {"lfl": lfl, "observer": _observe_lfl(lfl, config, seed, observer_threads)}
 
 
 def _lfl_reward_init(trace: LearnerTrace, config: MujocoConfig, seed: int
@@ -468,7 +476,7 @@ def _lfl_reward_init(trace: LearnerTrace, config: MujocoConfig, seed: int
 
 
 def _lfl_pipeline_worker(steps: Any, results: Any, config: MujocoConfig, seed: int,
-                         log_level: int) -> None:
+                         log_level: int, alone: Any) -> None:
     """The LfL chain's process of the pipelined layout (:class:`LfLPipeline`)."""
     _init_worker(log_level)
     try:
@@ -490,7 +498,10 @@ def _lfl_pipeline_worker(steps: Any, results: Any, config: MujocoConfig, seed: i
                         if kind != "reward_init":
                             raise RuntimeError(f"expected LfL's reward fit, got {kind!r}")
                         return parameters, gen_state
-                results.send(("done", lfl_chain(trace, config, seed, cloning, reward_init)))
+                # once the LOGEL chain is done, the observer has both cores to itself
+                results.send(("done", lfl_chain(
+                    trace, config, seed, cloning, reward_init,
+                    lambda: PIPELINE_PHYSICS_THREADS if alone.is_set() else 1)))
                 return
             else:
                 return
@@ -514,9 +525,11 @@ class LfLPipeline:
         ctx = multiprocessing.get_context("spawn")
         self._steps = ctx.Queue()
         self._results, remote = ctx.Pipe(duplex=False)
+        self._alone = ctx.Event()
         self._process = ctx.Process(
             target=_lfl_pipeline_worker, daemon=True,
-            args=(self._steps, remote, config, seed, logging.getLogger().getEffectiveLevel()))
+            args=(self._steps, remote, config, seed, logging.getLogger().getEffectiveLevel(),
+                  self._alone))
         self._process.start()
         remote.close()
 
@@ -530,6 +543,12 @@ class LfLPipeline:
         ``reward_init_elsewhere`` LfL waits for its reward-network fit
         (:meth:`send_reward_init`) after its KL stage."""
         self._steps.put(("trace", trace, reward_init_elsewhere))
+
+    def set_alone(self) -> None:
+        """Tell the process that it has the machine to itself (the other chain is done): its
+        observer then steps its simulators in :data:`PIPELINE_PHYSICS_THREADS` threads from its
+        next rollout on (same numbers)."""
+        self._alone.set()
 
     def send_reward_init(self, parameters: np.ndarray, gen_state: torch.Tensor) -> None:
         """Hand over LfL's reward-network fit computed in another process
@@ -581,6 +600,15 @@ LEARNER_SPLIT_IDLE_CORES = 1.5
 """The learner steps its environments in two processes only if this many cores are idle when
 it starts: the two processes work in lock step, and when another program holds one of the two
 cores they are slower than one process (the results are the same either way)."""
+TAIL_IDLE_CORES = 0.8
+"""When the LOGEL chain ends before the LfL chain, the LfL observer steps its simulators in two
+threads from its next rollout on if this many cores are idle (the second one, mostly)."""
+PIPELINE_PHYSICS_THREADS = 2
+"""In the pipelined layout, the learner steps half of its simulators in a second thread
+(:meth:`~logel.envs.mujoco_features.BatchedFeatureSteps.set_threads`) if
+:data:`LEARNER_SPLIT_IDLE_CORES` are idle when the seed starts: LfL's cloning, beside it, holds
+the second core for only about a quarter of the learner's time (after each of the last 10
+rollouts)."""
 
 
 def _one_blas_thread() -> None:
@@ -619,8 +647,12 @@ def _run_chains(trace: LearnerTrace, config: MujocoConfig, seed: int,
             parameters, gen_state, reward_init_cpu = reward_init.result()
             pipeline.send_reward_init(parameters, gen_state)
             chain_logel = future_logel.result()
+        alone = idle_cores() >= TAIL_IDLE_CORES
+        if alone:
+            pipeline.set_alone()
         chain_lfl = pipeline.result()
         chain_lfl["lfl"]["reward_init_elsewhere_cpu"] = reward_init_cpu
+        chain_lfl["observer"]["threads_once_alone"] = alone
         return chain_logel, chain_lfl
     if not config.parallel or not config.run_lfl:
         logel = _logel_stage(trace, config, seed)
@@ -657,7 +689,8 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
 
     With ``config.parallel`` and LfL, the LfL chain runs in its own process from the start
     (:class:`LfLPipeline`): LfL clones each observed policy on the second core while the
-    learner trains in this process, then finishes LfL and runs its observer once it has the
+    learner trains in this process (stepping half of its simulators in a second thread if two
+    cores are idle, :data:`PIPELINE_PHYSICS_THREADS`), then finishes LfL and runs its observer once it has the
     trace, while a second worker process fits LfL's reward network for it (LfL's stage 3,
     beside LfL's KL stage), then runs LOGEL and its observer. With ``config.parallel`` and no
     LfL, the learner steps its environments in two processes
@@ -679,14 +712,18 @@ def run_seed(config: MujocoConfig, seed: int, out: Path | None = None,
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
+    # measured before LfL's process starts (its start-up would hold a core for a moment)
+    split = config.parallel and idle_cores() >= LEARNER_SPLIT_IDLE_CORES
     pipeline = LfLPipeline(config, seed) if config.parallel and config.run_lfl else None
     try:
-        env_processes = 2 if (config.parallel and pipeline is None
-                              and idle_cores() >= LEARNER_SPLIT_IDLE_CORES) else 1
+        env_processes = 2 if split and pipeline is None else 1
+        physics_threads = PIPELINE_PHYSICS_THREADS if split and pipeline is not None else 1
+        timings["learner_physics_threads"] = physics_threads
         trace, learner_curve, learner_seconds = learner_trace(
             replace(config.learner, seed=seed, record=True), trace_path,
             env_processes=env_processes,
-            on_record=None if pipeline is None else pipeline.send_step)
+            on_record=None if pipeline is None else pipeline.send_step,
+            physics_threads=physics_threads)
         result = _after_learner(config, seed, out, t_start, t0, timings, env_processes, trace,
                                 learner_curve, learner_seconds, pipeline)
     finally:
@@ -722,6 +759,8 @@ def _after_learner(config: MujocoConfig, seed: int, out: Path | None, t_start: f
         if "reward_init_elsewhere_cpu" in chain_lfl["lfl"]:
             timings["lfl_reward_init_in_logel_worker_cpu"] = float(
                 chain_lfl["lfl"]["reward_init_elsewhere_cpu"])
+            timings["observer_lfl_threads_once_alone"] = int(
+                chain_lfl["observer"]["threads_once_alone"])
     timings["after_learner_wall"] = time.perf_counter() - t0
     timings["total_wall"] = time.perf_counter() - t_start
     log.info("%s seed %d: %.1fs in all (%s)", config.env_id, seed, timings["total_wall"],

@@ -640,6 +640,9 @@ class LeanPPO(PPO):
     records (trace, curve, episode statistics) is taken at the end of a rollout, before the
     training that follows it: the last update's training changes only the returned model."""
 
+    before_rollout: Callable[[], None] | None = None
+    """Called at the start of every rollout (e.g. to change the number of physics threads)."""
+
     def train(self) -> None:
         if not self.train_last and self.num_timesteps >= self._total_timesteps:
             return
@@ -647,6 +650,8 @@ class LeanPPO(PPO):
 
     def collect_rollouts(self, env: VecEnv, callback: Any, rollout_buffer: RolloutBuffer,
                          n_rollout_steps: int) -> bool:
+        if self.before_rollout is not None:
+            self.before_rollout()
         lean = _LeanActorCritic.of(self)
         if lean is None or not isinstance(self._last_obs, np.ndarray):
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
@@ -936,7 +941,8 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
               vec_reward: Callable[[Any], Any] | None = None, env_processes: int = 1,
               features: bool = True,
               on_record: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
-              train_last: bool = True, physics_threads: int = 1) -> PPORun:
+              train_last: bool = True, physics_threads: int | Callable[[], int] = 1
+              ) -> PPORun:
     """Train PPO for ``config.n_updates`` updates and record what it did.
 
     Args:
@@ -953,7 +959,8 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
             recorded (trace, curve, episode statistics), only the returned ``model``
             (:attr:`LeanPPO.train_last`).
         physics_threads: 2 steps half of the simulators in a second thread (same numbers; for
-            a second core that is otherwise idle), see :func:`make_vec_env`.
+            a second core that is otherwise idle), see :func:`make_vec_env`; or a function
+            asked before every rollout (e.g. 2 once another process has finished).
 
     Returns:
         A :class:`PPORun`.
@@ -963,17 +970,22 @@ def train_ppo(config: PPOConfig, reward: Callable[[gym.Env], gym.Env] | None = N
     torch.set_num_threads(config.torch_threads)
     venv = None
     try:
-        venv = make_vec_env(config, reward, vec_reward, env_processes, features,
-                            physics_threads)
+        threads_now = physics_threads() if callable(physics_threads) else physics_threads
+        venv = make_vec_env(config, reward, vec_reward, env_processes, features, threads_now)
         n_minibatch_samples = config.n_envs * config.n_steps
         if n_minibatch_samples % config.batch_size:
             raise ValueError(f"batch_size {config.batch_size} must divide n_envs * n_steps = "
                              f"{n_minibatch_samples}")
         model = build_model(config, venv)
-        if not train_last:
+        if not train_last or callable(physics_threads):
             if not isinstance(model, LeanPPO):
-                raise ValueError("train_last=False needs the lean PPO")
-            model.train_last = False
+                raise ValueError("train_last=False and physics_threads as a function need the "
+                                 "lean PPO")
+            model.train_last = train_last
+        batched = getattr(venv.unwrapped, "batched", None)
+        if callable(physics_threads) and batched is not None:
+            threads_of = physics_threads
+            model.before_rollout = lambda: batched.set_threads(threads_of())
         q = n_features(config.env_id)
         recorder = make_trace_recorder(config, q, on_record)
         model.learn(total_timesteps=config.total_timesteps, callback=recorder)
