@@ -132,10 +132,17 @@ def worker(stage: str, env_id: str, updates: int, lfl_fraction: float, trace_fil
         seconds, cpu = time.perf_counter() - t, time.process_time() - c
         out = _digest(res.reward_parameters, res.kl_loss, res.fit_loss)
         # the share of LfL's time spent cloning: the part that overlaps the learner
-        total = sum(res.seconds.values())
+        # shares of LfL's stages in the paper's structure (10 observed policies, 9 pairs) from
+        # this trace's (its policies and pairs): cloning scales with the policies, the KL and
+        # shaping fits with the pairs, the reward fit with neither
+        n_steps = len(res.steps)
+        scale = {"bc": 10 / n_steps, "kl": 9 / (n_steps - 1), "reward_init": 1.0,
+                 "shaping": 9 / (n_steps - 1)}
+        paper = {k: v * scale.get(k, 1.0) for k, v in res.seconds.items()}
+        total = sum(paper.values())
         return {"seconds": seconds, "cpu": cpu, "digest": out,
-                "cloning_share": res.seconds["bc"] / total,
-                "reward_init_share": res.seconds.get("reward_init", 0.0) / total}
+                "cloning_share": paper["bc"] / total,
+                "reward_init_share": paper.get("reward_init", 0.0) / total}
     elif stage == "logel":
         from logel.irl.neural import neural_logel
 
