@@ -164,12 +164,17 @@ def test_committed_artifacts_match_the_current_configuration() -> None:
 
     checked = 0
     for env in ("Reacher-v5", "Hopper-v5"):
-        for observer in mp.available_observers(env):
-            cfg = mp.experiment_settings(env, "paper", observer=observer)
+        configs = [mp.experiment_settings(env, "paper", observer=o)
+                   for o in mp.available_observers(env)]
+        configs += [mp.experiment_settings(env, "paper", rung=r) for r in mp.available_rungs(env)]
+        for cfg in configs:
             base = mp.output_dir(cfg, 0).parent
             for seed, folder in artifacts.seed_folders(base).items():
                 manifest = artifacts.verify(folder)
                 assert manifest["config"] == mp.config_dict(cfg, seed), folder
+                if cfg.rung is not None:  # the rung's provenance: one optimizer step per update
+                    assert manifest["rung"] == mp.LADDER_RUNGS[cfg.rung], folder
+                    assert manifest["adam_steps_per_update"] == 1, folder
                 checked += 1
     if not checked:
         pytest.skip("no committed mujoco_preconditioned artifacts")
