@@ -99,6 +99,9 @@ EXTRA_METHODS: tuple[Method, ...] = ("logel_moving", "logel_moving_shared", "log
 motion (``ObserverConfig.step_selection="held_out"``), each test at 5% (``"logel_moving"``) or
 the family at 5% by Holm's correction (``"logel_moving_holm"``), with one learning rate per step
 and with one shared step size (``"..._shared"``)."""
+HELD_OUT_METHODS: tuple[Method, ...] = ("logel_moving_shared", "logel_moving_holm_shared")
+"""The held-out step selections of chapter 7 (one shared step size, each test at 5% and Holm):
+the ones :func:`claims` judges (:data:`HELD_OUT_PAIRS`)."""
 LOGEL_METHODS: dict[str, dict[str, Any]] = {
     "logel": {}, "logel_free": {"fix_constant_direction": False},
     "logel_shared": {"step_sizes": "shared"},
@@ -315,9 +318,11 @@ def summarise_comparison(results: list[ComparisonResult]) -> list[ComparisonSumm
     return rows
 
 
-__all__ = ["EXTRA_METHODS", "LEARNERS", "LOGEL_METHODS", "METHODS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
-           "MethodOutcome", "learner_parameters", "observe_trace", "run_comparison",
-           "summarise_comparison", "sweep_comparison"]
+__all__ = ["EXTRA_METHODS", "HELD_OUT_METHODS", "HELD_OUT_PAIRS", "LEARNERS", "LOGEL_METHODS",
+           "METHODS", "NOISE_AWARE_PAIRS", "ComparisonConfig", "ComparisonResult", "ComparisonSummary",
+           "MethodOutcome", "StepGoals", "claims", "held_out_claims", "learner_parameters",
+           "noise_aware_claims", "observe_trace", "optimal_seeds", "pair_claims",
+           "run_comparison", "step_goals", "summarise_comparison", "sweep_comparison"]
 
 
 def format_comparison(results: list[ComparisonResult]) -> str:
@@ -373,10 +378,13 @@ COMPARISON_BUDGETS: dict[Budget, ComparisonBudget] = {
 
 def budget_setup(budget: Budget) -> tuple[list[int], dict[LearnerKind, ComparisonConfig]]:
     """Seeds and one configuration per learner of ``logel reproduce comparison`` at
-    ``budget`` (the budget's :attr:`~ComparisonBudget.few_steps`)."""
+    ``budget`` (the budget's :attr:`~ComparisonBudget.few_steps`; the observers of
+    :data:`METHODS` and :data:`HELD_OUT_METHODS`, so that :func:`claims` includes the paired
+    claims of noise-aware LOGEL and of held-out step selection)."""
     b = COMPARISON_BUDGETS[check_budget(budget)]
     return list(b.seeds), {ln: ComparisonConfig(learner=ln, observed_steps=b.few_steps,
-                                                methods=METHODS) for ln in LEARNERS}
+                                                methods=METHODS + HELD_OUT_METHODS)
+                           for ln in LEARNERS}
 
 
 MOST_SEEDS = 0.5
@@ -387,6 +395,137 @@ greedy policy is optimal is above (below) one half, judged on its 95% Wilson int
 def optimal_seeds(results: Sequence[ComparisonResult], method: Method, m: int) -> np.ndarray:
     """``(n_seeds,)`` booleans: is ``method``'s greedy policy optimal at ``m``, per seed."""
     return np.array([r.outcome(method, m).optimal for r in results], dtype=bool)
+
+
+Pair = tuple[Method, Method, str]
+"""``(a, b, text)``: the claim "``text`` on <learner> at m = <m>", that ``a`` beats ``b``."""
+NOISE_AWARE_PAIRS: tuple[Pair, ...] = (
+    ("logel_gls", "logel", "noise-aware LOGEL beats LOGEL"),
+    ("logel_gls_shared", "logel", "noise-aware LOGEL with one step size beats LOGEL"),
+    ("logel_gls_shared", "logel_shared", "with one step size, the noise weighting beats none"))
+"""The paired claims of noise-aware LOGEL (chapter 7, ``sec:gl-noise-aware``)."""
+HELD_OUT_PAIRS: tuple[Pair, ...] = (
+    ("logel_moving_shared", "logel", "held-out steps beat LOGEL"),
+    ("logel_moving_holm_shared", "logel", "held-out steps (Holm) beat LOGEL"),
+    ("logel_moving_shared", "logel_shared",
+     "with one step size, the held-out steps beat every step"),
+    ("logel_moving_holm_shared", "logel_shared",
+     "with one step size, the held-out steps (Holm) beat every step"))
+"""The paired claims of held-out step selection (chapter 7, ``sec:gl-heldout-steps``)."""
+PAIR_STEPS: tuple[int, ...] = (5, 10, 15)
+"""The ``m`` at which the paired claims of :data:`NOISE_AWARE_PAIRS` and
+:data:`HELD_OUT_PAIRS` are judged (those in the results' grid)."""
+
+
+def pair_claims(results: Mapping[str, Sequence[ComparisonResult]], pairs: Sequence[Pair],
+                budget: Budget, learners: Sequence[str] | None = None,
+                steps: Sequence[int] = PAIR_STEPS) -> list[Claim]:
+    """"``a`` beats ``b``" on the same seeds (exact McNemar, :func:`~logel.experiments.claims.paired`)
+    for every pair, learner and ``m``, in that order.
+
+    A pair is left out when a learner's results lack one of its methods, an ``m`` when it is
+    not in the results' grid.
+
+    Args:
+        results: ``results[learner]``, one :class:`ComparisonResult` per seed.
+        pairs: ``(a, b, text)`` triples (e.g. :data:`HELD_OUT_PAIRS`); the claim reads
+            "``text`` on <learner> at m = <m>".
+        budget: statistical claims are not tested at ``smoke``.
+        learners: which learners (default: those of :data:`LEARNERS` in ``results``).
+        steps: the ``m`` to judge (default :data:`PAIR_STEPS`).
+    """
+    learners = [ln for ln in LEARNERS if ln in results] if learners is None else list(learners)
+    out = []
+    for a, b, text in pairs:
+        for ln in learners:
+            res = results[ln]
+            cfg = res[0].config
+            if a not in cfg.methods or b not in cfg.methods:
+                continue
+            for m in steps:
+                if m in cfg.observed_steps:
+                    out.append(paired("comparison", f"{text} on {NAMES[ln]} at m = {m}",
+                                      optimal_seeds(res, a, m), optimal_seeds(res, b, m),
+                                      budget))
+    return out
+
+
+def noise_aware_claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget,
+                       learners: Sequence[str] | None = None,
+                       steps: Sequence[int] = PAIR_STEPS) -> list[Claim]:
+    """The paired claims of noise-aware LOGEL, :data:`NOISE_AWARE_PAIRS`
+    (:func:`pair_claims`)."""
+    return pair_claims(results, NOISE_AWARE_PAIRS, budget, learners, steps)
+
+
+def held_out_claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget,
+                    learners: Sequence[str] | None = None,
+                    steps: Sequence[int] = PAIR_STEPS) -> list[Claim]:
+    """The paired claims of held-out step selection, :data:`HELD_OUT_PAIRS`
+    (:func:`pair_claims`)."""
+    return pair_claims(results, HELD_OUT_PAIRS, budget, learners, steps)
+
+
+LATE_STEP = 10
+"""Goal (i) of :func:`step_goals` is judged at every ``m >= LATE_STEP``."""
+LATE_SHARE = (19, 20)
+"""Goal (i): optimal on at least 19 of 20 seeds (integer share of the seeds)."""
+EARLY_STEP = 5
+"""Goal (ii) is judged on G(PO)MDP at ``m = EARLY_STEP``."""
+EARLY_SHARE = (17, 20)
+"""Goal (ii): optimal on at least 17 of 20 seeds."""
+
+
+@dataclass(frozen=True)
+class StepGoals:
+    """The three goals of chapter 7 (``sec:gl-goals``) for one observer on one learner: an
+    observer that does not get worse when it sees more steps.
+
+    **(i)** at every ``m >= 10``, optimal on at least 19 of 20 seeds; **(ii)** on G(PO)MDP, at
+    least 17 of 20 at ``m = 5``; **(iii)** the count never falls by more than its interval as
+    ``m`` grows: at every ``m`` it is at least the lower end of the 95% Wilson interval of the
+    count (in seeds, rounded down) at every smaller ``m``. Thresholds on counts, stated before
+    the results; ``None`` where a goal does not apply (no ``m >= 10`` in the grid; (ii) on
+    another learner or without ``m = 5``).
+    """
+
+    learner: str
+    method: str
+    n_seeds: int
+    counts: dict[int, int]
+    """Optimal seeds per ``m``."""
+    least_late: int | None
+    """The least count at ``m >= 10``."""
+    late: bool | None
+    """Goal (i)."""
+    early: bool | None
+    """Goal (ii)."""
+    never_falls: bool
+    """Goal (iii)."""
+
+    @property
+    def met(self) -> bool:
+        """Every goal that applies is met."""
+        return all(g is not False for g in (self.late, self.early, self.never_falls))
+
+
+def step_goals(results: Sequence[ComparisonResult], method: Method) -> StepGoals:
+    """The goals of :class:`StepGoals` for ``method`` on one learner's results (all ``m`` of
+    their grid)."""
+    from logel.statistics import wilson_interval
+
+    cfg = results[0].config
+    n = len(results)
+    c = {int(m): int(optimal_seeds(results, method, m).sum()) for m in cfg.observed_steps}
+    ms = sorted(c)
+    late_ms = [m for m in ms if m >= LATE_STEP]
+    least = min(c[m] for m in late_ms) if late_ms else None
+    late = None if least is None else least >= LATE_SHARE[0] * n // LATE_SHARE[1]
+    early = (c[EARLY_STEP] >= EARLY_SHARE[0] * n // EARLY_SHARE[1]
+             if cfg.learner == "gpomdp" and EARLY_STEP in c else None)
+    falls = any(c[later] < np.floor(wilson_interval(c[m], n)[0] * n)
+                for i, m in enumerate(ms) for later in ms[i + 1:])
+    return StepGoals(cfg.learner, method, n, c, least, late, early, not falls)
 
 
 def _count(results: Sequence[ComparisonResult], method: Method, ms: Sequence[int]) -> str:
@@ -405,7 +544,9 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
     shared step size against one per step when they have ``"logel_shared"``, and those of
     dropping the stopped steps when they have ``"logel_stop"`` (against plain LOGEL on every
     learner, and against ``"logel_shared"``: for it on SVI and SPI, against it on G(PO)MDP and
-    Q-learning).
+    Q-learning). Last come the paired claims of noise-aware LOGEL (:func:`noise_aware_claims`)
+    and of held-out step selection (:func:`held_out_claims`) at ``m`` = 5, 10 and 15, for the
+    pairs whose methods the results have.
 
     Args:
         results: ``results[learner]``, one :class:`ComparisonResult` per seed (the same seeds
@@ -496,6 +637,8 @@ def claims(results: Mapping[str, Sequence[ComparisonResult]], budget: Budget) ->
         out += [paired(e, f"{st} gets worse with m on {NAMES[ln]} (m = {m0} beats m = {hi})",
                        ok(ln, "logel_stop", m0), ok(ln, "logel_stop", hi), budget)
                 for ln, m0 in (("svi", m5), ("spi", lo))]
+    out += noise_aware_claims(results, budget)
+    out += held_out_claims(results, budget)
     return out
 
 
