@@ -17,10 +17,10 @@ from logel.experiments.comparison import ComparisonConfig, run_comparison
 from logel.experiments.comparison_runs import (
     COMMAND,
     FRESH_METHODS,
-    command_line,
     folder_config,
     load_folder,
     load_runs,
+    regenerating_command,
     run_folder,
     setting_name,
     write_folder,
@@ -57,7 +57,7 @@ def test_command_writes_a_verifiable_folder_equal_to_a_direct_run(root: Path) ->
     assert manifest["config"] == folder_config(CONFIG, [0, 1]) and manifest["seeds"] == [0, 1]
     assert set(manifest["files"]) == {"README.md", "config.json", "counts.json",
                                       "seeds/seed_0.json", "seeds/seed_1.json"}
-    assert command_line(CONFIG, [0, 1]) in (folder / "README.md").read_text()
+    assert regenerating_command(CONFIG, [0, 1]) in (folder / "README.md").read_text()
     for p in folder.rglob("*"):  # no machine path is stored
         if p.is_file():
             assert str(root) not in p.read_text()
@@ -146,7 +146,7 @@ def test_same_seed_twice_gives_identical_folders(root: Path, tmp_path: Path) -> 
 def test_the_recorded_command_rebuilds_the_configuration() -> None:
     for config, seeds in ((CONFIG, [0, 1]), (ComparisonConfig(learner="spi", slip=0.3,
                                                                methods=("logel", "lfl")), [4, 7])):
-        argv = command_line(config, seeds).split()
+        argv = regenerating_command(config, seeds).split()
         assert argv[:3] == ["logel", "run", "comparison_runs"]
         args = cli.build_parser("comparison_runs", COMMAND).parse_args(argv[3:])
         assert cli.build_config(COMMAND, args).configs() == {config.learner: config}

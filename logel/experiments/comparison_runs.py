@@ -20,7 +20,7 @@ the dynamics and the seeds, e.g. ``paper_seeds100-119``) holding
   the value of the greedy policy for the recovered reward, whether it is optimal and the weight
   error; the optimum and the learner's returns; its compute time;
 * ``counts.json``: optimal seeds per observer and ``m``; ``README.md``: what the folder holds and
-  the command that regenerates it (:func:`command_line`);
+  the command that regenerates it (:func:`regenerating_command`);
 * ``manifest.json`` and ``manifest.sha256`` (:func:`logel.artifacts.write_manifest`).
 
 Every file is written atomically and each seed as soon as it finishes, so an interrupted run
@@ -66,8 +66,9 @@ from logel.learners.gridworld_runs import LearnerKind
 from logel.runner import run_jobs
 
 __all__ = ["ARTIFACT_NAME", "FRESH_METHODS", "FRESH_SEEDS", "VERSION", "RunsCommand",
-           "command_line", "folder_config", "format_runs", "load_folder", "load_runs", "result_from_record",
-           "result_record", "run_folder", "setting_name", "write_folder", "write_runs"]
+           "folder_config", "format_runs", "load_folder", "load_runs", "regenerating_command",
+           "result_from_record", "result_record", "run_folder", "setting_name", "write_folder",
+           "write_runs"]
 
 ARTIFACT_NAME = "comparison_runs"
 """Folders go to ``<artifact root>/comparison_runs/<setting>/<learner>/`` (:func:`run_folder`)."""
@@ -157,7 +158,7 @@ def result_from_record(record: Mapping[str, Any], config: ComparisonConfig) -> C
                             np.array([_number(v) for v in record["learner_returns"]]))
 
 
-def command_line(config: ComparisonConfig, seeds: Sequence[int]) -> str:
+def regenerating_command(config: ComparisonConfig, seeds: Sequence[int]) -> str:
     """The ``logel run comparison_runs`` command that writes the folder of ``config`` and
     ``seeds`` (under the default artifact root)."""
     span = setting_name(config.variant, config.slip, seeds).rsplit("_seeds", 1)[1]
@@ -186,7 +187,7 @@ trajectories per step, every other option at the package default (all of them in
 
 A frozen snapshot, regenerated only deliberately (remove the folder first):
 
-    {command_line(config, seeds)}
+    {regenerating_command(config, seeds)}
 """
 
 
